@@ -1,0 +1,68 @@
+# eventlake — every target sets itself up: a fresh clone needs only Python 3.11 and Rust.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON := $(shell command -v $(PYTHON))
+export EVENTLAKE_HOME ?= $(CURDIR)/.eventlake
+
+RUST_SOURCES := $(shell find crates -name '*.rs' -o -name 'Cargo.toml' -o -name '*.pyi' -o -name 'pyproject.toml') Cargo.toml Cargo.lock $(wildcard contracts/*.yaml)
+
+.PHONY: help setup build test test-rust test-python lint fmt run bench generate clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# uv builds the Rust extension (maturin, release profile) as a workspace member and
+# rebuilds it whenever a Rust source changes (cache-keys in its pyproject.toml).
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml $(RUST_SOURCES)
+	$(UV) sync --frozen
+	@touch $@
+
+setup: $(VENV)/.synced ## Install uv, create .venv, build the Rust extension (release), install dependencies
+
+build: setup ## Build the Rust extension in release mode
+
+test: setup lint test-rust test-python ## Lint, then every Rust and Python test
+
+test-rust: ## cargo test for the pure-Rust core
+	cargo test --release -p processor-core
+
+test-python: setup ## pytest
+	$(PY) -m pytest -q
+
+lint: setup ## ruff, mypy, stubtest, cargo fmt --check, cargo clippy -D warnings
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+	$(PY) -m mypy.stubtest data_processor_rs --allowlist crates/data_processor_rs/stubtest-allowlist.txt
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --release -- -D warnings
+
+fmt: setup ## Format Python and Rust sources
+	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+	cargo fmt --all
+
+run: setup ## The main job on embedded defaults: generate sample events and process them through the Rust core
+	$(VENV)/bin/eventlake run
+
+generate: setup ## Generate sample data (make generate N=100000)
+	$(VENV)/bin/eventlake generate --events $${N:-100000}
+
+bench: setup ## Benchmarks: Rust core against the Python reference, polars and DuckDB on 1M events
+	$(PY) benchmarks/bench_processing.py --events $${N:-1000000}
+
+clean: ## Remove build outputs, the virtual environment and EVENTLAKE_HOME
+	rm -rf target $(VENV) $(TOOLS) .eventlake .pytest_cache .mypy_cache .ruff_cache .hypothesis
