@@ -1,0 +1,62 @@
+//! The core's errors. Single bad records are never errors: they become [`crate::Rejection`]s.
+//! These are for things that make a whole body or a whole contract unusable.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum CoreError {
+    /// A data contract is malformed: `path` names the file, `field` the place in it.
+    #[error("{path}: {}{reason}", field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
+    Contract {
+        path: String,
+        field: Option<String>,
+        reason: String,
+    },
+    /// The body as a whole cannot be read.
+    #[error("{message}")]
+    Input {
+        reason: InputErrorKind,
+        message: String,
+    },
+}
+
+/// Why a body could not be read; stable names that cross into Python as `InputError.reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputErrorKind {
+    BadGzip,
+    TooLarge,
+    BadCsvHeader,
+    UnknownFormat,
+    BadState,
+}
+
+impl InputErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputErrorKind::BadGzip => "bad_gzip",
+            InputErrorKind::TooLarge => "too_large",
+            InputErrorKind::BadCsvHeader => "bad_csv_header",
+            InputErrorKind::UnknownFormat => "unknown_format",
+            InputErrorKind::BadState => "bad_state",
+        }
+    }
+}
+
+impl CoreError {
+    pub fn contract(path: &str, field: Option<&str>, reason: impl Into<String>) -> Self {
+        CoreError::Contract {
+            path: path.to_string(),
+            field: field.map(str::to_string),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn input(reason: InputErrorKind, message: impl Into<String>) -> Self {
+        CoreError::Input {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, CoreError>;

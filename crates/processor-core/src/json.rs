@@ -1,0 +1,570 @@
+//! A validating JSON scanner (RFC 8259) that finds the extent of a value without building it.
+//!
+//! Parsing a record into a tree only to read seven fields is where Python's time goes. This
+//! scanner checks the syntax of the whole value in one pass, iteratively (deep nesting cannot
+//! overflow the stack), and for the record's own object it notes where each top-level member's
+//! key and value lie, so validation decodes only the fields the contract asks for.
+//! Number grammar and error positions follow Python's `json` module, the reference oracle.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonKind {
+    Object,
+    Array,
+    /// `escaped`: the string holds backslash escapes and must be decoded, not borrowed.
+    String {
+        escaped: bool,
+    },
+    /// `integer`: written without fraction or exponent.
+    Number {
+        integer: bool,
+    },
+    Bool,
+    Null,
+}
+
+/// A top-level member of a record object: byte ranges into the scanned buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    pub key_start: usize,
+    pub key_end: usize,
+    pub key_escaped: bool,
+    pub value_start: usize,
+    pub value_end: usize,
+    pub kind: JsonKind,
+    /// Whitespace between the tokens of the value (so its compact form must be rebuilt).
+    pub has_whitespace: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValueInfo {
+    pub kind: JsonKind,
+    pub end: usize,
+    /// Nesting depth: a scalar is 0, `{}` is 1, `{"a": []}` is 2.
+    pub depth: usize,
+    /// A `\uD800`-style escape without its pair: valid syntax, but not representable text.
+    pub lone_surrogate: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanError {
+    pub pos: usize,
+    pub message: &'static str,
+}
+
+#[inline]
+pub fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+#[inline]
+pub fn skip_ws(buf: &[u8], mut i: usize) -> usize {
+    while i < buf.len() && is_ws(buf[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// Bytes that end a run of plain string content: quote, backslash, control characters.
+static STRING_STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+struct Scanner<'a> {
+    buf: &'a [u8],
+    lone_surrogate: bool,
+    whitespace: bool,
+}
+
+impl<'a> Scanner<'a> {
+    #[inline]
+    fn ws(&mut self, i: usize) -> usize {
+        let j = skip_ws(self.buf, i);
+        if j != i {
+            self.whitespace = true;
+        }
+        j
+    }
+
+    fn err<T>(pos: usize, message: &'static str) -> Result<T, ScanError> {
+        Err(ScanError { pos, message })
+    }
+
+    /// `i` is at the opening quote. Returns (end after the closing quote, had escapes).
+    #[inline]
+    fn string(&mut self, mut i: usize) -> Result<(usize, bool), ScanError> {
+        let buf = self.buf;
+        let start = i;
+        i += 1;
+        let mut escaped = false;
+        loop {
+            while i < buf.len() && !STRING_STOP[buf[i] as usize] {
+                i += 1;
+            }
+            match buf.get(i) {
+                None => return Self::err(start, "unterminated string"),
+                Some(b'"') => return Ok((i + 1, escaped)),
+                Some(b'\\') => {
+                    escaped = true;
+                    match buf.get(i + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                        Some(b'u') => {
+                            let unit = hex4(buf, i + 2).ok_or(ScanError {
+                                pos: i,
+                                message: "invalid \\uXXXX escape",
+                            })?;
+                            i += 6;
+                            if (0xD800..0xDC00).contains(&unit) {
+                                let low = if buf.get(i) == Some(&b'\\')
+                                    && buf.get(i + 1) == Some(&b'u')
+                                {
+                                    hex4(buf, i + 2)
+                                } else {
+                                    None
+                                };
+                                match low {
+                                    Some(low) if (0xDC00..0xE000).contains(&low) => i += 6,
+                                    _ => self.lone_surrogate = true,
+                                }
+                            } else if (0xDC00..0xE000).contains(&unit) {
+                                self.lone_surrogate = true;
+                            }
+                        }
+                        _ => return Self::err(i, "invalid escape"),
+                    }
+                }
+                Some(_) => return Self::err(i, "control character in string"),
+            }
+        }
+    }
+
+    /// Python's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?`, matched
+    /// greedily; what follows is the caller's business (as with `raw_decode`).
+    #[inline]
+    fn number(&self, start: usize) -> Result<(usize, bool), ScanError> {
+        let buf = self.buf;
+        let digit = |i: usize| buf.get(i).is_some_and(u8::is_ascii_digit);
+        let mut i = start;
+        if buf.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match buf.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                while digit(i) {
+                    i += 1;
+                }
+            }
+            _ => return Self::err(start, "invalid number"),
+        }
+        let mut integer = true;
+        if buf.get(i) == Some(&b'.') && digit(i + 1) {
+            i += 2;
+            while digit(i) {
+                i += 1;
+            }
+            integer = false;
+        }
+        if matches!(buf.get(i), Some(b'e' | b'E')) {
+            let mut j = i + 1;
+            if matches!(buf.get(j), Some(b'+' | b'-')) {
+                j += 1;
+            }
+            if digit(j) {
+                i = j;
+                while digit(i) {
+                    i += 1;
+                }
+                integer = false;
+            }
+        }
+        Ok((i, integer))
+    }
+
+    fn literal(&self, i: usize, word: &'static [u8]) -> Result<usize, ScanError> {
+        if self.buf[i..].starts_with(word) {
+            Ok(i + word.len())
+        } else {
+            Self::err(i, "invalid literal")
+        }
+    }
+
+    /// Scan one value at `start` (no leading whitespace). When `members` is given and the value
+    /// is an object, its top-level members are appended to it.
+    fn value(
+        &mut self,
+        start: usize,
+        mut members: Option<&mut Vec<Member>>,
+    ) -> Result<ValueInfo, ScanError> {
+        let buf = self.buf;
+        // true = object, false = array
+        let mut stack: Vec<bool> = Vec::new();
+        let mut depth = 0usize;
+        let mut i = start;
+        let mut root_kind = None;
+        // The member of the root object being scanned: (key_start, key_end, key_escaped, value_start, kind).
+        let mut member: Option<(usize, usize, bool, usize, JsonKind)> = None;
+        let mut member_ws = false;
+
+        'value: loop {
+            // i is at the first byte of a value.
+            let at_member_value = stack.len() == 1 && stack[0];
+            if at_member_value {
+                member_ws = self.whitespace;
+                self.whitespace = false;
+            }
+            let kind = match buf.get(i) {
+                Some(b'{') => {
+                    stack.push(true);
+                    depth = depth.max(stack.len());
+                    JsonKind::Object
+                }
+                Some(b'[') => {
+                    stack.push(false);
+                    depth = depth.max(stack.len());
+                    JsonKind::Array
+                }
+                Some(b'"') => {
+                    let (end, escaped) = self.string(i)?;
+                    i = end;
+                    JsonKind::String { escaped }
+                }
+                Some(b'-' | b'0'..=b'9') => {
+                    let (end, integer) = self.number(i)?;
+                    i = end;
+                    JsonKind::Number { integer }
+                }
+                Some(b't') => {
+                    i = self.literal(i, b"true")?;
+                    JsonKind::Bool
+                }
+                Some(b'f') => {
+                    i = self.literal(i, b"false")?;
+                    JsonKind::Bool
+                }
+                Some(b'n') => {
+                    i = self.literal(i, b"null")?;
+                    JsonKind::Null
+                }
+                None => return Self::err(i, "unexpected end of input, expected a value"),
+                Some(_) => return Self::err(i, "expected a value"),
+            };
+            if root_kind.is_none() {
+                root_kind = Some(kind);
+            }
+            if at_member_value {
+                if let Some(m) = member.as_mut() {
+                    m.4 = kind;
+                }
+            }
+            let opened = matches!(kind, JsonKind::Object | JsonKind::Array);
+            if opened {
+                i += 1;
+                i = self.ws(i);
+                let close = if kind == JsonKind::Object { b'}' } else { b']' };
+                if buf.get(i) == Some(&close) {
+                    i += 1;
+                    stack.pop();
+                } else if kind == JsonKind::Object {
+                    i = self.key(i, stack.len() == 1, &mut member)?;
+                    continue 'value;
+                } else {
+                    continue 'value;
+                }
+            }
+            // A value just ended at i: close containers and move to the next value.
+            loop {
+                if stack.len() == 1 && stack[0] {
+                    if let (Some(members), Some((ks, ke, kesc, vs, vkind))) =
+                        (members.as_deref_mut(), member.take())
+                    {
+                        members.push(Member {
+                            key_start: ks,
+                            key_end: ke,
+                            key_escaped: kesc,
+                            value_start: vs,
+                            value_end: i,
+                            kind: vkind,
+                            has_whitespace: self.whitespace,
+                        });
+                    }
+                    self.whitespace = member_ws;
+                }
+                let Some(&top_is_object) = stack.last() else {
+                    return Ok(ValueInfo {
+                        kind: root_kind.expect("a value was scanned"),
+                        end: i,
+                        depth,
+                        lone_surrogate: self.lone_surrogate,
+                    });
+                };
+                i = self.ws(i);
+                match buf.get(i) {
+                    Some(b',') => {
+                        i = self.ws(i + 1);
+                        if top_is_object {
+                            i = self.key(i, stack.len() == 1, &mut member)?;
+                        }
+                        continue 'value;
+                    }
+                    Some(b'}') if top_is_object => {
+                        i += 1;
+                        stack.pop();
+                    }
+                    Some(b']') if !top_is_object => {
+                        i += 1;
+                        stack.pop();
+                    }
+                    None => return Self::err(i, "unexpected end of input"),
+                    Some(_) => {
+                        return Self::err(
+                            i,
+                            if top_is_object {
+                                "expected ',' or '}'"
+                            } else {
+                                "expected ',' or ']'"
+                            },
+                        )
+                    }
+                }
+            }
+        }
+    }
+
+    /// `i` is where a key must start. Scans `"key" :` and the whitespace after it.
+    fn key(
+        &mut self,
+        i: usize,
+        is_root_member: bool,
+        member: &mut Option<(usize, usize, bool, usize, JsonKind)>,
+    ) -> Result<usize, ScanError> {
+        if self.buf.get(i) != Some(&b'"') {
+            return Self::err(i, "expected a string key");
+        }
+        let (end, escaped) = self.string(i)?;
+        let j = self.ws(end);
+        if self.buf.get(j) != Some(&b':') {
+            return Self::err(j, "expected ':'");
+        }
+        let j = self.ws(j + 1);
+        if is_root_member {
+            *member = Some((i + 1, end - 1, escaped, j, JsonKind::Null));
+        }
+        Ok(j)
+    }
+}
+
+fn hex4(buf: &[u8], i: usize) -> Option<u32> {
+    let digits = buf.get(i..i + 4)?;
+    let mut value = 0u32;
+    for &d in digits {
+        value = value * 16 + (d as char).to_digit(16)?;
+    }
+    Some(value)
+}
+
+/// Scan one JSON value starting exactly at `start`.
+pub fn scan_value(buf: &[u8], start: usize) -> Result<ValueInfo, ScanError> {
+    Scanner {
+        buf,
+        lone_surrogate: false,
+        whitespace: false,
+    }
+    .value(start, None)
+}
+
+/// Scan one JSON value at `start`, and if it is an object, collect its top-level members.
+pub fn scan_record(
+    buf: &[u8],
+    start: usize,
+    members: &mut Vec<Member>,
+) -> Result<ValueInfo, ScanError> {
+    Scanner {
+        buf,
+        lone_surrogate: false,
+        whitespace: false,
+    }
+    .value(start, Some(members))
+}
+
+/// Decode the body of a JSON string (between the quotes) that holds escapes.
+/// Returns None for an unpaired surrogate (the scanner has flagged those records already).
+pub fn unescape(body: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        if b != b'\\' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let simple = match body.get(i + 1)? {
+            b'"' => Some(b'"'),
+            b'\\' => Some(b'\\'),
+            b'/' => Some(b'/'),
+            b'b' => Some(0x08),
+            b'f' => Some(0x0c),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            b'u' => None,
+            _ => return None,
+        };
+        if let Some(c) = simple {
+            out.push(c);
+            i += 2;
+            continue;
+        }
+        let unit = hex4(body, i + 2)?;
+        i += 6;
+        let code = if (0xD800..0xDC00).contains(&unit) {
+            if body.get(i) == Some(&b'\\') && body.get(i + 1) == Some(&b'u') {
+                let low = hex4(body, i + 2)?;
+                if !(0xDC00..0xE000).contains(&low) {
+                    return None;
+                }
+                i += 6;
+                0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+            } else {
+                return None;
+            }
+        } else if (0xDC00..0xE000).contains(&unit) {
+            return None;
+        } else {
+            unit
+        };
+        let mut utf8 = [0u8; 4];
+        out.extend_from_slice(char::from_u32(code)?.encode_utf8(&mut utf8).as_bytes());
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The compact form of a scanned, valid JSON value: whitespace outside strings removed.
+pub fn compact(raw: &[u8]) -> String {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut in_string = false;
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if in_string {
+            out.push(b);
+            if b == b'\\' {
+                out.push(raw[i + 1]);
+                i += 1;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+            out.push(b);
+        } else if !is_ws(b) {
+            out.push(b);
+        }
+        i += 1;
+    }
+    String::from_utf8(out).expect("compacting valid UTF-8 JSON keeps it valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> ValueInfo {
+        scan_value(text.as_bytes(), 0).unwrap_or_else(|e| panic!("{text:?}: {e:?}"))
+    }
+    fn bad(text: &str) -> ScanError {
+        scan_value(text.as_bytes(), 0).expect_err(text)
+    }
+
+    #[test]
+    fn scans_values_and_reports_kind_end_and_depth() {
+        assert_eq!(ok("{}").depth, 1);
+        assert_eq!(ok(r#"{"a": [1, {"b": null}]}"#).depth, 3);
+        assert_eq!(ok("12 ").end, 2);
+        assert_eq!(ok("-0.5e+3").kind, JsonKind::Number { integer: false });
+        assert_eq!(ok("-0").kind, JsonKind::Number { integer: true });
+        assert_eq!(ok(r#""a\nb""#).kind, JsonKind::String { escaped: true });
+        assert_eq!(ok("true").kind, JsonKind::Bool);
+        assert_eq!(ok("[ ]").end, 3);
+    }
+
+    #[test]
+    fn numbers_stop_where_pythons_grammar_stops() {
+        assert_eq!(ok("01").end, 1);
+        assert_eq!(ok("1.").end, 1);
+        assert_eq!(ok("1e").end, 1);
+        assert_eq!(ok("1.5E-2x").end, 6);
+        assert_eq!(bad("-").pos, 0);
+        assert_eq!(bad(".5").pos, 0);
+    }
+
+    #[test]
+    fn rejects_what_rfc_8259_rejects() {
+        for text in [
+            "{",
+            "[1,]",
+            r#"{"a" 1}"#,
+            r#"{"a":1,}"#,
+            "NaN",
+            "Infinity",
+            "tru",
+            "\"a\u{1}\"",
+            r#""\x""#,
+            r#""\u12g4""#,
+            "[1 2]",
+            "{1:2}",
+            "\"abc",
+        ] {
+            bad(text);
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_scanned_without_recursion() {
+        let deep = "[".repeat(200_000) + &"]".repeat(200_000);
+        assert_eq!(ok(&deep).depth, 200_000);
+        let unterminated = "[".repeat(200_000);
+        bad(&unterminated);
+    }
+
+    #[test]
+    fn flags_unpaired_surrogates() {
+        assert!(ok(r#""\ud800""#).lone_surrogate);
+        assert!(ok(r#""\udc00\ud800""#).lone_surrogate);
+        assert!(!ok(r#""\ud83d\ude00""#).lone_surrogate);
+        assert_eq!(
+            unescape(br"\ud83d\ude00 \u00e9\n").as_deref(),
+            Some("😀 é\n")
+        );
+        assert_eq!(unescape(br"\ud800"), None);
+    }
+
+    #[test]
+    fn collects_top_level_members() {
+        let text = br#"{ "a" : 1 , "b\u0062": { "x" : [ 1 ] }, "c":"s"}"#;
+        let mut members = Vec::new();
+        let info = scan_record(text, 0, &mut members).unwrap();
+        assert_eq!(info.end, text.len());
+        assert_eq!(members.len(), 3);
+        let value = |m: &Member| std::str::from_utf8(&text[m.value_start..m.value_end]).unwrap();
+        let key = |m: &Member| std::str::from_utf8(&text[m.key_start..m.key_end]).unwrap();
+        assert_eq!((key(&members[0]), value(&members[0])), ("a", "1"));
+        assert_eq!(
+            (key(&members[1]), value(&members[1])),
+            (r"b\u0062", r#"{ "x" : [ 1 ] }"#)
+        );
+        assert!(members[1].key_escaped && members[1].has_whitespace);
+        assert_eq!(members[1].kind, JsonKind::Object);
+        assert_eq!((key(&members[2]), value(&members[2])), ("c", r#""s""#));
+        assert!(!members[2].has_whitespace);
+        assert_eq!(compact(br#"{ "x" : [ 1 , "a b" ] }"#), r#"{"x":[1,"a b"]}"#);
+    }
+}

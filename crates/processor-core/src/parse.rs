@@ -1,0 +1,585 @@
+//! Parse: bytes → records that point into the body, or rejections. Nothing is decoded that
+//! validation will not need; the body is kept once and shared.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::sync::Arc;
+
+use crate::error::{CoreError, InputErrorKind, Result};
+use crate::input::{content_start, detect_format, gunzip, is_gzip, Format};
+use crate::json::{is_ws, scan_record, skip_ws, unescape, JsonKind, Member, ValueInfo};
+use crate::rejection::{raw_text, Reason, Rejection};
+
+/// The input bytes, shared between the batch stages without copying (a Python `bytes` object
+/// in the binding, a `Vec<u8>` after gunzip).
+pub type Body = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// Deepest nesting a record may have; its own object is depth 1.
+pub const MAX_DEPTH: usize = 64;
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 1 << 30;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ParseOptions {
+    pub format: Option<Format>,
+    pub max_record_bytes: usize,
+    pub max_decompressed_bytes: usize,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions {
+            format: None,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
+        }
+    }
+}
+
+/// Where a piece of text lives: in the body, or in the batch's arena (decoded keys, CSV cells).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Text {
+    Body(usize, usize),
+    Arena(usize, usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    /// A JSON value in the body, already syntax-checked.
+    Json {
+        start: usize,
+        end: usize,
+        kind: JsonKind,
+        has_whitespace: bool,
+    },
+    /// A CSV cell (unquoted, unescaped) in the arena.
+    Cell(usize, usize),
+    /// An empty CSV cell.
+    EmptyCell,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    pub key: Text,
+    pub value: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct ParsedRecord {
+    pub index: u64,
+    pub line: u64,
+    pub entries: Range<usize>,
+    /// The record's own text in the body (JSON); CSV rows are re-encoded from their cells.
+    pub raw: Option<(usize, usize)>,
+}
+
+pub struct ParsedBatch {
+    pub body: Body,
+    pub format: Format,
+    pub records: Vec<ParsedRecord>,
+    pub entries: Vec<Entry>,
+    pub arena: String,
+    pub rejected: Vec<Rejection>,
+}
+
+impl std::fmt::Debug for ParsedBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParsedBatch")
+            .field("format", &self.format)
+            .field("records", &self.records.len())
+            .field("rejected", &self.rejected.len())
+            .finish()
+    }
+}
+
+impl ParsedBatch {
+    pub fn bytes(&self) -> &[u8] {
+        (*self.body).as_ref()
+    }
+
+    pub fn text(&self, text: Text) -> &[u8] {
+        match text {
+            Text::Body(s, e) => &self.bytes()[s..e],
+            Text::Arena(s, e) => &self.arena.as_bytes()[s..e],
+        }
+    }
+
+    /// The raw text of a record for its rejection.
+    pub fn raw_of(&self, record: &ParsedRecord) -> String {
+        match record.raw {
+            Some((s, e)) => raw_text(&self.bytes()[s..e]),
+            None => {
+                let cells =
+                    self.entries[record.entries.clone()]
+                        .iter()
+                        .map(|entry| match entry.value {
+                            Value::Cell(s, e) => &self.arena[s..e],
+                            _ => "",
+                        });
+                raw_text(&csv_row(cells))
+            }
+        }
+    }
+
+    /// Records received: valid so far plus rejected.
+    pub fn received(&self) -> u64 {
+        (self.records.len() + self.rejected.len()) as u64
+    }
+}
+
+/// Parse a body. Only a body that cannot be read at all is an error.
+pub fn parse(body: Body, options: &ParseOptions) -> Result<ParsedBatch> {
+    let body: Body = if is_gzip((*body).as_ref()) {
+        Arc::new(gunzip((*body).as_ref(), options.max_decompressed_bytes)?)
+    } else {
+        body
+    };
+    let bytes: &[u8] = (*body).as_ref();
+    let start = content_start(bytes);
+    let content = &bytes[start..];
+    let format = options.format.unwrap_or_else(|| detect_format(content));
+    let mut parser = Parser {
+        bytes,
+        max_record_bytes: options.max_record_bytes,
+        records: Vec::new(),
+        entries: Vec::new(),
+        arena: String::new(),
+        rejected: Vec::new(),
+        members: Vec::new(),
+        index: 0,
+    };
+    if skip_ws(bytes, start) < bytes.len() {
+        match format {
+            Format::Ndjson => parser.ndjson(start),
+            Format::Json => parser.json(start),
+            Format::Csv => parser.csv(start)?,
+        }
+    }
+    let Parser {
+        records,
+        entries,
+        arena,
+        rejected,
+        ..
+    } = parser;
+    Ok(ParsedBatch {
+        body: body.clone(),
+        format,
+        records,
+        entries,
+        arena,
+        rejected,
+    })
+}
+
+struct Parser<'a> {
+    bytes: &'a [u8],
+    max_record_bytes: usize,
+    records: Vec<ParsedRecord>,
+    entries: Vec<Entry>,
+    arena: String,
+    rejected: Vec<Rejection>,
+    members: Vec<Member>,
+    index: u64,
+}
+
+fn lines_between(bytes: &[u8], from: usize, to: usize) -> u64 {
+    memchr::memchr_iter(b'\n', &bytes[from..to]).count() as u64
+}
+
+fn trim_end_ws(bytes: &[u8], mut end: usize, start: usize) -> usize {
+    while end > start && is_ws(bytes[end - 1]) {
+        end -= 1;
+    }
+    end
+}
+
+impl<'a> Parser<'a> {
+    fn next_index(&mut self) -> u64 {
+        let index = self.index;
+        self.index += 1;
+        index
+    }
+
+    fn reject(&mut self, index: u64, line: u64, reason: Reason, message: String, raw: &[u8]) {
+        self.rejected.push(Rejection {
+            record_index: index,
+            line,
+            field: None,
+            reason,
+            message,
+            raw: raw_text(raw),
+        });
+    }
+
+    /// The checks every record gets before its syntax matters: size, then encoding.
+    fn size_and_encoding(&self, span: &[u8]) -> Option<(Reason, String)> {
+        if span.len() > self.max_record_bytes {
+            return Some((
+                Reason::TooLarge,
+                format!(
+                    "record is {} bytes, more than the {} allowed",
+                    span.len(),
+                    self.max_record_bytes
+                ),
+            ));
+        }
+        if let Err(err) = std::str::from_utf8(span) {
+            return Some((
+                Reason::InvalidUtf8,
+                format!("invalid UTF-8 at byte {}", err.valid_up_to()),
+            ));
+        }
+        None
+    }
+
+    /// The checks after a record's JSON syntax is known good; accept it or reject it.
+    fn finish_json(&mut self, index: u64, line: u64, span: (usize, usize), info: ValueInfo) {
+        let raw = &self.bytes[span.0..span.1];
+        let problem = if info.depth > MAX_DEPTH {
+            Some((
+                Reason::TooDeep,
+                format!("nesting depth {} is deeper than {MAX_DEPTH}", info.depth),
+            ))
+        } else if info.lone_surrogate {
+            Some((
+                Reason::InvalidJson,
+                "a \\u escape is an unpaired surrogate".to_string(),
+            ))
+        } else if info.kind != JsonKind::Object {
+            Some((
+                Reason::NotAnObject,
+                "a record must be a JSON object".to_string(),
+            ))
+        } else {
+            self.duplicate_key().map(|key| {
+                (
+                    Reason::DuplicateKey,
+                    format!("key {key:?} appears more than once"),
+                )
+            })
+        };
+        if let Some((reason, message)) = problem {
+            self.reject(index, line, reason, message, raw);
+            return;
+        }
+        let first = self.entries.len();
+        for m in std::mem::take(&mut self.members) {
+            let key = if m.key_escaped {
+                let decoded = unescape(&self.bytes[m.key_start..m.key_end])
+                    .expect("surrogates were rejected above");
+                let s = self.arena.len();
+                self.arena.push_str(&decoded);
+                Text::Arena(s, self.arena.len())
+            } else {
+                Text::Body(m.key_start, m.key_end)
+            };
+            let value = Value::Json {
+                start: m.value_start,
+                end: m.value_end,
+                kind: m.kind,
+                has_whitespace: m.has_whitespace,
+            };
+            self.entries.push(Entry { key, value });
+        }
+        self.records.push(ParsedRecord {
+            index,
+            line,
+            entries: first..self.entries.len(),
+            raw: Some(span),
+        });
+    }
+
+    /// The first key of the current record's members that appears twice, decoded.
+    fn duplicate_key(&self) -> Option<String> {
+        let bytes = self.bytes;
+        let key = |m: &Member| -> std::borrow::Cow<'_, [u8]> {
+            let raw = &bytes[m.key_start..m.key_end];
+            if m.key_escaped {
+                std::borrow::Cow::Owned(unescape(raw).unwrap_or_default().into_bytes())
+            } else {
+                std::borrow::Cow::Borrowed(raw)
+            }
+        };
+        let found = if self.members.len() <= 16 {
+            (1..self.members.len()).find(|&i| {
+                let k = key(&self.members[i]);
+                self.members[..i].iter().any(|m| key(m) == k)
+            })
+        } else {
+            // Many keys: a set keeps a hostile record from costing quadratic time.
+            let mut seen = HashSet::with_capacity(self.members.len());
+            (0..self.members.len()).find(|&i| !seen.insert(key(&self.members[i])))
+        };
+        found.map(|i| String::from_utf8_lossy(&key(&self.members[i])).into_owned())
+    }
+
+    fn ndjson(&mut self, start: usize) {
+        let bytes = self.bytes;
+        let mut line_start = start;
+        let mut line_no = 0u64;
+        while line_start < bytes.len() {
+            line_no += 1;
+            let newline = memchr::memchr(b'\n', &bytes[line_start..]).map(|i| line_start + i);
+            let mut end = newline.unwrap_or(bytes.len());
+            if end > line_start && bytes[end - 1] == b'\r' {
+                end -= 1;
+            }
+            let next = newline.map_or(bytes.len(), |i| i + 1);
+            let first = skip_ws(bytes, line_start);
+            if first < end {
+                self.ndjson_line(line_start, end, first, line_no);
+            }
+            line_start = next;
+        }
+    }
+
+    fn ndjson_line(&mut self, start: usize, end: usize, first: usize, line: u64) {
+        let index = self.next_index();
+        let span = &self.bytes[start..end];
+        if let Some((reason, message)) = self.size_and_encoding(span) {
+            self.reject(index, line, reason, message, span);
+            return;
+        }
+        self.members.clear();
+        // Scan within the line only, so a value cannot run on into the next line.
+        let line_bytes = &self.bytes[..end];
+        let mut members = std::mem::take(&mut self.members);
+        let scanned = scan_record(line_bytes, first, &mut members);
+        self.members = members;
+        match scanned {
+            Ok(info) if skip_ws(line_bytes, info.end) == end => {
+                self.finish_json(index, line, (start, end), info)
+            }
+            Ok(info) => {
+                let message = format!(
+                    "trailing characters after the JSON value at column {}",
+                    info.end - start + 1
+                );
+                self.reject(index, line, Reason::InvalidJson, message, span);
+            }
+            Err(err) => {
+                let message = format!("{} at column {}", err.message, err.pos.min(end) - start + 1);
+                self.reject(index, line, Reason::InvalidJson, message, span);
+            }
+        }
+    }
+
+    fn json(&mut self, start: usize) {
+        let bytes = self.bytes;
+        let first = skip_ws(bytes, start);
+        let mut line = 1 + lines_between(bytes, 0, first);
+        if bytes[first] != b'[' {
+            // One object (or one malformed value): the whole body is the record.
+            let end = trim_end_ws(bytes, bytes.len(), first);
+            self.ndjson_line(first, end, first, line);
+            return;
+        }
+        let mut i = skip_ws(bytes, first + 1);
+        let mut counted = first;
+        let at = |i: usize, line: &mut u64, counted: &mut usize| {
+            *line += lines_between(bytes, *counted, i);
+            *counted = i;
+        };
+        if bytes.get(i) == Some(&b']') {
+            i += 1;
+        } else {
+            loop {
+                at(i, &mut line, &mut counted);
+                let index = self.next_index();
+                let mut members = std::mem::take(&mut self.members);
+                members.clear();
+                let scanned = scan_record(bytes, i, &mut members);
+                self.members = members;
+                let info = match scanned {
+                    Ok(info) => info,
+                    Err(err) => {
+                        let end = trim_end_ws(bytes, bytes.len(), i);
+                        let message = format!(
+                            "{}; the rest of the body from here is rejected",
+                            err.message
+                        );
+                        self.reject(index, line, Reason::InvalidJson, message, &bytes[i..end]);
+                        return;
+                    }
+                };
+                let span = (i, info.end);
+                match self.size_and_encoding(&bytes[span.0..span.1]) {
+                    Some((reason, message)) => {
+                        self.reject(index, line, reason, message, &bytes[span.0..span.1])
+                    }
+                    None => self.finish_json(index, line, span, info),
+                }
+                i = skip_ws(bytes, info.end);
+                match bytes.get(i) {
+                    Some(b',') => i = skip_ws(bytes, i + 1),
+                    Some(b']') => {
+                        i += 1;
+                        break;
+                    }
+                    None => {
+                        at(i, &mut line, &mut counted);
+                        let index = self.next_index();
+                        self.reject(
+                            index,
+                            line,
+                            Reason::InvalidJson,
+                            "the array is not closed with ']'".into(),
+                            b"",
+                        );
+                        return;
+                    }
+                    Some(_) => {
+                        at(i, &mut line, &mut counted);
+                        let index = self.next_index();
+                        let end = trim_end_ws(bytes, bytes.len(), i);
+                        let message = "expected ',' or ']' after an array element; the rest of the body from here is rejected".to_string();
+                        self.reject(index, line, Reason::InvalidJson, message, &bytes[i..end]);
+                        return;
+                    }
+                }
+            }
+        }
+        let rest = skip_ws(bytes, i);
+        if rest < bytes.len() {
+            at(rest, &mut line, &mut counted);
+            let index = self.next_index();
+            let end = trim_end_ws(bytes, bytes.len(), rest);
+            self.reject(
+                index,
+                line,
+                Reason::InvalidJson,
+                "trailing characters after the JSON array".into(),
+                &bytes[rest..end],
+            );
+        }
+    }
+
+    fn csv(&mut self, start: usize) -> Result<()> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&self.bytes[start..]);
+        let mut record = csv::ByteRecord::new();
+        // Lines are counted from the start of the content (after a BOM, which has no newline).
+        let read = |reader: &mut csv::Reader<&[u8]>, record: &mut csv::ByteRecord| {
+            reader.read_byte_record(record).map_err(|err| {
+                CoreError::input(
+                    InputErrorKind::BadCsvHeader,
+                    format!("the CSV cannot be read: {err}"),
+                )
+            })
+        };
+        if !read(&mut reader, &mut record)? {
+            return Ok(());
+        }
+        let mut header: Vec<Text> = Vec::with_capacity(record.len());
+        for (i, name) in record.iter().enumerate() {
+            let name = std::str::from_utf8(name).map_err(|_| {
+                CoreError::input(
+                    InputErrorKind::BadCsvHeader,
+                    format!("CSV header column {} is not valid UTF-8", i + 1),
+                )
+            })?;
+            if name.is_empty() {
+                return Err(CoreError::input(
+                    InputErrorKind::BadCsvHeader,
+                    format!("CSV header column {} is empty", i + 1),
+                ));
+            }
+            if header.iter().any(|t| self.arena_text(*t) == name) {
+                return Err(CoreError::input(
+                    InputErrorKind::BadCsvHeader,
+                    format!("CSV header names column {name:?} twice"),
+                ));
+            }
+            let s = self.arena.len();
+            self.arena.push_str(name);
+            header.push(Text::Arena(s, self.arena.len()));
+        }
+        while read(&mut reader, &mut record)? {
+            let index = self.next_index();
+            let line = record.position().map_or(0, |p| p.line());
+            let cell_bytes = record.as_slice().len();
+            let problem = if cell_bytes > self.max_record_bytes {
+                Some((
+                    Reason::TooLarge,
+                    format!(
+                        "row is {cell_bytes} bytes, more than the {} allowed",
+                        self.max_record_bytes
+                    ),
+                ))
+            } else if std::str::from_utf8(record.as_slice()).is_err() {
+                Some((
+                    Reason::InvalidUtf8,
+                    "the row is not valid UTF-8".to_string(),
+                ))
+            } else if record.len() != header.len() {
+                Some((
+                    Reason::RaggedRow,
+                    format!(
+                        "row has {} cells, the header has {}",
+                        record.len(),
+                        header.len()
+                    ),
+                ))
+            } else {
+                None
+            };
+            if let Some((reason, message)) = problem {
+                let raw = csv_row(record.iter().map(|c| String::from_utf8_lossy(c)));
+                self.rejected.push(Rejection {
+                    record_index: index,
+                    line,
+                    field: None,
+                    reason,
+                    message,
+                    raw: raw_text(&raw),
+                });
+                continue;
+            }
+            let first = self.entries.len();
+            for (cell, key) in record.iter().zip(&header) {
+                let value = if cell.is_empty() {
+                    Value::EmptyCell
+                } else {
+                    let s = self.arena.len();
+                    self.arena
+                        .push_str(std::str::from_utf8(cell).expect("checked above"));
+                    Value::Cell(s, self.arena.len())
+                };
+                self.entries.push(Entry { key: *key, value });
+            }
+            self.records.push(ParsedRecord {
+                index,
+                line,
+                entries: first..self.entries.len(),
+                raw: None,
+            });
+        }
+        Ok(())
+    }
+
+    fn arena_text(&self, text: Text) -> &str {
+        match text {
+            Text::Arena(s, e) => &self.arena[s..e],
+            Text::Body(..) => unreachable!("CSV header names live in the arena"),
+        }
+    }
+}
+
+/// A row re-encoded as CSV (minimal quoting), for the rejected record's raw text.
+pub fn csv_row<S: AsRef<str>>(cells: impl Iterator<Item = S>) -> Vec<u8> {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let cells: Vec<S> = cells.collect();
+    writer
+        .write_record(cells.iter().map(|c| c.as_ref().as_bytes()))
+        .expect("writing to memory");
+    let mut out = writer.into_inner().expect("writing to memory");
+    if out.last() == Some(&b'\n') {
+        out.pop();
+    }
+    out
+}

@@ -1,0 +1,132 @@
+//! Rejected records: a bad record is never dropped, it is kept with where and why.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+
+/// The raw text kept for a rejected record is cut to this many bytes.
+pub const MAX_RAW_BYTES: usize = 65_536;
+
+/// Why a record was rejected. The names (`as_str`) are stable: they are stored in the
+/// dead-letter table and compared with the Python reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    InvalidJson,
+    InvalidUtf8,
+    NotAnObject,
+    DuplicateKey,
+    TooDeep,
+    TooLarge,
+    RaggedRow,
+    Missing,
+    Null,
+    WrongType,
+    OutOfRange,
+    TooShort,
+    TooLong,
+    NotInEnum,
+    BadTimestamp,
+    BadDate,
+    ExtraField,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 17] = [
+        Reason::InvalidJson,
+        Reason::InvalidUtf8,
+        Reason::NotAnObject,
+        Reason::DuplicateKey,
+        Reason::TooDeep,
+        Reason::TooLarge,
+        Reason::RaggedRow,
+        Reason::Missing,
+        Reason::Null,
+        Reason::WrongType,
+        Reason::OutOfRange,
+        Reason::TooShort,
+        Reason::TooLong,
+        Reason::NotInEnum,
+        Reason::BadTimestamp,
+        Reason::BadDate,
+        Reason::ExtraField,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::InvalidJson => "invalid_json",
+            Reason::InvalidUtf8 => "invalid_utf8",
+            Reason::NotAnObject => "not_an_object",
+            Reason::DuplicateKey => "duplicate_key",
+            Reason::TooDeep => "too_deep",
+            Reason::TooLarge => "too_large",
+            Reason::RaggedRow => "ragged_row",
+            Reason::Missing => "missing",
+            Reason::Null => "null",
+            Reason::WrongType => "wrong_type",
+            Reason::OutOfRange => "out_of_range",
+            Reason::TooShort => "too_short",
+            Reason::TooLong => "too_long",
+            Reason::NotInEnum => "not_in_enum",
+            Reason::BadTimestamp => "bad_timestamp",
+            Reason::BadDate => "bad_date",
+            Reason::ExtraField => "extra_field",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    /// 0-based position of the record in the input, counting good and bad records.
+    pub record_index: u64,
+    /// 1-based line where the record starts.
+    pub line: u64,
+    pub field: Option<String>,
+    pub reason: Reason,
+    pub message: String,
+    pub raw: String,
+}
+
+/// The record's text for the dead-letter table: cut to [`MAX_RAW_BYTES`], invalid UTF-8 replaced.
+pub fn raw_text(bytes: &[u8]) -> String {
+    let cut = &bytes[..bytes.len().min(MAX_RAW_BYTES)];
+    String::from_utf8_lossy(cut).into_owned()
+}
+
+pub fn rejected_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("record_index", DataType::Int64, false),
+        Field::new("line", DataType::Int64, false),
+        Field::new("field", DataType::Utf8, true),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("message", DataType::Utf8, false),
+        Field::new("raw", DataType::Utf8, false),
+    ]))
+}
+
+/// The rejections as one Arrow record batch (schema: [`rejected_schema`]), ordered by record.
+pub fn rejected_to_arrow(rejected: &[Rejection]) -> RecordBatch {
+    let mut sorted: Vec<&Rejection> = rejected.iter().collect();
+    sorted.sort_by_key(|r| r.record_index);
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(
+            sorted.iter().map(|r| r.record_index as i64),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            sorted.iter().map(|r| r.line as i64),
+        )),
+        Arc::new(StringArray::from_iter(
+            sorted.iter().map(|r| r.field.as_deref()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            sorted.iter().map(|r| r.reason.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            sorted.iter().map(|r| r.message.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            sorted.iter().map(|r| r.raw.as_str()),
+        )),
+    ];
+    RecordBatch::try_new(rejected_schema(), columns).expect("columns match the rejected schema")
+}

@@ -1,0 +1,144 @@
+//! Transform: validated columns → the lake's row shape. Nothing here can fail: enum values
+//! are normalised, the partition column derived, ingest metadata appended.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampMicrosecondType;
+use arrow_array::{ArrayRef, Date32Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use crate::contract::{Contract, FieldType};
+use crate::rejection::Rejection;
+use crate::timestamp::day_of;
+use crate::validate::{normalize_enum, ValidatedBatch};
+
+pub const JOB_ID_COLUMN: &str = "_job_id";
+pub const INGESTED_AT_COLUMN: &str = "_ingested_at";
+pub const SOURCE_COLUMN: &str = "_source";
+
+#[derive(Debug, Clone, Default)]
+pub struct TransformOptions {
+    pub job_id: String,
+    pub source: String,
+    /// One ingest time for the whole batch; now when None.
+    pub ingested_at_us: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TransformedBatch {
+    pub contract: Arc<Contract>,
+    pub batch: RecordBatch,
+    pub rejected: Vec<Rejection>,
+    /// Rows removed by deduplication so far.
+    pub duplicates: u64,
+}
+
+impl TransformedBatch {
+    pub fn received(&self) -> u64 {
+        self.batch.num_rows() as u64 + self.rejected.len() as u64 + self.duplicates
+    }
+}
+
+fn utc_micros() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+pub fn arrow_type(field_type: FieldType) -> DataType {
+    match field_type {
+        FieldType::String | FieldType::Json => DataType::Utf8,
+        FieldType::Int => DataType::Int64,
+        FieldType::Float => DataType::Float64,
+        FieldType::Bool => DataType::Boolean,
+        FieldType::Timestamp => utc_micros(),
+        FieldType::Date => DataType::Date32,
+    }
+}
+
+/// An absent optional field is stored as null, so a column is nullable unless the field is
+/// both required and not nullable.
+fn column_nullable(field: &crate::contract::Field) -> bool {
+    field.nullable || !field.required
+}
+
+/// The columns a validated batch holds, in contract order.
+pub fn validated_schema(contract: &Contract) -> SchemaRef {
+    Arc::new(Schema::new(
+        contract
+            .fields
+            .iter()
+            .map(|f| Field::new(&f.name, arrow_type(f.field_type), column_nullable(f)))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// The columns of a transformed batch: contract fields, partition column, metadata.
+pub fn transformed_schema(contract: &Contract) -> SchemaRef {
+    let mut fields: Vec<Field> = validated_schema(contract)
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    if let Some(partition) = &contract.partition {
+        let source = &contract.fields[contract
+            .field_index(&partition.field)
+            .expect("checked when loading")];
+        fields.push(Field::new(
+            &partition.column,
+            DataType::Date32,
+            column_nullable(source),
+        ));
+    }
+    fields.push(Field::new(JOB_ID_COLUMN, DataType::Utf8, false));
+    fields.push(Field::new(INGESTED_AT_COLUMN, utc_micros(), false));
+    fields.push(Field::new(SOURCE_COLUMN, DataType::Utf8, false));
+    Arc::new(Schema::new(fields))
+}
+
+fn now_micros() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    now.as_micros() as i64
+}
+
+pub fn transform(validated: &ValidatedBatch, options: &TransformOptions) -> TransformedBatch {
+    let contract = &validated.contract;
+    let rows = validated.num_rows;
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(validated.columns.len() + 4);
+    for (field, column) in contract.fields.iter().zip(&validated.columns) {
+        if field.enum_values.is_some() {
+            let strings = column.as_string::<i32>();
+            let normalized: StringArray = strings.iter().map(|v| v.map(normalize_enum)).collect();
+            columns.push(Arc::new(normalized));
+        } else {
+            columns.push(column.clone());
+        }
+    }
+    if let Some(partition) = &contract.partition {
+        let index = contract
+            .field_index(&partition.field)
+            .expect("checked when loading");
+        let micros = validated.columns[index].as_primitive::<TimestampMicrosecondType>();
+        let days: Date32Array = micros.unary(day_of);
+        columns.push(Arc::new(days));
+    }
+    let ingested_at = options.ingested_at_us.unwrap_or_else(now_micros);
+    columns.push(Arc::new(StringArray::from_iter_values(
+        std::iter::repeat_n(options.job_id.as_str(), rows),
+    )));
+    columns.push(Arc::new(
+        TimestampMicrosecondArray::from_value(ingested_at, rows).with_timezone("UTC"),
+    ));
+    columns.push(Arc::new(StringArray::from_iter_values(
+        std::iter::repeat_n(options.source.as_str(), rows),
+    )));
+    let batch = RecordBatch::try_new(transformed_schema(contract), columns)
+        .expect("columns follow the contract's schema");
+    TransformedBatch {
+        contract: contract.clone(),
+        batch,
+        rejected: validated.rejected.clone(),
+        duplicates: 0,
+    }
+}
