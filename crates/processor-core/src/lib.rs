@@ -37,9 +37,7 @@ pub fn process(
     transform_options: &TransformOptions,
     deduplicator: Option<&mut Deduplicator>,
 ) -> Result<TransformedBatch> {
-    let parsed = parse(body, parse_options)?;
-    let validated = validate(&parsed, contract);
-    drop(parsed);
+    let (_format, validated) = validate::parse_and_validate(body, parse_options, contract)?;
     let transformed = transform(&validated, transform_options);
     drop(validated);
     Ok(match deduplicator {

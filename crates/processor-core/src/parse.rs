@@ -36,49 +36,120 @@ impl Default for ParseOptions {
     }
 }
 
-/// Where a piece of text lives: in the body, or in the batch's arena (decoded keys, CSV cells).
+/// How a value was written, packed into a byte for [`Entry`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Text {
-    Body(usize, usize),
-    Arena(usize, usize),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Value {
-    /// A JSON value in the body, already syntax-checked.
-    Json {
-        start: usize,
-        end: usize,
-        kind: JsonKind,
-        has_whitespace: bool,
-    },
+pub enum ValueKind {
+    Json(JsonKind),
     /// A CSV cell (unquoted, unescaped) in the arena.
-    Cell(usize, usize),
+    Cell,
     /// An empty CSV cell.
     EmptyCell,
 }
 
+/// One field of a record as the parser found it: byte ranges of its key and value, in the
+/// body or in the arena (decoded keys, CSV cells). Kept small: a batch holds millions.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry {
-    pub key: Text,
-    pub value: Value,
+    key_start: u32,
+    key_end: u32,
+    value_start: u32,
+    value_end: u32,
+    kind: ValueKind,
+    key_in_arena: bool,
+    has_whitespace: bool,
+}
+
+/// A field value as validation sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum FieldValue<'a> {
+    /// A JSON value, already syntax-checked; `has_whitespace` means its compact form differs.
+    Json {
+        raw: &'a [u8],
+        kind: JsonKind,
+        has_whitespace: bool,
+    },
+    Cell(&'a str),
+    EmptyCell,
+}
+
+/// One record, as handed to a [`Sink`]: its position, fields and raw text.
+pub struct RecordView<'a> {
+    pub index: u64,
+    pub line: u64,
+    body: &'a [u8],
+    arena: &'a str,
+    fields: &'a [Entry],
+    /// The record's text in the body (JSON); None for CSV rows, re-encoded from their cells.
+    raw: Option<(u32, u32)>,
+}
+
+impl<'a> RecordView<'a> {
+    pub fn num_fields(&self) -> usize {
+        self.fields.len()
+    }
+
+    pub fn key(&self, i: usize) -> &'a [u8] {
+        let e = &self.fields[i];
+        let (s, t) = (e.key_start as usize, e.key_end as usize);
+        if e.key_in_arena {
+            &self.arena.as_bytes()[s..t]
+        } else {
+            &self.body[s..t]
+        }
+    }
+
+    pub fn value(&self, i: usize) -> FieldValue<'a> {
+        let e = &self.fields[i];
+        let (s, t) = (e.value_start as usize, e.value_end as usize);
+        match e.kind {
+            ValueKind::Json(kind) => FieldValue::Json {
+                raw: &self.body[s..t],
+                kind,
+                has_whitespace: e.has_whitespace,
+            },
+            ValueKind::Cell => FieldValue::Cell(&self.arena[s..t]),
+            ValueKind::EmptyCell => FieldValue::EmptyCell,
+        }
+    }
+
+    /// The record's text for a rejection.
+    pub fn raw(&self) -> String {
+        match self.raw {
+            Some((s, e)) => raw_text(&self.body[s as usize..e as usize]),
+            None => {
+                let cells = (0..self.fields.len()).map(|i| match self.value(i) {
+                    FieldValue::Cell(text) => text,
+                    _ => "",
+                });
+                raw_text(&csv_row(cells))
+            }
+        }
+    }
+}
+
+/// Where parsed records go: collected into a [`ParsedBatch`], or validated on the spot.
+pub trait Sink {
+    /// False lets the parser reuse its arena after each record (nothing keeps a view).
+    const RETAINS_RECORDS: bool;
+    fn accept(&mut self, record: &RecordView<'_>);
+    fn reject(&mut self, rejection: Rejection);
 }
 
 #[derive(Debug, Clone)]
-pub struct ParsedRecord {
-    pub index: u64,
-    pub line: u64,
-    pub entries: Range<usize>,
-    /// The record's own text in the body (JSON); CSV rows are re-encoded from their cells.
-    pub raw: Option<(usize, usize)>,
+struct StoredRecord {
+    index: u64,
+    line: u64,
+    entries: Range<u32>,
+    raw: Option<(u32, u32)>,
 }
 
+/// Records parsed from one body, pointing into it; not yet checked against a contract.
 pub struct ParsedBatch {
     pub body: Body,
     pub format: Format,
-    pub records: Vec<ParsedRecord>,
-    pub entries: Vec<Entry>,
-    pub arena: String,
+    records: Vec<StoredRecord>,
+    entries: Vec<Entry>,
+    arena: String,
     pub rejected: Vec<Rejection>,
 }
 
@@ -97,71 +168,100 @@ impl ParsedBatch {
         (*self.body).as_ref()
     }
 
-    pub fn text(&self, text: Text) -> &[u8] {
-        match text {
-            Text::Body(s, e) => &self.bytes()[s..e],
-            Text::Arena(s, e) => &self.arena.as_bytes()[s..e],
-        }
+    pub fn len(&self) -> usize {
+        self.records.len()
     }
 
-    /// The raw text of a record for its rejection.
-    pub fn raw_of(&self, record: &ParsedRecord) -> String {
-        match record.raw {
-            Some((s, e)) => raw_text(&self.bytes()[s..e]),
-            None => {
-                let cells =
-                    self.entries[record.entries.clone()]
-                        .iter()
-                        .map(|entry| match entry.value {
-                            Value::Cell(s, e) => &self.arena[s..e],
-                            _ => "",
-                        });
-                raw_text(&csv_row(cells))
-            }
-        }
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
     }
 
-    /// Records received: valid so far plus rejected.
+    /// Records received: parsed so far plus rejected.
     pub fn received(&self) -> u64 {
         (self.records.len() + self.rejected.len()) as u64
     }
+
+    /// Replay the parsed records into a sink (validation of a stored batch).
+    pub fn replay<S: Sink>(&self, sink: &mut S) {
+        let body = self.bytes();
+        for record in &self.records {
+            sink.accept(&RecordView {
+                index: record.index,
+                line: record.line,
+                body,
+                arena: &self.arena,
+                fields: &self.entries[record.entries.start as usize..record.entries.end as usize],
+                raw: record.raw,
+            });
+        }
+    }
 }
 
-/// Parse a body. Only a body that cannot be read at all is an error.
-pub fn parse(body: Body, options: &ParseOptions) -> Result<ParsedBatch> {
+/// Collects records into a [`ParsedBatch`].
+#[derive(Default)]
+struct Collector {
+    records: Vec<StoredRecord>,
+    entries: Vec<Entry>,
+    rejected: Vec<Rejection>,
+}
+
+impl Sink for Collector {
+    const RETAINS_RECORDS: bool = true;
+    fn accept(&mut self, record: &RecordView<'_>) {
+        let first = self.entries.len() as u32;
+        self.entries.extend_from_slice(record.fields);
+        self.records.push(StoredRecord {
+            index: record.index,
+            line: record.line,
+            entries: first..self.entries.len() as u32,
+            raw: record.raw,
+        });
+    }
+    fn reject(&mut self, rejection: Rejection) {
+        self.rejected.push(rejection);
+    }
+}
+
+/// Largest body the parser takes: offsets are 32-bit, and Arrow string columns are too.
+pub const MAX_BODY_BYTES: usize = i32::MAX as usize;
+
+/// Gunzip and strip a BOM; the body the parser reads, and where its content starts.
+fn prepare(body: Body, options: &ParseOptions) -> Result<Body> {
     let body: Body = if is_gzip((*body).as_ref()) {
-        Arc::new(gunzip((*body).as_ref(), options.max_decompressed_bytes)?)
+        Arc::new(gunzip(
+            (*body).as_ref(),
+            options.max_decompressed_bytes.min(MAX_BODY_BYTES),
+        )?)
     } else {
         body
     };
-    let bytes: &[u8] = (*body).as_ref();
-    let start = content_start(bytes);
-    let content = &bytes[start..];
-    let format = options.format.unwrap_or_else(|| detect_format(content));
-    let mut parser = Parser {
-        bytes,
-        max_record_bytes: options.max_record_bytes,
-        records: Vec::new(),
-        entries: Vec::new(),
-        arena: String::new(),
-        rejected: Vec::new(),
-        members: Vec::new(),
-        index: 0,
-    };
-    if skip_ws(bytes, start) < bytes.len() {
-        match format {
-            Format::Ndjson => parser.ndjson(start),
-            Format::Json => parser.json(start),
-            Format::Csv => parser.csv(start)?,
-        }
+    if (*body).as_ref().len() > MAX_BODY_BYTES {
+        return Err(CoreError::input(
+            InputErrorKind::TooLarge,
+            format!(
+                "a body may hold at most {MAX_BODY_BYTES} bytes; split it into several batches"
+            ),
+        ));
     }
-    let Parser {
+    Ok(body)
+}
+
+/// Parse a body into a batch. Only a body that cannot be read at all is an error.
+pub fn parse(body: Body, options: &ParseOptions) -> Result<ParsedBatch> {
+    let body = prepare(body, options)?;
+    let bytes: &[u8] = (*body).as_ref();
+    let estimated_records = bytes.len() / 256 + 16;
+    let mut collector = Collector {
+        records: Vec::with_capacity(estimated_records),
+        entries: Vec::with_capacity(estimated_records * 8),
+        rejected: Vec::new(),
+    };
+    let (format, arena) = parse_into(bytes, options, &mut collector)?;
+    let Collector {
         records,
         entries,
-        arena,
         rejected,
-        ..
-    } = parser;
+    } = collector;
     Ok(ParsedBatch {
         body: body.clone(),
         format,
@@ -172,14 +272,47 @@ pub fn parse(body: Body, options: &ParseOptions) -> Result<ParsedBatch> {
     })
 }
 
-struct Parser<'a> {
+/// Parse a body straight into a sink; returns the format and the parser's arena.
+pub fn parse_with<S: Sink>(body: Body, options: &ParseOptions, sink: &mut S) -> Result<Format> {
+    let body = prepare(body, options)?;
+    parse_into((*body).as_ref(), options, sink).map(|(format, _)| format)
+}
+
+fn parse_into<S: Sink>(
+    bytes: &[u8],
+    options: &ParseOptions,
+    sink: &mut S,
+) -> Result<(Format, String)> {
+    let start = content_start(bytes);
+    let format = options
+        .format
+        .unwrap_or_else(|| detect_format(&bytes[start..]));
+    let mut parser = Parser {
+        bytes,
+        max_record_bytes: options.max_record_bytes,
+        sink,
+        arena: String::new(),
+        members: Vec::new(),
+        scratch: Vec::new(),
+        index: 0,
+    };
+    if skip_ws(bytes, start) < bytes.len() {
+        match format {
+            Format::Ndjson => parser.ndjson(start),
+            Format::Json => parser.json(start),
+            Format::Csv => parser.csv(start)?,
+        }
+    }
+    Ok((format, parser.arena))
+}
+
+struct Parser<'a, S: Sink> {
     bytes: &'a [u8],
     max_record_bytes: usize,
-    records: Vec<ParsedRecord>,
-    entries: Vec<Entry>,
+    sink: &'a mut S,
     arena: String,
-    rejected: Vec<Rejection>,
     members: Vec<Member>,
+    scratch: Vec<Entry>,
     index: u64,
 }
 
@@ -194,7 +327,7 @@ fn trim_end_ws(bytes: &[u8], mut end: usize, start: usize) -> usize {
     end
 }
 
-impl<'a> Parser<'a> {
+impl<'a, S: Sink> Parser<'a, S> {
     fn next_index(&mut self) -> u64 {
         let index = self.index;
         self.index += 1;
@@ -202,7 +335,7 @@ impl<'a> Parser<'a> {
     }
 
     fn reject(&mut self, index: u64, line: u64, reason: Reason, message: String, raw: &[u8]) {
-        self.rejected.push(Rejection {
+        self.sink.reject(Rejection {
             record_index: index,
             line,
             field: None,
@@ -210,6 +343,18 @@ impl<'a> Parser<'a> {
             message,
             raw: raw_text(raw),
         });
+    }
+
+    fn emit(&mut self, index: u64, line: u64, raw: Option<(u32, u32)>) {
+        self.sink.accept(&RecordView {
+            index,
+            line,
+            body: self.bytes,
+            arena: &self.arena,
+            fields: &self.scratch,
+            raw,
+        });
+        self.scratch.clear();
     }
 
     /// The checks every record gets before its syntax matters: size, then encoding.
@@ -263,31 +408,33 @@ impl<'a> Parser<'a> {
             self.reject(index, line, reason, message, raw);
             return;
         }
-        let first = self.entries.len();
-        for m in std::mem::take(&mut self.members) {
-            let key = if m.key_escaped {
+        self.scratch.clear();
+        if !S::RETAINS_RECORDS {
+            // Nothing holds on to the previous record's decoded keys.
+            self.arena.clear();
+        }
+        for i in 0..self.members.len() {
+            let m = self.members[i];
+            let (key_start, key_end, key_in_arena) = if m.key_escaped {
                 let decoded = unescape(&self.bytes[m.key_start..m.key_end])
                     .expect("surrogates were rejected above");
                 let s = self.arena.len();
                 self.arena.push_str(&decoded);
-                Text::Arena(s, self.arena.len())
+                (s, self.arena.len(), true)
             } else {
-                Text::Body(m.key_start, m.key_end)
+                (m.key_start, m.key_end, false)
             };
-            let value = Value::Json {
-                start: m.value_start,
-                end: m.value_end,
-                kind: m.kind,
+            self.scratch.push(Entry {
+                key_start: key_start as u32,
+                key_end: key_end as u32,
+                value_start: m.value_start as u32,
+                value_end: m.value_end as u32,
+                kind: ValueKind::Json(m.kind),
+                key_in_arena,
                 has_whitespace: m.has_whitespace,
-            };
-            self.entries.push(Entry { key, value });
+            });
         }
-        self.records.push(ParsedRecord {
-            index,
-            line,
-            entries: first..self.entries.len(),
-            raw: Some(span),
-        });
+        self.emit(index, line, Some((span.0 as u32, span.1 as u32)));
     }
 
     /// The first key of the current record's members that appears twice, decoded.
@@ -473,7 +620,7 @@ impl<'a> Parser<'a> {
         if !read(&mut reader, &mut record)? {
             return Ok(());
         }
-        let mut header: Vec<Text> = Vec::with_capacity(record.len());
+        let mut header: Vec<(u32, u32)> = Vec::with_capacity(record.len());
         for (i, name) in record.iter().enumerate() {
             let name = std::str::from_utf8(name).map_err(|_| {
                 CoreError::input(
@@ -487,7 +634,10 @@ impl<'a> Parser<'a> {
                     format!("CSV header column {} is empty", i + 1),
                 ));
             }
-            if header.iter().any(|t| self.arena_text(*t) == name) {
+            if header
+                .iter()
+                .any(|&(s, e)| &self.arena[s as usize..e as usize] == name)
+            {
                 return Err(CoreError::input(
                     InputErrorKind::BadCsvHeader,
                     format!("CSV header names column {name:?} twice"),
@@ -495,8 +645,9 @@ impl<'a> Parser<'a> {
             }
             let s = self.arena.len();
             self.arena.push_str(name);
-            header.push(Text::Arena(s, self.arena.len()));
+            header.push((s as u32, self.arena.len() as u32));
         }
+        let header_end = self.arena.len();
         while read(&mut reader, &mut record)? {
             let index = self.next_index();
             let line = record.position().map_or(0, |p| p.line());
@@ -528,43 +679,41 @@ impl<'a> Parser<'a> {
             };
             if let Some((reason, message)) = problem {
                 let raw = csv_row(record.iter().map(|c| String::from_utf8_lossy(c)));
-                self.rejected.push(Rejection {
+                let rejection = Rejection {
                     record_index: index,
                     line,
                     field: None,
                     reason,
                     message,
                     raw: raw_text(&raw),
-                });
+                };
+                self.sink.reject(rejection);
                 continue;
             }
-            let first = self.entries.len();
-            for (cell, key) in record.iter().zip(&header) {
-                let value = if cell.is_empty() {
-                    Value::EmptyCell
-                } else {
-                    let s = self.arena.len();
-                    self.arena
-                        .push_str(std::str::from_utf8(cell).expect("checked above"));
-                    Value::Cell(s, self.arena.len())
-                };
-                self.entries.push(Entry { key: *key, value });
+            if !S::RETAINS_RECORDS {
+                self.arena.truncate(header_end);
             }
-            self.records.push(ParsedRecord {
-                index,
-                line,
-                entries: first..self.entries.len(),
-                raw: None,
-            });
+            for (cell, &(key_start, key_end)) in record.iter().zip(&header) {
+                let s = self.arena.len();
+                self.arena
+                    .push_str(std::str::from_utf8(cell).expect("checked above"));
+                self.scratch.push(Entry {
+                    key_start,
+                    key_end,
+                    value_start: s as u32,
+                    value_end: self.arena.len() as u32,
+                    kind: if cell.is_empty() {
+                        ValueKind::EmptyCell
+                    } else {
+                        ValueKind::Cell
+                    },
+                    key_in_arena: true,
+                    has_whitespace: false,
+                });
+            }
+            self.emit(index, line, None);
         }
         Ok(())
-    }
-
-    fn arena_text(&self, text: Text) -> &str {
-        match text {
-            Text::Arena(s, e) => &self.arena[s..e],
-            Text::Body(..) => unreachable!("CSV header names live in the arena"),
-        }
     }
 }
 

@@ -5,15 +5,19 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{
-    BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+use arrow_array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray,
+    TimestampMicrosecondArray,
 };
-use arrow_array::ArrayRef;
+use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 
 use crate::contract::{Contract, ExtraFields, Field, FieldType};
+use crate::error::Result;
+use crate::input::Format;
 use crate::json::{compact, scan_value, skip_ws, unescape, JsonKind};
-use crate::parse::{ParsedBatch, ParsedRecord, Value, MAX_DEPTH};
+use crate::parse::{
+    parse_with, Body, FieldValue, ParseOptions, ParsedBatch, RecordView, Sink, MAX_DEPTH,
+};
 use crate::rejection::{Reason, Rejection};
 use crate::timestamp::{self, TimestampError};
 
@@ -51,7 +55,6 @@ enum Decoded<'a> {
     Bool(bool),
     Micros(i64),
     Days(i32),
-    Json(Cow<'a, str>),
 }
 
 struct Problem {
@@ -66,72 +69,130 @@ fn problem(reason: Reason, message: impl Into<String>) -> Problem {
     }
 }
 
-enum Column {
-    Str(StringBuilder),
-    Int(Int64Builder),
-    Float(Float64Builder),
-    Bool(BooleanBuilder),
-    Micros(TimestampMicrosecondBuilder),
-    Days(Date32Builder),
+/// A column under construction. Plain vectors rather than Arrow builders: a row that fails
+/// on a later field is rolled back by truncating, and the vectors become Arrow buffers as is.
+enum ColumnData {
+    Str { offsets: Vec<i32>, data: Vec<u8> },
+    Int(Vec<i64>),
+    Float(Vec<f64>),
+    Bool(Vec<bool>),
+    Micros(Vec<i64>),
+    Days(Vec<i32>),
+}
+
+struct Column {
+    data: ColumnData,
+    valid: Vec<bool>,
+    nulls: usize,
 }
 
 impl Column {
     fn new(field_type: FieldType, capacity: usize) -> Column {
-        match field_type {
+        let data = match field_type {
             FieldType::String | FieldType::Json => {
-                Column::Str(StringBuilder::with_capacity(capacity, capacity * 16))
+                let mut offsets = Vec::with_capacity(capacity + 1);
+                offsets.push(0);
+                ColumnData::Str {
+                    offsets,
+                    data: Vec::with_capacity(capacity * 24),
+                }
             }
-            FieldType::Int => Column::Int(Int64Builder::with_capacity(capacity)),
-            FieldType::Float => Column::Float(Float64Builder::with_capacity(capacity)),
-            FieldType::Bool => Column::Bool(BooleanBuilder::with_capacity(capacity)),
-            FieldType::Timestamp => Column::Micros(
-                TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
-            ),
-            FieldType::Date => Column::Days(Date32Builder::with_capacity(capacity)),
+            FieldType::Int => ColumnData::Int(Vec::with_capacity(capacity)),
+            FieldType::Float => ColumnData::Float(Vec::with_capacity(capacity)),
+            FieldType::Bool => ColumnData::Bool(Vec::with_capacity(capacity)),
+            FieldType::Timestamp => ColumnData::Micros(Vec::with_capacity(capacity)),
+            FieldType::Date => ColumnData::Days(Vec::with_capacity(capacity)),
+        };
+        Column {
+            data,
+            valid: Vec::with_capacity(capacity),
+            nulls: 0,
         }
     }
 
-    fn append(&mut self, value: &Decoded<'_>) {
-        match (self, value) {
-            (Column::Str(b), Decoded::Str(s) | Decoded::Json(s)) => b.append_value(s),
-            (Column::Str(b), Decoded::Null) => b.append_null(),
-            (Column::Int(b), Decoded::Int(v)) => b.append_value(*v),
-            (Column::Int(b), Decoded::Null) => b.append_null(),
-            (Column::Float(b), Decoded::Float(v)) => b.append_value(*v),
-            (Column::Float(b), Decoded::Null) => b.append_null(),
-            (Column::Bool(b), Decoded::Bool(v)) => b.append_value(*v),
-            (Column::Bool(b), Decoded::Null) => b.append_null(),
-            (Column::Micros(b), Decoded::Micros(v)) => b.append_value(*v),
-            (Column::Micros(b), Decoded::Null) => b.append_null(),
-            (Column::Days(b), Decoded::Days(v)) => b.append_value(*v),
-            (Column::Days(b), Decoded::Null) => b.append_null(),
+    #[inline]
+    fn append(&mut self, value: Decoded<'_>) {
+        let is_null = matches!(value, Decoded::Null);
+        self.valid.push(!is_null);
+        self.nulls += is_null as usize;
+        match (&mut self.data, value) {
+            (ColumnData::Str { offsets, data }, Decoded::Str(s)) => {
+                data.extend_from_slice(s.as_bytes());
+                offsets.push(data.len() as i32);
+            }
+            (ColumnData::Str { offsets, data }, Decoded::Null) => offsets.push(data.len() as i32),
+            (ColumnData::Int(v) | ColumnData::Micros(v), Decoded::Int(x) | Decoded::Micros(x)) => {
+                v.push(x)
+            }
+            (ColumnData::Int(v) | ColumnData::Micros(v), Decoded::Null) => v.push(0),
+            (ColumnData::Float(v), Decoded::Float(x)) => v.push(x),
+            (ColumnData::Float(v), Decoded::Null) => v.push(0.0),
+            (ColumnData::Bool(v), Decoded::Bool(x)) => v.push(x),
+            (ColumnData::Bool(v), Decoded::Null) => v.push(false),
+            (ColumnData::Days(v), Decoded::Days(x)) => v.push(x),
+            (ColumnData::Days(v), Decoded::Null) => v.push(0),
             _ => unreachable!("a decoded value always matches its column's type"),
         }
     }
 
+    /// Drop the values appended after the first `rows` (a row that failed half-way).
+    fn truncate(&mut self, rows: usize) {
+        if self.valid.len() <= rows {
+            return;
+        }
+        self.nulls -= self.valid[rows..].iter().filter(|v| !**v).count();
+        self.valid.truncate(rows);
+        match &mut self.data {
+            ColumnData::Str { offsets, data } => {
+                offsets.truncate(rows + 1);
+                data.truncate(*offsets.last().expect("offsets start with 0") as usize);
+            }
+            ColumnData::Int(v) | ColumnData::Micros(v) => v.truncate(rows),
+            ColumnData::Float(v) => v.truncate(rows),
+            ColumnData::Bool(v) => v.truncate(rows),
+            ColumnData::Days(v) => v.truncate(rows),
+        }
+    }
+
     fn finish(self) -> ArrayRef {
-        match self {
-            Column::Str(mut b) => Arc::new(b.finish()),
-            Column::Int(mut b) => Arc::new(b.finish()),
-            Column::Float(mut b) => Arc::new(b.finish()),
-            Column::Bool(mut b) => Arc::new(b.finish()),
-            Column::Micros(mut b) => Arc::new(b.finish()),
-            Column::Days(mut b) => Arc::new(b.finish()),
+        let nulls = (self.nulls > 0).then(|| NullBuffer::from(self.valid));
+        match self.data {
+            ColumnData::Str { offsets, data } => {
+                // Safe to skip re-validation: offsets grow monotonically and every value was a &str.
+                let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+                Arc::new(unsafe { StringArray::new_unchecked(offsets, data.into(), nulls) })
+            }
+            ColumnData::Int(v) => Arc::new(Int64Array::new(v.into(), nulls)),
+            ColumnData::Float(v) => Arc::new(Float64Array::new(v.into(), nulls)),
+            ColumnData::Bool(v) => Arc::new(BooleanArray::new(v.into(), nulls)),
+            ColumnData::Micros(v) => {
+                Arc::new(TimestampMicrosecondArray::new(v.into(), nulls).with_timezone("UTC"))
+            }
+            ColumnData::Days(v) => Arc::new(Date32Array::new(v.into(), nulls)),
         }
     }
 }
 
 /// Finds a contract field by key: a linear scan for the usual handful of fields, a map beyond.
-struct FieldLookup<'c> {
-    names: Vec<&'c [u8]>,
-    map: Option<HashMap<&'c [u8], usize>>,
+struct FieldLookup {
+    names: Vec<Vec<u8>>,
+    map: Option<HashMap<Vec<u8>, usize>>,
 }
 
-impl<'c> FieldLookup<'c> {
-    fn new(contract: &'c Contract) -> Self {
-        let names: Vec<&[u8]> = contract.fields.iter().map(|f| f.name.as_bytes()).collect();
-        let map =
-            (names.len() > 16).then(|| names.iter().enumerate().map(|(i, n)| (*n, i)).collect());
+impl FieldLookup {
+    fn new(contract: &Contract) -> Self {
+        let names: Vec<Vec<u8>> = contract
+            .fields
+            .iter()
+            .map(|f| f.name.as_bytes().to_vec())
+            .collect();
+        let map = (names.len() > 16).then(|| {
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i))
+                .collect()
+        });
         FieldLookup { names, map }
     }
 
@@ -139,111 +200,142 @@ impl<'c> FieldLookup<'c> {
     fn find(&self, key: &[u8]) -> Option<usize> {
         match &self.map {
             Some(map) => map.get(key).copied(),
-            None => self.names.iter().position(|n| *n == key),
+            None => self.names.iter().position(|n| n.as_slice() == key),
         }
     }
 }
 
-pub fn validate(parsed: &ParsedBatch, contract: Arc<Contract>) -> ValidatedBatch {
-    let capacity = parsed.records.len();
-    let mut columns: Vec<Column> = contract
-        .fields
-        .iter()
-        .map(|f| Column::new(f.field_type, capacity))
-        .collect();
-    let lookup = FieldLookup::new(&contract);
-    let mut rejected = parsed.rejected.clone();
-    let mut slots: Vec<Option<Value>> = vec![None; contract.fields.len()];
-    let mut decoded: Vec<Decoded<'_>> = Vec::with_capacity(contract.fields.len());
-    let mut num_rows = 0;
+/// Validates records as they come (a [`Sink`]), building the typed columns.
+pub struct Validator {
+    contract: Arc<Contract>,
+    lookup: FieldLookup,
+    columns: Vec<Column>,
+    slots: Vec<Option<usize>>,
+    num_rows: usize,
+    rejected: Vec<Rejection>,
+}
 
-    for record in &parsed.records {
-        slots.iter_mut().for_each(|s| *s = None);
-        let mut extra: Option<&[u8]> = None;
-        for entry in &parsed.entries[record.entries.clone()] {
-            let key = parsed.text(entry.key);
-            match lookup.find(key) {
-                Some(i) => slots[i] = Some(entry.value),
-                None if extra.is_none() && contract.extra_fields == ExtraFields::Reject => {
-                    extra = Some(key)
+impl Validator {
+    pub fn new(contract: Arc<Contract>, capacity: usize) -> Validator {
+        Validator {
+            lookup: FieldLookup::new(&contract),
+            columns: contract
+                .fields
+                .iter()
+                .map(|f| Column::new(f.field_type, capacity))
+                .collect(),
+            slots: vec![None; contract.fields.len()],
+            num_rows: 0,
+            rejected: Vec::new(),
+            contract,
+        }
+    }
+
+    pub fn finish(self, mut rejected_before: Vec<Rejection>) -> ValidatedBatch {
+        let mut rejected = self.rejected;
+        if !rejected_before.is_empty() {
+            rejected_before.append(&mut rejected);
+            rejected = rejected_before;
+            rejected.sort_by_key(|r| r.record_index);
+        }
+        ValidatedBatch {
+            contract: self.contract,
+            columns: self.columns.into_iter().map(Column::finish).collect(),
+            num_rows: self.num_rows,
+            rejected,
+        }
+    }
+
+    fn fail(&mut self, record: &RecordView<'_>, field: Option<String>, p: Problem) {
+        for column in &mut self.columns {
+            column.truncate(self.num_rows);
+        }
+        self.rejected.push(Rejection {
+            record_index: record.index,
+            line: record.line,
+            field,
+            reason: p.reason,
+            message: p.message,
+            raw: record.raw(),
+        });
+    }
+}
+
+impl Sink for Validator {
+    const RETAINS_RECORDS: bool = false;
+
+    fn accept(&mut self, record: &RecordView<'_>) {
+        self.slots.iter_mut().for_each(|s| *s = None);
+        let mut extra = None;
+        for i in 0..record.num_fields() {
+            match self.lookup.find(record.key(i)) {
+                Some(slot) => self.slots[slot] = Some(i),
+                None if extra.is_none() && self.contract.extra_fields == ExtraFields::Reject => {
+                    extra = Some(i)
                 }
                 None => {}
             }
         }
-        decoded.clear();
-        let mut failure = None;
-        for (field, slot) in contract.fields.iter().zip(&slots) {
-            match decode_field(parsed, field, *slot) {
-                Ok(value) => decoded.push(value),
-                Err(p) => {
-                    failure = Some((Some(field.name.clone()), p));
-                    break;
-                }
+        let contract = self.contract.clone();
+        for (f, field) in contract.fields.iter().enumerate() {
+            let value = self.slots[f].map(|i| record.value(i));
+            match decode_field(field, value) {
+                Ok(decoded) => self.columns[f].append(decoded),
+                Err(p) => return self.fail(record, Some(field.name.clone()), p),
             }
         }
-        if failure.is_none() {
-            if let Some(key) = extra {
-                let key = String::from_utf8_lossy(key).into_owned();
-                let message = format!("{key:?} is not a field of the {} contract", contract.name);
-                failure = Some((Some(key), problem(Reason::ExtraField, message)));
-            }
+        if let Some(i) = extra {
+            let key = String::from_utf8_lossy(record.key(i)).into_owned();
+            let message = format!("{key:?} is not a field of the {} contract", contract.name);
+            return self.fail(record, Some(key), problem(Reason::ExtraField, message));
         }
-        match failure {
-            Some((field, p)) => rejected.push(rejection(parsed, record, field, p)),
-            None => {
-                for (column, value) in columns.iter_mut().zip(&decoded) {
-                    column.append(value);
-                }
-                num_rows += 1;
-            }
-        }
+        self.num_rows += 1;
     }
-    rejected.sort_by_key(|r| r.record_index);
-    ValidatedBatch {
-        contract,
-        columns: columns.into_iter().map(Column::finish).collect(),
-        num_rows,
-        rejected,
+
+    fn reject(&mut self, rejection: Rejection) {
+        self.rejected.push(rejection);
     }
 }
 
-fn rejection(
-    parsed: &ParsedBatch,
-    record: &ParsedRecord,
-    field: Option<String>,
-    p: Problem,
-) -> Rejection {
-    Rejection {
-        record_index: record.index,
-        line: record.line,
-        field,
-        reason: p.reason,
-        message: p.message,
-        raw: parsed.raw_of(record),
-    }
+/// Validate a parsed batch against a contract.
+pub fn validate(parsed: &ParsedBatch, contract: Arc<Contract>) -> ValidatedBatch {
+    let mut validator = Validator::new(contract, parsed.len());
+    parsed.replay(&mut validator);
+    validator.finish(parsed.rejected.clone())
+}
+
+/// Parse and validate in one pass, without keeping the parsed records: the fast path.
+pub fn parse_and_validate(
+    body: Body,
+    options: &ParseOptions,
+    contract: Arc<Contract>,
+) -> Result<(Format, ValidatedBatch)> {
+    let estimated_rows = (*body).as_ref().len() / 200 + 16;
+    let mut validator = Validator::new(contract, estimated_rows);
+    let format = parse_with(body, options, &mut validator)?;
+    Ok((format, validator.finish(Vec::new())))
 }
 
 fn decode_field<'a>(
-    parsed: &'a ParsedBatch,
     field: &Field,
-    slot: Option<Value>,
-) -> Result<Decoded<'a>, Problem> {
+    value: Option<FieldValue<'a>>,
+) -> std::result::Result<Decoded<'a>, Problem> {
     let name = &field.name;
-    let value = match slot {
+    let value = match value {
         None if field.required => {
             return Err(problem(Reason::Missing, format!("{name} is required")))
         }
         None => return Ok(Decoded::Null),
         Some(
-            Value::EmptyCell
-            | Value::Json {
+            FieldValue::EmptyCell
+            | FieldValue::Json {
                 kind: JsonKind::Null,
                 ..
             },
         ) if field.nullable => return Ok(Decoded::Null),
         Some(
-            Value::EmptyCell
-            | Value::Json {
+            FieldValue::EmptyCell
+            | FieldValue::Json {
                 kind: JsonKind::Null,
                 ..
             },
@@ -251,14 +343,13 @@ fn decode_field<'a>(
         Some(value) => value,
     };
     let decoded = match value {
-        Value::Json {
-            start,
-            end,
+        FieldValue::Json {
+            raw,
             kind,
             has_whitespace,
-        } => decode_json(&parsed.bytes()[start..end], kind, has_whitespace, field)?,
-        Value::Cell(start, end) => decode_cell(&parsed.arena[start..end], field)?,
-        Value::EmptyCell => unreachable!("handled above"),
+        } => decode_json(raw, kind, has_whitespace, field)?,
+        FieldValue::Cell(text) => decode_cell(text, field)?,
+        FieldValue::EmptyCell => unreachable!("handled above"),
     };
     check_constraints(&decoded, field)?;
     Ok(decoded)
@@ -303,7 +394,7 @@ fn json_string(raw: &[u8], escaped: bool) -> Cow<'_, str> {
     }
 }
 
-fn parse_int(text: &str, field: &Field) -> Result<i64, Problem> {
+fn parse_int(text: &str, field: &Field) -> std::result::Result<i64, Problem> {
     text.parse::<i64>().map_err(|_| {
         problem(
             Reason::OutOfRange,
@@ -312,7 +403,7 @@ fn parse_int(text: &str, field: &Field) -> Result<i64, Problem> {
     })
 }
 
-fn parse_float(text: &str, field: &Field) -> Result<f64, Problem> {
+fn parse_float(text: &str, field: &Field) -> std::result::Result<f64, Problem> {
     match text.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
         _ => Err(problem(
@@ -340,7 +431,7 @@ fn decode_json<'a>(
     kind: JsonKind,
     has_whitespace: bool,
     field: &Field,
-) -> Result<Decoded<'a>, Problem> {
+) -> std::result::Result<Decoded<'a>, Problem> {
     // Safe: the record was checked to be UTF-8 when parsing.
     let text = || std::str::from_utf8(raw).expect("checked when parsing");
     Ok(match (field.field_type, kind) {
@@ -369,13 +460,13 @@ fn decode_json<'a>(
             })?;
             Decoded::Days(days)
         }
-        (FieldType::Json, _) if has_whitespace => Decoded::Json(Cow::Owned(compact(raw))),
-        (FieldType::Json, _) => Decoded::Json(Cow::Borrowed(text())),
+        (FieldType::Json, _) if has_whitespace => Decoded::Str(Cow::Owned(compact(raw))),
+        (FieldType::Json, _) => Decoded::Str(Cow::Borrowed(text())),
         (_, kind) => return Err(wrong_type(field, type_name(kind))),
     })
 }
 
-fn epoch(text: &str, integer: bool, field: &Field) -> Result<i64, Problem> {
+fn epoch(text: &str, integer: bool, field: &Field) -> std::result::Result<i64, Problem> {
     let result = if integer {
         match text.parse::<i64>() {
             Ok(n) => timestamp::from_epoch_int(n),
@@ -441,7 +532,7 @@ fn is_float_text(s: &str) -> bool {
     i == b.len()
 }
 
-fn decode_cell<'a>(cell: &'a str, field: &Field) -> Result<Decoded<'a>, Problem> {
+fn decode_cell<'a>(cell: &'a str, field: &Field) -> std::result::Result<Decoded<'a>, Problem> {
     let quoted = || format!("{cell:?}");
     Ok(match field.field_type {
         FieldType::String => Decoded::Str(Cow::Borrowed(cell)),
@@ -480,7 +571,7 @@ fn decode_cell<'a>(cell: &'a str, field: &Field) -> Result<Decoded<'a>, Problem>
                     format!("{}: nesting deeper than {MAX_DEPTH}", field.name),
                 ));
             }
-            Decoded::Json(Cow::Owned(compact(&bytes[start..info.end])))
+            Decoded::Str(Cow::Owned(compact(&bytes[start..info.end])))
         }
         _ => return Err(wrong_type(field, &quoted())),
     })
@@ -509,7 +600,7 @@ fn int_above(v: i64, max: f64) -> bool {
     }
 }
 
-fn check_constraints(value: &Decoded<'_>, field: &Field) -> Result<(), Problem> {
+fn check_constraints(value: &Decoded<'_>, field: &Field) -> std::result::Result<(), Problem> {
     let name = &field.name;
     match value {
         Decoded::Str(s) => {
