@@ -26,28 +26,14 @@ create_exception!(
     PyValueError,
     "Base class of every error raised by data_processor_rs."
 );
-create_exception!(
-    data_processor_rs,
-    ContractError,
-    ProcessorError,
-    "A data contract is malformed."
-);
-create_exception!(
-    data_processor_rs,
-    InputError,
-    ProcessorError,
-    "The body as a whole cannot be read."
-);
+create_exception!(data_processor_rs, ContractError, ProcessorError, "A data contract is malformed.");
+create_exception!(data_processor_rs, InputError, ProcessorError, "The body as a whole cannot be read.");
 
 /// Map a core error onto the exception tree, with its details as attributes.
 fn py_err(py: Python<'_>, err: core::CoreError) -> PyErr {
     let message = err.to_string();
     match err {
-        core::CoreError::Contract {
-            path,
-            field,
-            reason,
-        } => {
+        core::CoreError::Contract { path, field, reason } => {
             let exc = ContractError::new_err(message);
             let value = exc.value(py);
             let _ = value.setattr("path", path);
@@ -70,8 +56,7 @@ const ARROW_ARRAY: &CStr = c"arrow_array";
 fn batch_capsules<'py>(py: Python<'py>, batch: &RecordBatch) -> PyResult<Bound<'py, PyTuple>> {
     let struct_array = StructArray::from(batch.clone());
     let data_type = DataType::Struct(batch.schema().fields().clone());
-    let schema =
-        FFI_ArrowSchema::try_from(&data_type).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let schema = FFI_ArrowSchema::try_from(&data_type).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let array = FFI_ArrowArray::new(&struct_array.to_data());
     // The capsules own the structs; dropping one that pyarrow has not moved out releases it.
     let schema = PyCapsule::new_with_value(py, schema, ARROW_SCHEMA)?;
@@ -81,18 +66,13 @@ fn batch_capsules<'py>(py: Python<'py>, batch: &RecordBatch) -> PyResult<Bound<'
 
 fn to_pyarrow<'py>(py: Python<'py>, batch: &RecordBatch) -> PyResult<Bound<'py, PyAny>> {
     let capsules = batch_capsules(py, batch)?;
-    py.import("pyarrow")?
-        .getattr("RecordBatch")?
-        .call_method1("_import_from_c_capsule", capsules)
+    py.import("pyarrow")?.getattr("RecordBatch")?.call_method1("_import_from_c_capsule", capsules)
 }
 
 fn schema_to_pyarrow<'py>(py: Python<'py>, schema: &Schema) -> PyResult<Bound<'py, PyAny>> {
-    let ffi =
-        FFI_ArrowSchema::try_from(schema).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let ffi = FFI_ArrowSchema::try_from(schema).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let capsule = PyCapsule::new_with_value(py, ffi, ARROW_SCHEMA)?;
-    py.import("pyarrow")?
-        .getattr("Schema")?
-        .call_method1("_import_from_c_capsule", (capsule,))
+    py.import("pyarrow")?.getattr("Schema")?.call_method1("_import_from_c_capsule", (capsule,))
 }
 
 /// A validated data contract (fields, types, constraints, dedup key, partitioning).
@@ -103,9 +83,7 @@ struct PyContract {
 
 fn default_events_contract() -> Arc<core::Contract> {
     static DEFAULT: OnceLock<Arc<core::Contract>> = OnceLock::new();
-    DEFAULT
-        .get_or_init(|| Arc::new(core::Contract::default_events()))
-        .clone()
+    DEFAULT.get_or_init(|| Arc::new(core::Contract::default_events())).clone()
 }
 
 #[pymethods]
@@ -114,24 +92,18 @@ impl PyContract {
     #[pyo3(signature = (text, source = "<string>"))]
     fn from_yaml(py: Python<'_>, text: &str, source: &str) -> PyResult<Self> {
         let inner = core::Contract::from_yaml(text, source).map_err(|e| py_err(py, e))?;
-        Ok(PyContract {
-            inner: Arc::new(inner),
-        })
+        Ok(PyContract { inner: Arc::new(inner) })
     }
 
     #[staticmethod]
     fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         let inner = core::Contract::from_file(&path).map_err(|e| py_err(py, e))?;
-        Ok(PyContract {
-            inner: Arc::new(inner),
-        })
+        Ok(PyContract { inner: Arc::new(inner) })
     }
 
     #[staticmethod]
     fn default_events() -> Self {
-        PyContract {
-            inner: default_events_contract(),
-        }
+        PyContract { inner: default_events_contract() }
     }
 
     #[getter]
@@ -173,10 +145,7 @@ impl PyContract {
 }
 
 /// Contract | str | PathLike | None → a contract (None: the shipped events contract).
-fn contract_arg(
-    py: Python<'_>,
-    contract: Option<&Bound<'_, PyAny>>,
-) -> PyResult<Arc<core::Contract>> {
+fn contract_arg(py: Python<'_>, contract: Option<&Bound<'_, PyAny>>) -> PyResult<Arc<core::Contract>> {
     match contract {
         None => Ok(default_events_contract()),
         Some(obj) if obj.is_none() => Ok(default_events_contract()),
@@ -217,21 +186,13 @@ impl PyParsedBatch {
     }
     #[getter]
     fn rejected<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_pyarrow(
-            py,
-            &core::rejection::rejected_to_arrow(&self.inner.rejected),
-        )
+        to_pyarrow(py, &core::rejection::rejected_to_arrow(&self.inner.rejected))
     }
     fn __len__(&self) -> usize {
         self.inner.records.len()
     }
     fn __repr__(&self) -> String {
-        format!(
-            "ParsedBatch(format={:?}, records={}, rejected={})",
-            self.format(),
-            self.__len__(),
-            self.num_rejected()
-        )
+        format!("ParsedBatch(format={:?}, records={}, rejected={})", self.format(), self.__len__(), self.num_rejected())
     }
 }
 
@@ -245,9 +206,7 @@ struct PyValidatedBatch {
 impl PyValidatedBatch {
     #[getter]
     fn contract(&self) -> PyContract {
-        PyContract {
-            inner: self.inner.contract.clone(),
-        }
+        PyContract { inner: self.inner.contract.clone() }
     }
     #[getter]
     fn num_rejected(&self) -> usize {
@@ -259,10 +218,7 @@ impl PyValidatedBatch {
     }
     #[getter]
     fn rejected<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_pyarrow(
-            py,
-            &core::rejection::rejected_to_arrow(&self.inner.rejected),
-        )
+        to_pyarrow(py, &core::rejection::rejected_to_arrow(&self.inner.rejected))
     }
     fn to_arrow<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_pyarrow(py, &self.record_batch()?)
@@ -292,8 +248,7 @@ impl PyValidatedBatch {
 impl PyValidatedBatch {
     fn record_batch(&self) -> PyResult<RecordBatch> {
         let schema = core::transform::validated_schema(&self.inner.contract);
-        RecordBatch::try_new(schema, self.inner.columns.clone())
-            .map_err(|e| PyValueError::new_err(e.to_string()))
+        RecordBatch::try_new(schema, self.inner.columns.clone()).map_err(|e| PyValueError::new_err(e.to_string()))
     }
 }
 
@@ -307,9 +262,7 @@ struct PyTransformedBatch {
 impl PyTransformedBatch {
     #[getter]
     fn contract(&self) -> PyContract {
-        PyContract {
-            inner: self.inner.contract.clone(),
-        }
+        PyContract { inner: self.inner.contract.clone() }
     }
     #[getter]
     fn num_rejected(&self) -> usize {
@@ -325,10 +278,7 @@ impl PyTransformedBatch {
     }
     #[getter]
     fn rejected<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_pyarrow(
-            py,
-            &core::rejection::rejected_to_arrow(&self.inner.rejected),
-        )
+        to_pyarrow(py, &core::rejection::rejected_to_arrow(&self.inner.rejected))
     }
     fn to_arrow<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_pyarrow(py, &self.inner.batch)
@@ -366,9 +316,7 @@ impl PyDeduplicator {
     fn lock(&self) -> std::sync::MutexGuard<'_, core::Deduplicator> {
         // A panic while holding the lock cannot leave the set half-updated in a way that
         // loses events (at worst a key is remembered twice), so a poisoned lock is usable.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -377,9 +325,7 @@ impl PyDeduplicator {
     #[new]
     #[pyo3(signature = (capacity = 10_000_000))]
     fn new(capacity: usize) -> Self {
-        PyDeduplicator {
-            inner: Mutex::new(core::Deduplicator::new(capacity)),
-        }
+        PyDeduplicator { inner: Mutex::new(core::Deduplicator::new(capacity)) }
     }
     #[getter]
     fn capacity(&self) -> usize {
@@ -391,9 +337,7 @@ impl PyDeduplicator {
     fn deduplicate(&self, py: Python<'_>, batch: &PyTransformedBatch) -> PyTransformedBatch {
         let input = batch.inner.clone();
         let output = py.detach(|| self.lock().deduplicate(&input));
-        PyTransformedBatch {
-            inner: Arc::new(output),
-        }
+        PyTransformedBatch { inner: Arc::new(output) }
     }
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.lock().to_bytes())
@@ -401,9 +345,7 @@ impl PyDeduplicator {
     #[staticmethod]
     fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
         let inner = core::Deduplicator::from_bytes(data).map_err(|e| py_err(py, e))?;
-        Ok(PyDeduplicator {
-            inner: Mutex::new(inner),
-        })
+        Ok(PyDeduplicator { inner: Mutex::new(inner) })
     }
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         let bytes = self.lock().to_bytes();
@@ -413,30 +355,17 @@ impl PyDeduplicator {
             std::fs::write(&tmp, &bytes)?;
             std::fs::rename(&tmp, &path)
         })
-        .map_err(|e| {
-            PyOSError::new_err(format!(
-                "cannot save deduplicator state to {}: {e}",
-                path.display()
-            ))
-        })
+        .map_err(|e| PyOSError::new_err(format!("cannot save deduplicator state to {}: {e}", path.display())))
     }
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let bytes = std::fs::read(&path).map_err(|e| {
-            PyOSError::new_err(format!(
-                "cannot read deduplicator state {}: {e}",
-                path.display()
-            ))
-        })?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| PyOSError::new_err(format!("cannot read deduplicator state {}: {e}", path.display())))?;
         Self::from_bytes(py, &bytes)
     }
     fn __repr__(&self) -> String {
         let inner = self.lock();
-        format!(
-            "Deduplicator(capacity={}, remembered={})",
-            inner.capacity(),
-            inner.len()
-        )
+        format!("Deduplicator(capacity={}, remembered={})", inner.capacity(), inner.len())
     }
 }
 
@@ -445,11 +374,7 @@ fn parse_options(
     max_record_bytes: usize,
     max_decompressed_bytes: usize,
 ) -> core::Result<core::ParseOptions> {
-    Ok(core::ParseOptions {
-        format: core::Format::parse_name(format)?,
-        max_record_bytes,
-        max_decompressed_bytes,
-    })
+    Ok(core::ParseOptions { format: core::Format::parse_name(format)?, max_record_bytes, max_decompressed_bytes })
 }
 
 #[pyfunction]
@@ -461,14 +386,9 @@ fn parse_events(
     max_record_bytes: usize,
     max_decompressed_bytes: usize,
 ) -> PyResult<PyParsedBatch> {
-    let options = parse_options(format, max_record_bytes, max_decompressed_bytes)
-        .map_err(|e| py_err(py, e))?;
-    let parsed = py
-        .detach(|| core::parse(Arc::new(data), &options))
-        .map_err(|e| py_err(py, e))?;
-    Ok(PyParsedBatch {
-        inner: Arc::new(parsed),
-    })
+    let options = parse_options(format, max_record_bytes, max_decompressed_bytes).map_err(|e| py_err(py, e))?;
+    let parsed = py.detach(|| core::parse(Arc::new(data), &options)).map_err(|e| py_err(py, e))?;
+    Ok(PyParsedBatch { inner: Arc::new(parsed) })
 }
 
 #[pyfunction]
@@ -481,9 +401,7 @@ fn validate_schema(
     let contract = contract_arg(py, contract)?;
     let parsed = batch.inner.clone();
     let validated = py.detach(|| core::validate(&parsed, contract));
-    Ok(PyValidatedBatch {
-        inner: Arc::new(validated),
-    })
+    Ok(PyValidatedBatch { inner: Arc::new(validated) })
 }
 
 #[pyfunction]
@@ -495,24 +413,16 @@ fn transform_batch(
     source: String,
     ingested_at_us: Option<i64>,
 ) -> PyTransformedBatch {
-    let options = core::TransformOptions {
-        job_id,
-        source,
-        ingested_at_us,
-    };
+    let options = core::TransformOptions { job_id, source, ingested_at_us };
     let validated = batch.inner.clone();
     let transformed = py.detach(|| core::transform(&validated, &options));
-    PyTransformedBatch {
-        inner: Arc::new(transformed),
-    }
+    PyTransformedBatch { inner: Arc::new(transformed) }
 }
 
 #[pyfunction]
 fn deduplicate(py: Python<'_>, batch: &PyTransformedBatch) -> PyTransformedBatch {
     let input = batch.inner.clone();
-    PyTransformedBatch {
-        inner: Arc::new(py.detach(|| core::deduplicate(&input))),
-    }
+    PyTransformedBatch { inner: Arc::new(py.detach(|| core::deduplicate(&input))) }
 }
 
 #[pyfunction]
@@ -536,26 +446,13 @@ fn process(
     max_decompressed_bytes: usize,
 ) -> PyResult<PyTransformedBatch> {
     let contract = contract_arg(py, contract)?;
-    let options = parse_options(format, max_record_bytes, max_decompressed_bytes)
-        .map_err(|e| py_err(py, e))?;
-    let transform_options = core::TransformOptions {
-        job_id,
-        source,
-        ingested_at_us,
-    };
+    let options = parse_options(format, max_record_bytes, max_decompressed_bytes).map_err(|e| py_err(py, e))?;
+    let transform_options = core::TransformOptions { job_id, source, ingested_at_us };
     let result = py.detach(|| match deduplicator {
-        Some(d) => core::process(
-            Arc::new(data),
-            contract,
-            &options,
-            &transform_options,
-            Some(&mut d.lock()),
-        ),
+        Some(d) => core::process(Arc::new(data), contract, &options, &transform_options, Some(&mut d.lock())),
         None => core::process(Arc::new(data), contract, &options, &transform_options, None),
     });
-    Ok(PyTransformedBatch {
-        inner: Arc::new(result.map_err(|e| py_err(py, e))?),
-    })
+    Ok(PyTransformedBatch { inner: Arc::new(result.map_err(|e| py_err(py, e))?) })
 }
 
 #[pymodule]

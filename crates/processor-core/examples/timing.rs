@@ -33,19 +33,10 @@ fn main() {
         }
         if mode != "steps" {
             let t0 = Instant::now();
-            let fused = process(
-                data.clone(),
-                contract.clone(),
-                &ParseOptions::default(),
-                &TransformOptions::default(),
-                None,
-            )
-            .unwrap();
-            println!(
-                "fused: process {:?} rows {}",
-                t0.elapsed(),
-                fused.batch.num_rows()
-            );
+            let fused =
+                process(data.clone(), contract.clone(), &ParseOptions::default(), &TransformOptions::default(), None)
+                    .unwrap();
+            println!("fused: process {:?} rows {}", t0.elapsed(), fused.batch.num_rows());
         }
     }
 }

@@ -105,26 +105,17 @@ impl Contract {
             return Err(CoreError::contract(
                 source,
                 None,
-                format!(
-                    "contract is {} bytes, more than the {MAX_CONTRACT_BYTES} allowed",
-                    text.len()
-                ),
+                format!("contract is {} bytes, more than the {MAX_CONTRACT_BYTES} allowed", text.len()),
             ));
         }
         let contract: Contract = serde_norway::from_str(text).map_err(|err| {
             let message = err.to_string();
             // serde_norway prefixes the place in the document ("fields[2]: unknown field ...").
             let (field, reason) = match message.split_once(": ") {
-                Some((place, rest)) if !place.contains(' ') => {
-                    (Some(place.to_string()), rest.to_string())
-                }
+                Some((place, rest)) if !place.contains(' ') => (Some(place.to_string()), rest.to_string()),
                 _ => (None, message),
             };
-            CoreError::Contract {
-                path: source.to_string(),
-                field,
-                reason,
-            }
+            CoreError::Contract { path: source.to_string(), field, reason }
         })?;
         contract.check(source)?;
         Ok(contract)
@@ -132,24 +123,19 @@ impl Contract {
 
     pub fn from_file(path: &std::path::Path) -> Result<Contract> {
         let source = path.display().to_string();
-        let metadata = std::fs::metadata(path).map_err(|err| {
-            CoreError::contract(&source, None, format!("cannot read contract: {err}"))
-        })?;
+        let metadata = std::fs::metadata(path)
+            .map_err(|err| CoreError::contract(&source, None, format!("cannot read contract: {err}")))?;
         if metadata.len() as usize > MAX_CONTRACT_BYTES {
             return Err(CoreError::contract(
                 &source,
                 None,
-                format!(
-                    "contract is {} bytes, more than the {MAX_CONTRACT_BYTES} allowed",
-                    metadata.len()
-                ),
+                format!("contract is {} bytes, more than the {MAX_CONTRACT_BYTES} allowed", metadata.len()),
             ));
         }
-        let bytes = std::fs::read(path).map_err(|err| {
-            CoreError::contract(&source, None, format!("cannot read contract: {err}"))
-        })?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| CoreError::contract(&source, None, "contract is not valid UTF-8"))?;
+        let bytes = std::fs::read(path)
+            .map_err(|err| CoreError::contract(&source, None, format!("cannot read contract: {err}")))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| CoreError::contract(&source, None, "contract is not valid UTF-8"))?;
         Contract::from_yaml(&text, &source)
     }
 
@@ -168,10 +154,15 @@ impl Contract {
     }
 
     fn check(&self, source: &str) -> Result<()> {
-        let err =
-            |field: &str, reason: String| Err(CoreError::contract(source, Some(field), reason));
+        let err = |field: &str, reason: String| Err(CoreError::contract(source, Some(field), reason));
         if !is_identifier(&self.name) {
-            return err("name", format!("{:?} is not a lowercase identifier ([a-z][a-z0-9_]*, at most {MAX_NAME_LEN} characters)", self.name));
+            return err(
+                "name",
+                format!(
+                    "{:?} is not a lowercase identifier ([a-z][a-z0-9_]*, at most {MAX_NAME_LEN} characters)",
+                    self.name
+                ),
+            );
         }
         if self.version == 0 {
             return err("version", "must be 1 or more".into());
@@ -180,13 +171,7 @@ impl Contract {
             return err("fields", "a contract needs at least one field".into());
         }
         if self.fields.len() > MAX_FIELDS {
-            return err(
-                "fields",
-                format!(
-                    "{} fields, more than the {MAX_FIELDS} allowed",
-                    self.fields.len()
-                ),
-            );
+            return err("fields", format!("{} fields, more than the {MAX_FIELDS} allowed", self.fields.len()));
         }
         for (i, field) in self.fields.iter().enumerate() {
             let place = format!("fields[{i}]");
@@ -194,10 +179,7 @@ impl Contract {
                 return err(&format!("{place}.name"), format!("{:?} is not a lowercase identifier ([a-z][a-z0-9_]*, at most {MAX_NAME_LEN} characters; a leading _ is reserved for metadata)", field.name));
             }
             if self.fields[..i].iter().any(|f| f.name == field.name) {
-                return err(
-                    &format!("{place}.name"),
-                    format!("field {:?} is defined twice", field.name),
-                );
+                return err(&format!("{place}.name"), format!("field {:?} is defined twice", field.name));
             }
             let place = format!("fields[{i}] ({})", field.name);
             let is_number = matches!(field.field_type, FieldType::Int | FieldType::Float);
@@ -218,42 +200,31 @@ impl Contract {
                 }
             }
             if (field.min_length.is_some() || field.max_length.is_some()) && !is_string {
-                return err(
-                    &place,
-                    "min_length/max_length apply only to string fields".into(),
-                );
+                return err(&place, "min_length/max_length apply only to string fields".into());
             }
             if let (Some(min), Some(max)) = (field.min_length, field.max_length) {
                 if min > max {
-                    return err(
-                        &place,
-                        format!("min_length {min} is greater than max_length {max}"),
-                    );
+                    return err(&place, format!("min_length {min} is greater than max_length {max}"));
                 }
             }
             if let Some(values) = &field.enum_values {
                 if !is_string {
-                    return err(
-                        &format!("{place}.enum"),
-                        "enum applies only to string fields".into(),
-                    );
+                    return err(&format!("{place}.enum"), "enum applies only to string fields".into());
                 }
                 if values.is_empty() {
-                    return err(
-                        &format!("{place}.enum"),
-                        "an enum needs at least one value".into(),
-                    );
+                    return err(&format!("{place}.enum"), "an enum needs at least one value".into());
                 }
                 for (j, value) in values.iter().enumerate() {
-                    if crate::validate::normalize_enum(value) != value.as_str() || value.is_empty()
-                    {
-                        return err(&format!("{place}.enum[{j}]"), format!("{value:?} must be non-empty, trimmed and lowercase (values are compared that way)"));
-                    }
-                    if values[..j].contains(value) {
+                    if crate::validate::normalize_enum(value) != value.as_str() || value.is_empty() {
                         return err(
                             &format!("{place}.enum[{j}]"),
-                            format!("{value:?} is listed twice"),
+                            format!(
+                                "{value:?} must be non-empty, trimmed and lowercase (values are compared that way)"
+                            ),
                         );
+                    }
+                    if values[..j].contains(value) {
+                        return err(&format!("{place}.enum[{j}]"), format!("{value:?} is listed twice"));
                     }
                 }
             }
@@ -267,16 +238,10 @@ impl Contract {
                 return err(&place, format!("{key:?} is not a field of the contract"));
             };
             if !field.required || field.nullable {
-                return err(
-                    &place,
-                    format!("{key:?} must be required and not nullable to serve as a dedup key"),
-                );
+                return err(&place, format!("{key:?} must be required and not nullable to serve as a dedup key"));
             }
             if field.field_type == FieldType::Json {
-                return err(
-                    &place,
-                    format!("{key:?} is a json field and cannot serve as a dedup key"),
-                );
+                return err(&place, format!("{key:?} is a json field and cannot serve as a dedup key"));
             }
             if self.dedup_key[..i].contains(key) {
                 return err(&place, format!("{key:?} is listed twice"));
@@ -284,19 +249,11 @@ impl Contract {
         }
         if let Some(partition) = &self.partition {
             match self.fields.iter().find(|f| f.name == partition.field) {
-                None => {
-                    return err(
-                        "partition.field",
-                        format!("{:?} is not a field of the contract", partition.field),
-                    )
-                }
+                None => return err("partition.field", format!("{:?} is not a field of the contract", partition.field)),
                 Some(f) if f.field_type != FieldType::Timestamp => {
                     return err(
                         "partition.field",
-                        format!(
-                            "{:?} must be a timestamp field to partition by day",
-                            partition.field
-                        ),
+                        format!("{:?} must be a timestamp field to partition by day", partition.field),
                     )
                 }
                 Some(_) => {}
@@ -304,10 +261,7 @@ impl Contract {
             if !is_identifier(&partition.column) || self.field_index(&partition.column).is_some() {
                 return err(
                     "partition.column",
-                    format!(
-                        "{:?} must be a lowercase identifier that is not already a field",
-                        partition.column
-                    ),
+                    format!("{:?} must be a lowercase identifier that is not already a field", partition.column),
                 );
             }
         }
@@ -320,9 +274,7 @@ fn is_identifier(name: &str) -> bool {
     !bytes.is_empty()
         && bytes.len() <= MAX_NAME_LEN
         && bytes[0].is_ascii_lowercase()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
 }
 
 #[cfg(test)]
@@ -332,8 +284,7 @@ mod tests {
     #[test]
     fn shipped_contracts_are_valid() {
         for name in ["events", "users", "products"] {
-            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join(format!("../../contracts/{name}.yaml"));
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../contracts/{name}.yaml"));
             let contract = Contract::from_file(&path).unwrap();
             assert_eq!(contract.name, name);
         }
@@ -344,11 +295,7 @@ mod tests {
 
     fn contract_error(yaml: &str) -> (Option<String>, String) {
         match Contract::from_yaml(yaml, "c.yaml") {
-            Err(CoreError::Contract {
-                path,
-                field,
-                reason,
-            }) => {
+            Err(CoreError::Contract { path, field, reason }) => {
                 assert_eq!(path, "c.yaml");
                 (field, reason)
             }
@@ -358,15 +305,16 @@ mod tests {
 
     #[test]
     fn a_typo_names_the_field() {
-        let (field, reason) =
-            contract_error("name: e\ndedup_key: [a]\nfields:\n  - name: a\n    typ: string\n");
+        let (field, reason) = contract_error("name: e\ndedup_key: [a]\nfields:\n  - name: a\n    typ: string\n");
         assert_eq!(field.as_deref(), Some("fields[0]"));
         assert!(reason.contains("unknown field `typ`"), "{reason}");
     }
 
     #[test]
     fn an_unknown_type_is_refused() {
-        let (field, reason) = contract_error("name: e\ndedup_key: [a]\nfields:\n  - {name: a, type: strng, required: true, nullable: false}\n");
+        let (field, reason) = contract_error(
+            "name: e\ndedup_key: [a]\nfields:\n  - {name: a, type: strng, required: true, nullable: false}\n",
+        );
         assert_eq!(field.as_deref(), Some("fields[0].type"));
         assert!(reason.contains("strng"), "{reason}");
     }
@@ -376,31 +324,19 @@ mod tests {
         let base = "name: e\ndedup_key: [a]\nfields:\n  - {name: a, type: string, required: true, nullable: false}\n";
         let (field, _) = contract_error(&format!("{base}  - {{name: b, type: string, min: 1}}\n"));
         assert_eq!(field.as_deref(), Some("fields[1] (b)"));
-        let (field, _) = contract_error(&format!(
-            "{base}  - {{name: b, type: int, min: 5, max: 1}}\n"
-        ));
+        let (field, _) = contract_error(&format!("{base}  - {{name: b, type: int, min: 5, max: 1}}\n"));
         assert_eq!(field.as_deref(), Some("fields[1] (b)"));
-        let (field, _) = contract_error(&format!(
-            "{base}  - {{name: b, type: string, enum: [Page_View]}}\n"
-        ));
+        let (field, _) = contract_error(&format!("{base}  - {{name: b, type: string, enum: [Page_View]}}\n"));
         assert_eq!(field.as_deref(), Some("fields[1] (b).enum[0]"));
         let (field, _) = contract_error(&format!("{base}  - {{name: a, type: int}}\n"));
         assert_eq!(field.as_deref(), Some("fields[1].name"));
         let (field, _) = contract_error(&format!("{base}  - {{name: _meta, type: int}}\n"));
         assert_eq!(field.as_deref(), Some("fields[1].name"));
-        let (field, _) =
-            contract_error("name: e\ndedup_key: [zz]\nfields:\n  - {name: a, type: string}\n");
+        let (field, _) = contract_error("name: e\ndedup_key: [zz]\nfields:\n  - {name: a, type: string}\n");
         assert_eq!(field.as_deref(), Some("dedup_key[0]"));
-        let (field, _) =
-            contract_error("name: e\ndedup_key: [a]\nfields:\n  - {name: a, type: string}\n");
-        assert_eq!(
-            field.as_deref(),
-            Some("dedup_key[0]"),
-            "a nullable dedup key is refused"
-        );
-        let (field, _) = contract_error(&format!(
-            "{base}partition: {{field: a, granularity: day, column: d}}\n"
-        ));
+        let (field, _) = contract_error("name: e\ndedup_key: [a]\nfields:\n  - {name: a, type: string}\n");
+        assert_eq!(field.as_deref(), Some("dedup_key[0]"), "a nullable dedup key is refused");
+        let (field, _) = contract_error(&format!("{base}partition: {{field: a, granularity: day, column: d}}\n"));
         assert_eq!(field.as_deref(), Some("partition.field"));
     }
 

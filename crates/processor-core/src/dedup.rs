@@ -40,19 +40,12 @@ pub fn key_hashes(transformed: &TransformedBatch) -> Vec<u128> {
         .contract
         .dedup_key
         .iter()
-        .map(|name| {
-            batch
-                .column_by_name(name)
-                .expect("dedup key fields are columns")
-        })
+        .map(|name| batch.column_by_name(name).expect("dedup key fields are columns"))
         .collect();
     if let [only] = columns.as_slice() {
         if let Some(strings) = only.as_string_opt::<i32>() {
             // The common case (one string key): hash the bytes directly.
-            return strings
-                .iter()
-                .map(|v| xxh3_128(v.unwrap_or_default().as_bytes()))
-                .collect();
+            return strings.iter().map(|v| xxh3_128(v.unwrap_or_default().as_bytes())).collect();
         }
     }
     let mut buffer = Vec::with_capacity(64);
@@ -86,22 +79,11 @@ fn encode_value(column: &ArrayRef, row: usize, out: &mut Vec<u8>) {
         }
         DataType::Timestamp(..) => {
             out.push(3);
-            out.extend_from_slice(
-                &column
-                    .as_primitive::<TimestampMicrosecondType>()
-                    .value(row)
-                    .to_le_bytes(),
-            );
+            out.extend_from_slice(&column.as_primitive::<TimestampMicrosecondType>().value(row).to_le_bytes());
         }
         DataType::Float64 => {
             out.push(4);
-            out.extend_from_slice(
-                &column
-                    .as_primitive::<Float64Type>()
-                    .value(row)
-                    .to_bits()
-                    .to_le_bytes(),
-            );
+            out.extend_from_slice(&column.as_primitive::<Float64Type>().value(row).to_bits().to_le_bytes());
         }
         DataType::Date32 => {
             out.push(5);
@@ -121,8 +103,8 @@ fn keep_rows(transformed: &TransformedBatch, keep: Vec<bool>) -> TransformedBatc
         return transformed.clone();
     }
     let mask = BooleanArray::from(keep);
-    let batch: RecordBatch = arrow_select::filter::filter_record_batch(&transformed.batch, &mask)
-        .expect("the mask has one entry per row");
+    let batch: RecordBatch =
+        arrow_select::filter::filter_record_batch(&transformed.batch, &mask).expect("the mask has one entry per row");
     TransformedBatch {
         contract: transformed.contract.clone(),
         batch,
@@ -179,10 +161,7 @@ impl Deduplicator {
     pub fn deduplicate(&mut self, transformed: &TransformedBatch) -> TransformedBatch {
         let hashes = key_hashes(transformed);
         let mut in_batch = KeySet::with_capacity_and_hasher(hashes.len(), Default::default());
-        let keep: Vec<bool> = hashes
-            .iter()
-            .map(|h| in_batch.insert(*h) && !self.seen.contains(h))
-            .collect();
+        let keep: Vec<bool> = hashes.iter().map(|h| in_batch.insert(*h) && !self.seen.contains(h)).collect();
         for (hash, kept) in hashes.iter().zip(&keep) {
             if *kept {
                 self.remember(*hash);
@@ -218,17 +197,11 @@ impl Deduplicator {
     }
 
     pub fn from_bytes(data: &[u8]) -> Result<Deduplicator> {
-        let bad = |why: &str| {
-            CoreError::input(
-                InputErrorKind::BadState,
-                format!("not a deduplicator state: {why}"),
-            )
-        };
+        let bad = |why: &str| CoreError::input(InputErrorKind::BadState, format!("not a deduplicator state: {why}"));
         if data.len() < 24 || &data[..8] != STATE_MAGIC {
             return Err(bad("missing the ELDEDUP1 header"));
         }
-        let read_u64 =
-            |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
+        let read_u64 = |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
         let capacity = usize::try_from(read_u64(8)).map_err(|_| bad("capacity too large"))?;
         let count = read_u64(16);
         if count > capacity as u64 {

@@ -7,17 +7,10 @@ use thiserror::Error;
 pub enum CoreError {
     /// A data contract is malformed: `path` names the file, `field` the place in it.
     #[error("{path}: {}{reason}", field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
-    Contract {
-        path: String,
-        field: Option<String>,
-        reason: String,
-    },
+    Contract { path: String, field: Option<String>, reason: String },
     /// The body as a whole cannot be read.
     #[error("{message}")]
-    Input {
-        reason: InputErrorKind,
-        message: String,
-    },
+    Input { reason: InputErrorKind, message: String },
 }
 
 /// Why a body could not be read; stable names that cross into Python as `InputError.reason`.
@@ -44,18 +37,11 @@ impl InputErrorKind {
 
 impl CoreError {
     pub fn contract(path: &str, field: Option<&str>, reason: impl Into<String>) -> Self {
-        CoreError::Contract {
-            path: path.to_string(),
-            field: field.map(str::to_string),
-            reason: reason.into(),
-        }
+        CoreError::Contract { path: path.to_string(), field: field.map(str::to_string), reason: reason.into() }
     }
 
     pub fn input(reason: InputErrorKind, message: impl Into<String>) -> Self {
-        CoreError::Input {
-            reason,
-            message: message.into(),
-        }
+        CoreError::Input { reason, message: message.into() }
     }
 }
 

@@ -51,12 +51,7 @@ pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>> {
     let read = decoder
         .take(limit as u64 + 1)
         .read_to_end(&mut out)
-        .map_err(|err| {
-            CoreError::input(
-                InputErrorKind::BadGzip,
-                format!("the gzip body is corrupt: {err}"),
-            )
-        })?;
+        .map_err(|err| CoreError::input(InputErrorKind::BadGzip, format!("the gzip body is corrupt: {err}")))?;
     if read > limit {
         return Err(CoreError::input(
             InputErrorKind::TooLarge,
@@ -76,10 +71,12 @@ pub fn content_start(data: &[u8]) -> usize {
 }
 
 /// `[` is a JSON array; `{` is one JSON object if nothing but whitespace follows the first
-/// value (or the first value is malformed), NDJSON otherwise; anything else is CSV.
+/// value (or the first value is malformed), NDJSON otherwise; anything else is CSV. An empty
+/// body is NDJSON (with no records).
 pub fn detect_format(content: &[u8]) -> Format {
     let start = skip_ws(content, 0);
     match content.get(start) {
+        None => Format::Ndjson,
         Some(b'[') => Format::Json,
         Some(b'{') => match scan_value(content, start) {
             Ok(info) if skip_ws(content, info.end) < content.len() => Format::Ndjson,

@@ -77,6 +77,34 @@ static STRING_STOP: [bool; 256] = {
     table
 };
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Skip string content up to the next quote, backslash or control byte, eight bytes at a
+/// time (SWAR): strings are most of a record's bytes.
+#[inline]
+fn skip_plain_string_bytes(buf: &[u8], mut i: usize) -> usize {
+    while i + 8 <= buf.len() {
+        let w = u64::from_le_bytes(buf[i..i + 8].try_into().expect("8 bytes"));
+        let quote = w ^ (ONES * b'"' as u64);
+        let backslash = w ^ (ONES * b'\\' as u64);
+        // A byte is flagged when it is zero (for quote/backslash) or below 0x20; flags above
+        // the first true one may be spurious, so only the lowest flag is used.
+        let flags = ((quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (w.wrapping_sub(ONES * 0x20) & !w))
+            & HIGHS;
+        if flags != 0 {
+            return i + (flags.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < buf.len() && !STRING_STOP[buf[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
 struct Scanner<'a> {
     buf: &'a [u8],
     lone_surrogate: bool,
@@ -105,9 +133,7 @@ impl<'a> Scanner<'a> {
         i += 1;
         let mut escaped = false;
         loop {
-            while i < buf.len() && !STRING_STOP[buf[i] as usize] {
-                i += 1;
-            }
+            i = skip_plain_string_bytes(buf, i);
             match buf.get(i) {
                 None => return Self::err(start, "unterminated string"),
                 Some(b'"') => return Ok((i + 1, escaped)),
@@ -116,15 +142,11 @@ impl<'a> Scanner<'a> {
                     match buf.get(i + 1) {
                         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
                         Some(b'u') => {
-                            let unit = hex4(buf, i + 2).ok_or(ScanError {
-                                pos: i,
-                                message: "invalid \\uXXXX escape",
-                            })?;
+                            let unit =
+                                hex4(buf, i + 2).ok_or(ScanError { pos: i, message: "invalid \\uXXXX escape" })?;
                             i += 6;
                             if (0xD800..0xDC00).contains(&unit) {
-                                let low = if buf.get(i) == Some(&b'\\')
-                                    && buf.get(i + 1) == Some(&b'u')
-                                {
+                                let low = if buf.get(i) == Some(&b'\\') && buf.get(i + 1) == Some(&b'u') {
                                     hex4(buf, i + 2)
                                 } else {
                                     None
@@ -198,11 +220,7 @@ impl<'a> Scanner<'a> {
 
     /// Scan one value at `start` (no leading whitespace). When `members` is given and the value
     /// is an object, its top-level members are appended to it.
-    fn value(
-        &mut self,
-        start: usize,
-        mut members: Option<&mut Vec<Member>>,
-    ) -> Result<ValueInfo, ScanError> {
+    fn value(&mut self, start: usize, mut members: Option<&mut Vec<Member>>) -> Result<ValueInfo, ScanError> {
         let buf = self.buf;
         // true = object, false = array
         let mut stack: Vec<bool> = Vec::new();
@@ -282,9 +300,7 @@ impl<'a> Scanner<'a> {
             // A value just ended at i: close containers and move to the next value.
             loop {
                 if stack.len() == 1 && stack[0] {
-                    if let (Some(members), Some((ks, ke, kesc, vs, vkind))) =
-                        (members.as_deref_mut(), member.take())
-                    {
+                    if let (Some(members), Some((ks, ke, kesc, vs, vkind))) = (members.as_deref_mut(), member.take()) {
                         members.push(Member {
                             key_start: ks,
                             key_end: ke,
@@ -324,14 +340,7 @@ impl<'a> Scanner<'a> {
                     }
                     None => return Self::err(i, "unexpected end of input"),
                     Some(_) => {
-                        return Self::err(
-                            i,
-                            if top_is_object {
-                                "expected ',' or '}'"
-                            } else {
-                                "expected ',' or ']'"
-                            },
-                        )
+                        return Self::err(i, if top_is_object { "expected ',' or '}'" } else { "expected ',' or ']'" })
                     }
                 }
             }
@@ -372,26 +381,12 @@ fn hex4(buf: &[u8], i: usize) -> Option<u32> {
 
 /// Scan one JSON value starting exactly at `start`.
 pub fn scan_value(buf: &[u8], start: usize) -> Result<ValueInfo, ScanError> {
-    Scanner {
-        buf,
-        lone_surrogate: false,
-        whitespace: false,
-    }
-    .value(start, None)
+    Scanner { buf, lone_surrogate: false, whitespace: false }.value(start, None)
 }
 
 /// Scan one JSON value at `start`, and if it is an object, collect its top-level members.
-pub fn scan_record(
-    buf: &[u8],
-    start: usize,
-    members: &mut Vec<Member>,
-) -> Result<ValueInfo, ScanError> {
-    Scanner {
-        buf,
-        lone_surrogate: false,
-        whitespace: false,
-    }
-    .value(start, Some(members))
+pub fn scan_record(buf: &[u8], start: usize, members: &mut Vec<Member>) -> Result<ValueInfo, ScanError> {
+    Scanner { buf, lone_surrogate: false, whitespace: false }.value(start, Some(members))
 }
 
 /// Decode the body of a JSON string (between the quotes) that holds escapes.
@@ -450,25 +445,29 @@ pub fn unescape(body: &[u8]) -> Option<String> {
 /// The compact form of a scanned, valid JSON value: whitespace outside strings removed.
 pub fn compact(raw: &[u8]) -> String {
     let mut out = Vec::with_capacity(raw.len());
-    let mut in_string = false;
     let mut i = 0;
     while i < raw.len() {
         let b = raw[i];
-        if in_string {
-            out.push(b);
-            if b == b'\\' {
-                out.push(raw[i + 1]);
-                i += 1;
-            } else if b == b'"' {
-                in_string = false;
+        if b == b'"' {
+            // Copy the whole string, escapes and all, in one go.
+            let start = i;
+            i += 1;
+            while let Some(k) = memchr::memchr2(b'"', b'\\', &raw[i..]) {
+                i += k;
+                if raw[i] == b'\\' {
+                    i += 2;
+                } else {
+                    i += 1;
+                    break;
+                }
             }
-        } else if b == b'"' {
-            in_string = true;
-            out.push(b);
-        } else if !is_ws(b) {
-            out.push(b);
+            out.extend_from_slice(&raw[start..i.min(raw.len())]);
+        } else {
+            if !is_ws(b) {
+                out.push(b);
+            }
+            i += 1;
         }
-        i += 1;
     }
     String::from_utf8(out).expect("compacting valid UTF-8 JSON keeps it valid")
 }
@@ -540,10 +539,7 @@ mod tests {
         assert!(ok(r#""\ud800""#).lone_surrogate);
         assert!(ok(r#""\udc00\ud800""#).lone_surrogate);
         assert!(!ok(r#""\ud83d\ude00""#).lone_surrogate);
-        assert_eq!(
-            unescape(br"\ud83d\ude00 \u00e9\n").as_deref(),
-            Some("😀 é\n")
-        );
+        assert_eq!(unescape(br"\ud83d\ude00 \u00e9\n").as_deref(), Some("😀 é\n"));
         assert_eq!(unescape(br"\ud800"), None);
     }
 
@@ -557,14 +553,29 @@ mod tests {
         let value = |m: &Member| std::str::from_utf8(&text[m.value_start..m.value_end]).unwrap();
         let key = |m: &Member| std::str::from_utf8(&text[m.key_start..m.key_end]).unwrap();
         assert_eq!((key(&members[0]), value(&members[0])), ("a", "1"));
-        assert_eq!(
-            (key(&members[1]), value(&members[1])),
-            (r"b\u0062", r#"{ "x" : [ 1 ] }"#)
-        );
+        assert_eq!((key(&members[1]), value(&members[1])), (r"b\u0062", r#"{ "x" : [ 1 ] }"#));
         assert!(members[1].key_escaped && members[1].has_whitespace);
         assert_eq!(members[1].kind, JsonKind::Object);
         assert_eq!((key(&members[2]), value(&members[2])), ("c", r#""s""#));
         assert!(!members[2].has_whitespace);
         assert_eq!(compact(br#"{ "x" : [ 1 , "a b" ] }"#), r#"{"x":[1,"a b"]}"#);
+        assert_eq!(compact(br#"[ "a\" b" , "\\" ]"#), r#"["a\" b","\\"]"#);
+    }
+
+    #[test]
+    fn swar_skip_finds_the_first_stop_byte() {
+        for text in [
+            "abcdefghijklmnop\"",
+            "abcdefgh\\ijk",
+            "ab\u{1}cdefghijkl",
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}xyz\"",
+            "short\"",
+        ] {
+            let bytes = text.as_bytes();
+            let expected = bytes.iter().position(|&b| STRING_STOP[b as usize]).unwrap_or(bytes.len());
+            assert_eq!(skip_plain_string_bytes(bytes, 0), expected, "{text:?}");
+        }
+        let plain = "x".repeat(37);
+        assert_eq!(skip_plain_string_bytes(plain.as_bytes(), 0), 37);
     }
 }

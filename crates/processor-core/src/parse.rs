@@ -102,11 +102,7 @@ impl<'a> RecordView<'a> {
         let e = &self.fields[i];
         let (s, t) = (e.value_start as usize, e.value_end as usize);
         match e.kind {
-            ValueKind::Json(kind) => FieldValue::Json {
-                raw: &self.body[s..t],
-                kind,
-                has_whitespace: e.has_whitespace,
-            },
+            ValueKind::Json(kind) => FieldValue::Json { raw: &self.body[s..t], kind, has_whitespace: e.has_whitespace },
             ValueKind::Cell => FieldValue::Cell(&self.arena[s..t]),
             ValueKind::EmptyCell => FieldValue::EmptyCell,
         }
@@ -228,19 +224,14 @@ pub const MAX_BODY_BYTES: usize = i32::MAX as usize;
 /// Gunzip and strip a BOM; the body the parser reads, and where its content starts.
 fn prepare(body: Body, options: &ParseOptions) -> Result<Body> {
     let body: Body = if is_gzip((*body).as_ref()) {
-        Arc::new(gunzip(
-            (*body).as_ref(),
-            options.max_decompressed_bytes.min(MAX_BODY_BYTES),
-        )?)
+        Arc::new(gunzip((*body).as_ref(), options.max_decompressed_bytes.min(MAX_BODY_BYTES))?)
     } else {
         body
     };
     if (*body).as_ref().len() > MAX_BODY_BYTES {
         return Err(CoreError::input(
             InputErrorKind::TooLarge,
-            format!(
-                "a body may hold at most {MAX_BODY_BYTES} bytes; split it into several batches"
-            ),
+            format!("a body may hold at most {MAX_BODY_BYTES} bytes; split it into several batches"),
         ));
     }
     Ok(body)
@@ -257,19 +248,8 @@ pub fn parse(body: Body, options: &ParseOptions) -> Result<ParsedBatch> {
         rejected: Vec::new(),
     };
     let (format, arena) = parse_into(bytes, options, &mut collector)?;
-    let Collector {
-        records,
-        entries,
-        rejected,
-    } = collector;
-    Ok(ParsedBatch {
-        body: body.clone(),
-        format,
-        records,
-        entries,
-        arena,
-        rejected,
-    })
+    let Collector { records, entries, rejected } = collector;
+    Ok(ParsedBatch { body: body.clone(), format, records, entries, arena, rejected })
 }
 
 /// Parse a body straight into a sink; returns the format and the parser's arena.
@@ -278,15 +258,9 @@ pub fn parse_with<S: Sink>(body: Body, options: &ParseOptions, sink: &mut S) -> 
     parse_into((*body).as_ref(), options, sink).map(|(format, _)| format)
 }
 
-fn parse_into<S: Sink>(
-    bytes: &[u8],
-    options: &ParseOptions,
-    sink: &mut S,
-) -> Result<(Format, String)> {
+fn parse_into<S: Sink>(bytes: &[u8], options: &ParseOptions, sink: &mut S) -> Result<(Format, String)> {
     let start = content_start(bytes);
-    let format = options
-        .format
-        .unwrap_or_else(|| detect_format(&bytes[start..]));
+    let format = options.format.unwrap_or_else(|| detect_format(&bytes[start..]));
     let mut parser = Parser {
         bytes,
         max_record_bytes: options.max_record_bytes,
@@ -335,25 +309,11 @@ impl<'a, S: Sink> Parser<'a, S> {
     }
 
     fn reject(&mut self, index: u64, line: u64, reason: Reason, message: String, raw: &[u8]) {
-        self.sink.reject(Rejection {
-            record_index: index,
-            line,
-            field: None,
-            reason,
-            message,
-            raw: raw_text(raw),
-        });
+        self.sink.reject(Rejection { record_index: index, line, field: None, reason, message, raw: raw_text(raw) });
     }
 
     fn emit(&mut self, index: u64, line: u64, raw: Option<(u32, u32)>) {
-        self.sink.accept(&RecordView {
-            index,
-            line,
-            body: self.bytes,
-            arena: &self.arena,
-            fields: &self.scratch,
-            raw,
-        });
+        self.sink.accept(&RecordView { index, line, body: self.bytes, arena: &self.arena, fields: &self.scratch, raw });
         self.scratch.clear();
     }
 
@@ -362,18 +322,11 @@ impl<'a, S: Sink> Parser<'a, S> {
         if span.len() > self.max_record_bytes {
             return Some((
                 Reason::TooLarge,
-                format!(
-                    "record is {} bytes, more than the {} allowed",
-                    span.len(),
-                    self.max_record_bytes
-                ),
+                format!("record is {} bytes, more than the {} allowed", span.len(), self.max_record_bytes),
             ));
         }
         if let Err(err) = std::str::from_utf8(span) {
-            return Some((
-                Reason::InvalidUtf8,
-                format!("invalid UTF-8 at byte {}", err.valid_up_to()),
-            ));
+            return Some((Reason::InvalidUtf8, format!("invalid UTF-8 at byte {}", err.valid_up_to())));
         }
         None
     }
@@ -382,27 +335,13 @@ impl<'a, S: Sink> Parser<'a, S> {
     fn finish_json(&mut self, index: u64, line: u64, span: (usize, usize), info: ValueInfo) {
         let raw = &self.bytes[span.0..span.1];
         let problem = if info.depth > MAX_DEPTH {
-            Some((
-                Reason::TooDeep,
-                format!("nesting depth {} is deeper than {MAX_DEPTH}", info.depth),
-            ))
+            Some((Reason::TooDeep, format!("nesting depth {} is deeper than {MAX_DEPTH}", info.depth)))
         } else if info.lone_surrogate {
-            Some((
-                Reason::InvalidJson,
-                "a \\u escape is an unpaired surrogate".to_string(),
-            ))
+            Some((Reason::InvalidJson, "a \\u escape is an unpaired surrogate".to_string()))
         } else if info.kind != JsonKind::Object {
-            Some((
-                Reason::NotAnObject,
-                "a record must be a JSON object".to_string(),
-            ))
+            Some((Reason::NotAnObject, "a record must be a JSON object".to_string()))
         } else {
-            self.duplicate_key().map(|key| {
-                (
-                    Reason::DuplicateKey,
-                    format!("key {key:?} appears more than once"),
-                )
-            })
+            self.duplicate_key().map(|key| (Reason::DuplicateKey, format!("key {key:?} appears more than once")))
         };
         if let Some((reason, message)) = problem {
             self.reject(index, line, reason, message, raw);
@@ -416,8 +355,7 @@ impl<'a, S: Sink> Parser<'a, S> {
         for i in 0..self.members.len() {
             let m = self.members[i];
             let (key_start, key_end, key_in_arena) = if m.key_escaped {
-                let decoded = unescape(&self.bytes[m.key_start..m.key_end])
-                    .expect("surrogates were rejected above");
+                let decoded = unescape(&self.bytes[m.key_start..m.key_end]).expect("surrogates were rejected above");
                 let s = self.arena.len();
                 self.arena.push_str(&decoded);
                 (s, self.arena.len(), true)
@@ -495,14 +433,9 @@ impl<'a, S: Sink> Parser<'a, S> {
         let scanned = scan_record(line_bytes, first, &mut members);
         self.members = members;
         match scanned {
-            Ok(info) if skip_ws(line_bytes, info.end) == end => {
-                self.finish_json(index, line, (start, end), info)
-            }
+            Ok(info) if skip_ws(line_bytes, info.end) == end => self.finish_json(index, line, (start, end), info),
             Ok(info) => {
-                let message = format!(
-                    "trailing characters after the JSON value at column {}",
-                    info.end - start + 1
-                );
+                let message = format!("trailing characters after the JSON value at column {}", info.end - start + 1);
                 self.reject(index, line, Reason::InvalidJson, message, span);
             }
             Err(err) => {
@@ -542,19 +475,14 @@ impl<'a, S: Sink> Parser<'a, S> {
                     Ok(info) => info,
                     Err(err) => {
                         let end = trim_end_ws(bytes, bytes.len(), i);
-                        let message = format!(
-                            "{}; the rest of the body from here is rejected",
-                            err.message
-                        );
+                        let message = format!("{}; the rest of the body from here is rejected", err.message);
                         self.reject(index, line, Reason::InvalidJson, message, &bytes[i..end]);
                         return;
                     }
                 };
                 let span = (i, info.end);
                 match self.size_and_encoding(&bytes[span.0..span.1]) {
-                    Some((reason, message)) => {
-                        self.reject(index, line, reason, message, &bytes[span.0..span.1])
-                    }
+                    Some((reason, message)) => self.reject(index, line, reason, message, &bytes[span.0..span.1]),
                     None => self.finish_json(index, line, span, info),
                 }
                 i = skip_ws(bytes, info.end);
@@ -567,20 +495,16 @@ impl<'a, S: Sink> Parser<'a, S> {
                     None => {
                         at(i, &mut line, &mut counted);
                         let index = self.next_index();
-                        self.reject(
-                            index,
-                            line,
-                            Reason::InvalidJson,
-                            "the array is not closed with ']'".into(),
-                            b"",
-                        );
+                        self.reject(index, line, Reason::InvalidJson, "the array is not closed with ']'".into(), b"");
                         return;
                     }
                     Some(_) => {
                         at(i, &mut line, &mut counted);
                         let index = self.next_index();
                         let end = trim_end_ws(bytes, bytes.len(), i);
-                        let message = "expected ',' or ']' after an array element; the rest of the body from here is rejected".to_string();
+                        let message =
+                            "expected ',' or ']' after an array element; the rest of the body from here is rejected"
+                                .to_string();
                         self.reject(index, line, Reason::InvalidJson, message, &bytes[i..end]);
                         return;
                     }
@@ -603,19 +527,13 @@ impl<'a, S: Sink> Parser<'a, S> {
     }
 
     fn csv(&mut self, start: usize) -> Result<()> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(&self.bytes[start..]);
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&self.bytes[start..]);
         let mut record = csv::ByteRecord::new();
         // Lines are counted from the start of the content (after a BOM, which has no newline).
         let read = |reader: &mut csv::Reader<&[u8]>, record: &mut csv::ByteRecord| {
-            reader.read_byte_record(record).map_err(|err| {
-                CoreError::input(
-                    InputErrorKind::BadCsvHeader,
-                    format!("the CSV cannot be read: {err}"),
-                )
-            })
+            reader
+                .read_byte_record(record)
+                .map_err(|err| CoreError::input(InputErrorKind::BadCsvHeader, format!("the CSV cannot be read: {err}")))
         };
         if !read(&mut reader, &mut record)? {
             return Ok(());
@@ -634,10 +552,7 @@ impl<'a, S: Sink> Parser<'a, S> {
                     format!("CSV header column {} is empty", i + 1),
                 ));
             }
-            if header
-                .iter()
-                .any(|&(s, e)| &self.arena[s as usize..e as usize] == name)
-            {
+            if header.iter().any(|&(s, e)| &self.arena[s as usize..e as usize] == name) {
                 return Err(CoreError::input(
                     InputErrorKind::BadCsvHeader,
                     format!("CSV header names column {name:?} twice"),
@@ -655,38 +570,19 @@ impl<'a, S: Sink> Parser<'a, S> {
             let problem = if cell_bytes > self.max_record_bytes {
                 Some((
                     Reason::TooLarge,
-                    format!(
-                        "row is {cell_bytes} bytes, more than the {} allowed",
-                        self.max_record_bytes
-                    ),
+                    format!("row is {cell_bytes} bytes, more than the {} allowed", self.max_record_bytes),
                 ))
             } else if std::str::from_utf8(record.as_slice()).is_err() {
-                Some((
-                    Reason::InvalidUtf8,
-                    "the row is not valid UTF-8".to_string(),
-                ))
+                Some((Reason::InvalidUtf8, "the row is not valid UTF-8".to_string()))
             } else if record.len() != header.len() {
-                Some((
-                    Reason::RaggedRow,
-                    format!(
-                        "row has {} cells, the header has {}",
-                        record.len(),
-                        header.len()
-                    ),
-                ))
+                Some((Reason::RaggedRow, format!("row has {} cells, the header has {}", record.len(), header.len())))
             } else {
                 None
             };
             if let Some((reason, message)) = problem {
                 let raw = csv_row(record.iter().map(|c| String::from_utf8_lossy(c)));
-                let rejection = Rejection {
-                    record_index: index,
-                    line,
-                    field: None,
-                    reason,
-                    message,
-                    raw: raw_text(&raw),
-                };
+                let rejection =
+                    Rejection { record_index: index, line, field: None, reason, message, raw: raw_text(&raw) };
                 self.sink.reject(rejection);
                 continue;
             }
@@ -695,18 +591,13 @@ impl<'a, S: Sink> Parser<'a, S> {
             }
             for (cell, &(key_start, key_end)) in record.iter().zip(&header) {
                 let s = self.arena.len();
-                self.arena
-                    .push_str(std::str::from_utf8(cell).expect("checked above"));
+                self.arena.push_str(std::str::from_utf8(cell).expect("checked above"));
                 self.scratch.push(Entry {
                     key_start,
                     key_end,
                     value_start: s as u32,
                     value_end: self.arena.len() as u32,
-                    kind: if cell.is_empty() {
-                        ValueKind::EmptyCell
-                    } else {
-                        ValueKind::Cell
-                    },
+                    kind: if cell.is_empty() { ValueKind::EmptyCell } else { ValueKind::Cell },
                     key_in_arena: true,
                     has_whitespace: false,
                 });
@@ -719,13 +610,9 @@ impl<'a, S: Sink> Parser<'a, S> {
 
 /// A row re-encoded as CSV (minimal quoting), for the rejected record's raw text.
 pub fn csv_row<S: AsRef<str>>(cells: impl Iterator<Item = S>) -> Vec<u8> {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
     let cells: Vec<S> = cells.collect();
-    writer
-        .write_record(cells.iter().map(|c| c.as_ref().as_bytes()))
-        .expect("writing to memory");
+    writer.write_record(cells.iter().map(|c| c.as_ref().as_bytes())).expect("writing to memory");
     let mut out = writer.into_inner().expect("writing to memory");
     if out.last() == Some(&b'\n') {
         out.pop();

@@ -109,24 +109,12 @@ pub fn rejected_to_arrow(rejected: &[Rejection]) -> RecordBatch {
     let mut sorted: Vec<&Rejection> = rejected.iter().collect();
     sorted.sort_by_key(|r| r.record_index);
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from_iter_values(
-            sorted.iter().map(|r| r.record_index as i64),
-        )),
-        Arc::new(Int64Array::from_iter_values(
-            sorted.iter().map(|r| r.line as i64),
-        )),
-        Arc::new(StringArray::from_iter(
-            sorted.iter().map(|r| r.field.as_deref()),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            sorted.iter().map(|r| r.reason.as_str()),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            sorted.iter().map(|r| r.message.as_str()),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            sorted.iter().map(|r| r.raw.as_str()),
-        )),
+        Arc::new(Int64Array::from_iter_values(sorted.iter().map(|r| r.record_index as i64))),
+        Arc::new(Int64Array::from_iter_values(sorted.iter().map(|r| r.line as i64))),
+        Arc::new(StringArray::from_iter(sorted.iter().map(|r| r.field.as_deref()))),
+        Arc::new(StringArray::from_iter_values(sorted.iter().map(|r| r.reason.as_str()))),
+        Arc::new(StringArray::from_iter_values(sorted.iter().map(|r| r.message.as_str()))),
+        Arc::new(StringArray::from_iter_values(sorted.iter().map(|r| r.raw.as_str()))),
     ];
     RecordBatch::try_new(rejected_schema(), columns).expect("columns match the rejected schema")
 }

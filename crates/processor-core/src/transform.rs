@@ -74,20 +74,10 @@ pub fn validated_schema(contract: &Contract) -> SchemaRef {
 
 /// The columns of a transformed batch: contract fields, partition column, metadata.
 pub fn transformed_schema(contract: &Contract) -> SchemaRef {
-    let mut fields: Vec<Field> = validated_schema(contract)
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
+    let mut fields: Vec<Field> = validated_schema(contract).fields().iter().map(|f| f.as_ref().clone()).collect();
     if let Some(partition) = &contract.partition {
-        let source = &contract.fields[contract
-            .field_index(&partition.field)
-            .expect("checked when loading")];
-        fields.push(Field::new(
-            &partition.column,
-            DataType::Date32,
-            column_nullable(source),
-        ));
+        let source = &contract.fields[contract.field_index(&partition.field).expect("checked when loading")];
+        fields.push(Field::new(&partition.column, DataType::Date32, column_nullable(source)));
     }
     fields.push(Field::new(JOB_ID_COLUMN, DataType::Utf8, false));
     fields.push(Field::new(INGESTED_AT_COLUMN, utc_micros(), false));
@@ -96,9 +86,7 @@ pub fn transformed_schema(contract: &Contract) -> SchemaRef {
 }
 
 fn now_micros() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     now.as_micros() as i64
 }
 
@@ -116,29 +104,16 @@ pub fn transform(validated: &ValidatedBatch, options: &TransformOptions) -> Tran
         }
     }
     if let Some(partition) = &contract.partition {
-        let index = contract
-            .field_index(&partition.field)
-            .expect("checked when loading");
+        let index = contract.field_index(&partition.field).expect("checked when loading");
         let micros = validated.columns[index].as_primitive::<TimestampMicrosecondType>();
         let days: Date32Array = micros.unary(day_of);
         columns.push(Arc::new(days));
     }
     let ingested_at = options.ingested_at_us.unwrap_or_else(now_micros);
-    columns.push(Arc::new(StringArray::from_iter_values(
-        std::iter::repeat_n(options.job_id.as_str(), rows),
-    )));
-    columns.push(Arc::new(
-        TimestampMicrosecondArray::from_value(ingested_at, rows).with_timezone("UTC"),
-    ));
-    columns.push(Arc::new(StringArray::from_iter_values(
-        std::iter::repeat_n(options.source.as_str(), rows),
-    )));
-    let batch = RecordBatch::try_new(transformed_schema(contract), columns)
-        .expect("columns follow the contract's schema");
-    TransformedBatch {
-        contract: contract.clone(),
-        batch,
-        rejected: validated.rejected.clone(),
-        duplicates: 0,
-    }
+    columns.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(options.job_id.as_str(), rows))));
+    columns.push(Arc::new(TimestampMicrosecondArray::from_value(ingested_at, rows).with_timezone("UTC")));
+    columns.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(options.source.as_str(), rows))));
+    let batch =
+        RecordBatch::try_new(transformed_schema(contract), columns).expect("columns follow the contract's schema");
+    TransformedBatch { contract: contract.clone(), batch, rejected: validated.rejected.clone(), duplicates: 0 }
 }

@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::{
-    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray,
-    TimestampMicrosecondArray,
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray,
 };
 use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 
@@ -15,9 +14,7 @@ use crate::contract::{Contract, ExtraFields, Field, FieldType};
 use crate::error::Result;
 use crate::input::Format;
 use crate::json::{compact, scan_value, skip_ws, unescape, JsonKind};
-use crate::parse::{
-    parse_with, Body, FieldValue, ParseOptions, ParsedBatch, RecordView, Sink, MAX_DEPTH,
-};
+use crate::parse::{parse_with, Body, FieldValue, ParseOptions, ParsedBatch, RecordView, Sink, MAX_DEPTH};
 use crate::rejection::{Reason, Rejection};
 use crate::timestamp::{self, TimestampError};
 
@@ -38,7 +35,7 @@ impl ValidatedBatch {
 
 /// Enum values are compared trimmed of ASCII whitespace and ASCII-lowercased.
 pub fn normalize_enum(value: &str) -> Cow<'_, str> {
-    let trimmed = value.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c'));
+    let trimmed = value.trim_matches(|c: char| c.is_ascii_whitespace());
     if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
         Cow::Owned(trimmed.to_ascii_lowercase())
     } else {
@@ -63,10 +60,7 @@ struct Problem {
 }
 
 fn problem(reason: Reason, message: impl Into<String>) -> Problem {
-    Problem {
-        reason,
-        message: message.into(),
-    }
+    Problem { reason, message: message.into() }
 }
 
 /// A column under construction. Plain vectors rather than Arrow builders: a row that fails
@@ -92,10 +86,7 @@ impl Column {
             FieldType::String | FieldType::Json => {
                 let mut offsets = Vec::with_capacity(capacity + 1);
                 offsets.push(0);
-                ColumnData::Str {
-                    offsets,
-                    data: Vec::with_capacity(capacity * 24),
-                }
+                ColumnData::Str { offsets, data: Vec::with_capacity(capacity * 24) }
             }
             FieldType::Int => ColumnData::Int(Vec::with_capacity(capacity)),
             FieldType::Float => ColumnData::Float(Vec::with_capacity(capacity)),
@@ -103,11 +94,7 @@ impl Column {
             FieldType::Timestamp => ColumnData::Micros(Vec::with_capacity(capacity)),
             FieldType::Date => ColumnData::Days(Vec::with_capacity(capacity)),
         };
-        Column {
-            data,
-            valid: Vec::with_capacity(capacity),
-            nulls: 0,
-        }
+        Column { data, valid: Vec::with_capacity(capacity), nulls: 0 }
     }
 
     #[inline]
@@ -121,9 +108,7 @@ impl Column {
                 offsets.push(data.len() as i32);
             }
             (ColumnData::Str { offsets, data }, Decoded::Null) => offsets.push(data.len() as i32),
-            (ColumnData::Int(v) | ColumnData::Micros(v), Decoded::Int(x) | Decoded::Micros(x)) => {
-                v.push(x)
-            }
+            (ColumnData::Int(v) | ColumnData::Micros(v), Decoded::Int(x) | Decoded::Micros(x)) => v.push(x),
             (ColumnData::Int(v) | ColumnData::Micros(v), Decoded::Null) => v.push(0),
             (ColumnData::Float(v), Decoded::Float(x)) => v.push(x),
             (ColumnData::Float(v), Decoded::Null) => v.push(0.0),
@@ -165,43 +150,49 @@ impl Column {
             ColumnData::Int(v) => Arc::new(Int64Array::new(v.into(), nulls)),
             ColumnData::Float(v) => Arc::new(Float64Array::new(v.into(), nulls)),
             ColumnData::Bool(v) => Arc::new(BooleanArray::new(v.into(), nulls)),
-            ColumnData::Micros(v) => {
-                Arc::new(TimestampMicrosecondArray::new(v.into(), nulls).with_timezone("UTC"))
-            }
+            ColumnData::Micros(v) => Arc::new(TimestampMicrosecondArray::new(v.into(), nulls).with_timezone("UTC")),
             ColumnData::Days(v) => Arc::new(Date32Array::new(v.into(), nulls)),
         }
     }
 }
 
-/// Finds a contract field by key: a linear scan for the usual handful of fields, a map beyond.
+/// Finds a contract field by key. Producers send keys in the same order record after record,
+/// so the field found at each key position last time is tried first; then a linear scan for
+/// the usual handful of fields, or a map beyond that.
 struct FieldLookup {
     names: Vec<Vec<u8>>,
     map: Option<HashMap<Vec<u8>, usize>>,
+    hints: Vec<usize>,
 }
+
+/// Key positions beyond this are not worth a hint.
+const MAX_HINTS: usize = 64;
 
 impl FieldLookup {
     fn new(contract: &Contract) -> Self {
-        let names: Vec<Vec<u8>> = contract
-            .fields
-            .iter()
-            .map(|f| f.name.as_bytes().to_vec())
-            .collect();
-        let map = (names.len() > 16).then(|| {
-            names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (n.clone(), i))
-                .collect()
-        });
-        FieldLookup { names, map }
+        let names: Vec<Vec<u8>> = contract.fields.iter().map(|f| f.name.as_bytes().to_vec()).collect();
+        let map = (names.len() > 16).then(|| names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect());
+        FieldLookup { names, map, hints: Vec::new() }
     }
 
     #[inline]
-    fn find(&self, key: &[u8]) -> Option<usize> {
-        match &self.map {
+    fn find(&mut self, position: usize, key: &[u8]) -> Option<usize> {
+        if let Some(&hint) = self.hints.get(position) {
+            if self.names[hint] == key {
+                return Some(hint);
+            }
+        }
+        let found = match &self.map {
             Some(map) => map.get(key).copied(),
             None => self.names.iter().position(|n| n.as_slice() == key),
+        };
+        if let (Some(slot), true) = (found, position < MAX_HINTS) {
+            if self.hints.len() <= position {
+                self.hints.resize(position + 1, 0);
+            }
+            self.hints[position] = slot;
         }
+        found
     }
 }
 
@@ -219,11 +210,7 @@ impl Validator {
     pub fn new(contract: Arc<Contract>, capacity: usize) -> Validator {
         Validator {
             lookup: FieldLookup::new(&contract),
-            columns: contract
-                .fields
-                .iter()
-                .map(|f| Column::new(f.field_type, capacity))
-                .collect(),
+            columns: contract.fields.iter().map(|f| Column::new(f.field_type, capacity)).collect(),
             slots: vec![None; contract.fields.len()],
             num_rows: 0,
             rejected: Vec::new(),
@@ -268,28 +255,34 @@ impl Sink for Validator {
         self.slots.iter_mut().for_each(|s| *s = None);
         let mut extra = None;
         for i in 0..record.num_fields() {
-            match self.lookup.find(record.key(i)) {
+            match self.lookup.find(i, record.key(i)) {
                 Some(slot) => self.slots[slot] = Some(i),
-                None if extra.is_none() && self.contract.extra_fields == ExtraFields::Reject => {
-                    extra = Some(i)
-                }
+                None if extra.is_none() && self.contract.extra_fields == ExtraFields::Reject => extra = Some(i),
                 None => {}
             }
         }
-        let contract = self.contract.clone();
-        for (f, field) in contract.fields.iter().enumerate() {
+        let mut failure = None;
+        for (f, field) in self.contract.fields.iter().enumerate() {
             let value = self.slots[f].map(|i| record.value(i));
             match decode_field(field, value) {
                 Ok(decoded) => self.columns[f].append(decoded),
-                Err(p) => return self.fail(record, Some(field.name.clone()), p),
+                Err(p) => {
+                    failure = Some((field.name.clone(), p));
+                    break;
+                }
             }
         }
-        if let Some(i) = extra {
-            let key = String::from_utf8_lossy(record.key(i)).into_owned();
-            let message = format!("{key:?} is not a field of the {} contract", contract.name);
-            return self.fail(record, Some(key), problem(Reason::ExtraField, message));
+        if failure.is_none() {
+            if let Some(i) = extra {
+                let key = String::from_utf8_lossy(record.key(i)).into_owned();
+                let message = format!("{key:?} is not a field of the {} contract", self.contract.name);
+                failure = Some((key, problem(Reason::ExtraField, message)));
+            }
         }
-        self.num_rows += 1;
+        match failure {
+            Some((field, p)) => self.fail(record, Some(field), p),
+            None => self.num_rows += 1,
+        }
     }
 
     fn reject(&mut self, rejection: Rejection) {
@@ -316,38 +309,22 @@ pub fn parse_and_validate(
     Ok((format, validator.finish(Vec::new())))
 }
 
-fn decode_field<'a>(
-    field: &Field,
-    value: Option<FieldValue<'a>>,
-) -> std::result::Result<Decoded<'a>, Problem> {
+fn decode_field<'a>(field: &Field, value: Option<FieldValue<'a>>) -> std::result::Result<Decoded<'a>, Problem> {
     let name = &field.name;
     let value = match value {
-        None if field.required => {
-            return Err(problem(Reason::Missing, format!("{name} is required")))
+        None if field.required => return Err(problem(Reason::Missing, format!("{name} is required"))),
+        None if field.nullable => return Ok(Decoded::Null),
+        None => return Err(problem(Reason::Null, format!("{name} is absent and may not be null"))),
+        Some(FieldValue::EmptyCell | FieldValue::Json { kind: JsonKind::Null, .. }) if field.nullable => {
+            return Ok(Decoded::Null)
         }
-        None => return Ok(Decoded::Null),
-        Some(
-            FieldValue::EmptyCell
-            | FieldValue::Json {
-                kind: JsonKind::Null,
-                ..
-            },
-        ) if field.nullable => return Ok(Decoded::Null),
-        Some(
-            FieldValue::EmptyCell
-            | FieldValue::Json {
-                kind: JsonKind::Null,
-                ..
-            },
-        ) => return Err(problem(Reason::Null, format!("{name} may not be null"))),
+        Some(FieldValue::EmptyCell | FieldValue::Json { kind: JsonKind::Null, .. }) => {
+            return Err(problem(Reason::Null, format!("{name} may not be null")))
+        }
         Some(value) => value,
     };
     let decoded = match value {
-        FieldValue::Json {
-            raw,
-            kind,
-            has_whitespace,
-        } => decode_json(raw, kind, has_whitespace, field)?,
+        FieldValue::Json { raw, kind, has_whitespace } => decode_json(raw, kind, has_whitespace, field)?,
         FieldValue::Cell(text) => decode_cell(text, field)?,
         FieldValue::EmptyCell => unreachable!("handled above"),
     };
@@ -377,10 +354,7 @@ fn wrong_type(field: &Field, got: &str) -> Problem {
         FieldType::Date => "a YYYY-MM-DD string",
         FieldType::Json => "any JSON value",
     };
-    problem(
-        Reason::WrongType,
-        format!("{} must be {want}, got {got}", field.name),
-    )
+    problem(Reason::WrongType, format!("{} must be {want}, got {got}", field.name))
 }
 
 fn json_string(raw: &[u8], escaped: bool) -> Cow<'_, str> {
@@ -388,41 +362,30 @@ fn json_string(raw: &[u8], escaped: bool) -> Cow<'_, str> {
     if escaped {
         Cow::Owned(unescape(body).expect("unpaired surrogates were rejected when parsing"))
     } else {
-        Cow::Borrowed(
-            std::str::from_utf8(body).expect("records were checked to be UTF-8 when parsing"),
-        )
+        Cow::Borrowed(std::str::from_utf8(body).expect("records were checked to be UTF-8 when parsing"))
     }
 }
 
 fn parse_int(text: &str, field: &Field) -> std::result::Result<i64, Problem> {
-    text.parse::<i64>().map_err(|_| {
-        problem(
-            Reason::OutOfRange,
-            format!("{}: {text} is outside the 64-bit integer range", field.name),
-        )
-    })
+    text.parse::<i64>()
+        .map_err(|_| problem(Reason::OutOfRange, format!("{}: {text} is outside the 64-bit integer range", field.name)))
 }
 
 fn parse_float(text: &str, field: &Field) -> std::result::Result<f64, Problem> {
     match text.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
-        _ => Err(problem(
-            Reason::OutOfRange,
-            format!("{}: {text} is not a finite 64-bit float", field.name),
-        )),
+        _ => Err(problem(Reason::OutOfRange, format!("{}: {text} is not a finite 64-bit float", field.name))),
     }
 }
 
 fn timestamp_problem(err: TimestampError, field: &Field, text: &str) -> Problem {
     match err {
-        TimestampError::Bad => problem(
-            Reason::BadTimestamp,
-            format!("{}: {text:?} is not an ISO-8601 timestamp", field.name),
-        ),
-        TimestampError::OutOfRange => problem(
-            Reason::OutOfRange,
-            format!("{}: {text} is outside years 1 to 9999", field.name),
-        ),
+        TimestampError::Bad => {
+            problem(Reason::BadTimestamp, format!("{}: {text:?} is not an ISO-8601 timestamp", field.name))
+        }
+        TimestampError::OutOfRange => {
+            problem(Reason::OutOfRange, format!("{}: {text} is outside years 1 to 9999", field.name))
+        }
     }
 }
 
@@ -435,34 +398,28 @@ fn decode_json<'a>(
     // Safe: the record was checked to be UTF-8 when parsing.
     let text = || std::str::from_utf8(raw).expect("checked when parsing");
     Ok(match (field.field_type, kind) {
-        (FieldType::String, JsonKind::String { escaped }) => {
-            Decoded::Str(json_string(raw, escaped))
-        }
-        (FieldType::Int, JsonKind::Number { integer: true }) => {
-            Decoded::Int(parse_int(text(), field)?)
-        }
+        (FieldType::String, JsonKind::String { escaped }) => Decoded::Str(json_string(raw, escaped)),
+        (FieldType::Int, JsonKind::Number { integer: true }) => Decoded::Int(parse_int(text(), field)?),
         (FieldType::Float, JsonKind::Number { .. }) => Decoded::Float(parse_float(text(), field)?),
         (FieldType::Bool, JsonKind::Bool) => Decoded::Bool(raw[0] == b't'),
         (FieldType::Timestamp, JsonKind::String { escaped }) => {
             let s = json_string(raw, escaped);
             Decoded::Micros(timestamp::parse_iso(&s).map_err(|e| timestamp_problem(e, field, &s))?)
         }
-        (FieldType::Timestamp, JsonKind::Number { integer }) => {
-            Decoded::Micros(epoch(text(), integer, field)?)
-        }
-        (FieldType::Date, JsonKind::String { escaped }) => {
-            let s = json_string(raw, escaped);
-            let days = timestamp::parse_date(&s).ok_or_else(|| {
-                problem(
-                    Reason::BadDate,
-                    format!("{}: {s:?} is not a YYYY-MM-DD date", field.name),
-                )
-            })?;
-            Decoded::Days(days)
-        }
+        (FieldType::Timestamp, JsonKind::Number { integer }) => Decoded::Micros(epoch(text(), integer, field)?),
+        (FieldType::Date, JsonKind::String { escaped }) => Decoded::Days(date(&json_string(raw, escaped), field)?),
         (FieldType::Json, _) if has_whitespace => Decoded::Str(Cow::Owned(compact(raw))),
         (FieldType::Json, _) => Decoded::Str(Cow::Borrowed(text())),
         (_, kind) => return Err(wrong_type(field, type_name(kind))),
+    })
+}
+
+fn date(text: &str, field: &Field) -> std::result::Result<i32, Problem> {
+    timestamp::parse_date(text).map_err(|err| match err {
+        TimestampError::Bad => problem(Reason::BadDate, format!("{}: {text:?} is not a YYYY-MM-DD date", field.name)),
+        TimestampError::OutOfRange => {
+            problem(Reason::OutOfRange, format!("{}: {text} is outside years 1 to 9999", field.name))
+        }
     })
 }
 
@@ -488,9 +445,7 @@ fn is_int_text(s: &str) -> bool {
 
 fn is_decimal_text(s: &str) -> bool {
     match s.strip_prefix('-').unwrap_or(s).split_once('.') {
-        Some((int, frac)) => {
-            is_int_text(int) && !int.starts_with('-') && is_int_text(frac) && !frac.starts_with('-')
-        }
+        Some((int, frac)) => is_int_text(int) && !int.starts_with('-') && is_int_text(frac) && !frac.starts_with('-'),
         None => false,
     }
 }
@@ -541,23 +496,15 @@ fn decode_cell<'a>(cell: &'a str, field: &Field) -> std::result::Result<Decoded<
         FieldType::Bool if cell.eq_ignore_ascii_case("true") => Decoded::Bool(true),
         FieldType::Bool if cell.eq_ignore_ascii_case("false") => Decoded::Bool(false),
         FieldType::Timestamp if is_int_text(cell) => Decoded::Micros(epoch(cell, true, field)?),
-        FieldType::Timestamp if is_decimal_text(cell) => {
-            Decoded::Micros(epoch(cell, false, field)?)
+        FieldType::Timestamp if is_decimal_text(cell) => Decoded::Micros(epoch(cell, false, field)?),
+        FieldType::Timestamp => {
+            Decoded::Micros(timestamp::parse_iso(cell).map_err(|e| timestamp_problem(e, field, cell))?)
         }
-        FieldType::Timestamp => Decoded::Micros(
-            timestamp::parse_iso(cell).map_err(|e| timestamp_problem(e, field, cell))?,
-        ),
-        FieldType::Date => Decoded::Days(timestamp::parse_date(cell).ok_or_else(|| {
-            problem(
-                Reason::BadDate,
-                format!("{}: {cell:?} is not a YYYY-MM-DD date", field.name),
-            )
-        })?),
+        FieldType::Date => Decoded::Days(date(cell, field)?),
         FieldType::Json => {
             let bytes = cell.as_bytes();
             let start = skip_ws(bytes, 0);
-            let bad =
-                |message: &str| problem(Reason::InvalidJson, format!("{}: {message}", field.name));
+            let bad = |message: &str| problem(Reason::InvalidJson, format!("{}: {message}", field.name));
             let info = scan_value(bytes, start).map_err(|e| bad(e.message))?;
             if skip_ws(bytes, info.end) != bytes.len() {
                 return Err(bad("trailing characters after the JSON value"));
@@ -566,10 +513,7 @@ fn decode_cell<'a>(cell: &'a str, field: &Field) -> std::result::Result<Decoded<
                 return Err(bad("a \\u escape is an unpaired surrogate"));
             }
             if info.depth + 1 > MAX_DEPTH {
-                return Err(problem(
-                    Reason::TooDeep,
-                    format!("{}: nesting deeper than {MAX_DEPTH}", field.name),
-                ));
+                return Err(problem(Reason::TooDeep, format!("{}: nesting deeper than {MAX_DEPTH}", field.name)));
             }
             Decoded::Str(Cow::Owned(compact(&bytes[start..info.end])))
         }
@@ -605,11 +549,7 @@ fn check_constraints(value: &Decoded<'_>, field: &Field) -> std::result::Result<
     match value {
         Decoded::Str(s) => {
             if field.min_length.is_some() || field.max_length.is_some() {
-                let len = if s.is_ascii() {
-                    s.len()
-                } else {
-                    s.chars().count()
-                };
+                let len = if s.is_ascii() { s.len() } else { s.chars().count() };
                 if let Some(min) = field.min_length {
                     if len < min as usize {
                         return Err(problem(
@@ -620,10 +560,7 @@ fn check_constraints(value: &Decoded<'_>, field: &Field) -> std::result::Result<
                 }
                 if let Some(max) = field.max_length {
                     if len > max as usize {
-                        return Err(problem(
-                            Reason::TooLong,
-                            format!("{name} has {len} characters, more than {max}"),
-                        ));
+                        return Err(problem(Reason::TooLong, format!("{name} has {len} characters, more than {max}")));
                     }
                 }
             }
@@ -641,19 +578,13 @@ fn check_constraints(value: &Decoded<'_>, field: &Field) -> std::result::Result<
             if field.min.is_some_and(|min| int_below(*v, min)) {
                 return Err(problem(
                     Reason::OutOfRange,
-                    format!(
-                        "{name}: {v} is below the minimum {}",
-                        field.min.unwrap_or_default()
-                    ),
+                    format!("{name}: {v} is below the minimum {}", field.min.unwrap_or_default()),
                 ));
             }
             if field.max.is_some_and(|max| int_above(*v, max)) {
                 return Err(problem(
                     Reason::OutOfRange,
-                    format!(
-                        "{name}: {v} is above the maximum {}",
-                        field.max.unwrap_or_default()
-                    ),
+                    format!("{name}: {v} is above the maximum {}", field.max.unwrap_or_default()),
                 ));
             }
         }
@@ -661,19 +592,13 @@ fn check_constraints(value: &Decoded<'_>, field: &Field) -> std::result::Result<
             if field.min.is_some_and(|min| *v < min) {
                 return Err(problem(
                     Reason::OutOfRange,
-                    format!(
-                        "{name}: {v} is below the minimum {}",
-                        field.min.unwrap_or_default()
-                    ),
+                    format!("{name}: {v} is below the minimum {}", field.min.unwrap_or_default()),
                 ));
             }
             if field.max.is_some_and(|max| *v > max) {
                 return Err(problem(
                     Reason::OutOfRange,
-                    format!(
-                        "{name}: {v} is above the maximum {}",
-                        field.max.unwrap_or_default()
-                    ),
+                    format!("{name}: {v} is above the maximum {}", field.max.unwrap_or_default()),
                 ));
             }
         }
@@ -690,14 +615,9 @@ mod tests {
     fn float_text_grammar() {
         for ok in ["1", "-1", "+1.5", "1.", ".5", "1e5", "1.E-5", "007"] {
             assert!(is_float_text(ok), "{ok}");
-            assert!(
-                ok.parse::<f64>().is_ok(),
-                "Rust must parse what the grammar admits: {ok}"
-            );
+            assert!(ok.parse::<f64>().is_ok(), "Rust must parse what the grammar admits: {ok}");
         }
-        for bad in [
-            "", ".", "e5", "1e", "inf", "nan", "1_000", " 1", "1 ", "--1", "0x10",
-        ] {
+        for bad in ["", ".", "e5", "1e", "inf", "nan", "1_000", " 1", "1 ", "--1", "0x10"] {
             assert!(!is_float_text(bad), "{bad}");
         }
     }
