@@ -189,7 +189,7 @@ impl PyParsedBatch {
         to_pyarrow(py, &core::rejection::rejected_to_arrow(&self.inner.rejected))
     }
     fn __len__(&self) -> usize {
-        self.inner.records.len()
+        self.inner.len()
     }
     fn __repr__(&self) -> String {
         format!("ParsedBatch(format={:?}, records={}, rejected={})", self.format(), self.__len__(), self.num_rejected())

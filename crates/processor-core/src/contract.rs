@@ -75,6 +75,8 @@ pub struct Contract {
     pub version: u32,
     #[serde(default)]
     pub description: String,
+    /// Fields whose values identify a record; empty means no deduplication.
+    #[serde(default)]
     pub dedup_key: Vec<String>,
     #[serde(default = "default_extra_fields")]
     pub extra_fields: ExtraFields,
@@ -229,9 +231,6 @@ impl Contract {
                 }
             }
         }
-        if self.dedup_key.is_empty() {
-            return err("dedup_key", "name at least one field".into());
-        }
         for (i, key) in self.dedup_key.iter().enumerate() {
             let place = format!("dedup_key[{i}]");
             let Some(field) = self.fields.iter().find(|f| &f.name == key) else {
@@ -250,10 +249,10 @@ impl Contract {
         if let Some(partition) = &self.partition {
             match self.fields.iter().find(|f| f.name == partition.field) {
                 None => return err("partition.field", format!("{:?} is not a field of the contract", partition.field)),
-                Some(f) if f.field_type != FieldType::Timestamp => {
+                Some(f) if !matches!(f.field_type, FieldType::Timestamp | FieldType::Date) => {
                     return err(
                         "partition.field",
-                        format!("{:?} must be a timestamp field to partition by day", partition.field),
+                        format!("{:?} must be a timestamp or date field to partition by day", partition.field),
                     )
                 }
                 Some(_) => {}

@@ -115,6 +115,9 @@ fn keep_rows(transformed: &TransformedBatch, keep: Vec<bool>) -> TransformedBatc
 
 /// Keep the first row of each key; the others are counted as duplicates.
 pub fn deduplicate(transformed: &TransformedBatch) -> TransformedBatch {
+    if transformed.contract.dedup_key.is_empty() {
+        return transformed.clone();
+    }
     let hashes = key_hashes(transformed);
     let mut seen = KeySet::with_capacity_and_hasher(hashes.len(), Default::default());
     let keep: Vec<bool> = hashes.iter().map(|h| seen.insert(*h)).collect();
@@ -159,6 +162,9 @@ impl Deduplicator {
 
     /// Within the batch keep-first; then drop rows whose key is remembered; remember the rest.
     pub fn deduplicate(&mut self, transformed: &TransformedBatch) -> TransformedBatch {
+        if transformed.contract.dedup_key.is_empty() {
+            return transformed.clone();
+        }
         let hashes = key_hashes(transformed);
         let mut in_batch = KeySet::with_capacity_and_hasher(hashes.len(), Default::default());
         let keep: Vec<bool> = hashes.iter().map(|h| in_batch.insert(*h) && !self.seen.contains(h)).collect();

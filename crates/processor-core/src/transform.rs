@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::TimestampMicrosecondType;
-use arrow_array::{ArrayRef, Date32Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow_array::types::{Date32Type, TimestampMicrosecondType};
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::contract::{Contract, FieldType};
@@ -105,9 +105,12 @@ pub fn transform(validated: &ValidatedBatch, options: &TransformOptions) -> Tran
     }
     if let Some(partition) = &contract.partition {
         let index = contract.field_index(&partition.field).expect("checked when loading");
-        let micros = validated.columns[index].as_primitive::<TimestampMicrosecondType>();
-        let days: Date32Array = micros.unary(day_of);
-        columns.push(Arc::new(days));
+        let source = &validated.columns[index];
+        let days: ArrayRef = match source.data_type() {
+            DataType::Date32 => source.clone(),
+            _ => Arc::new(source.as_primitive::<TimestampMicrosecondType>().unary::<_, Date32Type>(day_of)),
+        };
+        columns.push(days);
     }
     let ingested_at = options.ingested_at_us.unwrap_or_else(now_micros);
     columns.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(options.job_id.as_str(), rows))));

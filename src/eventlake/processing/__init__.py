@@ -1,0 +1,5 @@
+"""Processing steps: parse, validate, transform, deduplicate (see docs/processing.md).
+
+``eventlake.processing.reference`` is the pure-Python reference implementation: the oracle the
+Rust core (``data_processor_rs``) is tested against, and the baseline it is benchmarked against.
+"""
