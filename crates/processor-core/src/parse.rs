@@ -563,9 +563,11 @@ impl<'a, S: Sink> Parser<'a, S> {
             header.push((s as u32, self.arena.len() as u32));
         }
         let header_end = self.arena.len();
+        let mut lines = CsvLines { pos: start, line: 1 };
         while read(&mut reader, &mut record)? {
             let index = self.next_index();
-            let line = record.position().map_or(0, |p| p.line());
+            let offset = start + record.position().map_or(0, |p| p.byte() as usize);
+            let line = lines.line_at(self.bytes, offset);
             let cell_bytes = record.as_slice().len();
             let problem = if cell_bytes > self.max_record_bytes {
                 Some((
@@ -605,6 +607,31 @@ impl<'a, S: Sink> Parser<'a, S> {
             self.emit(index, line, None);
         }
         Ok(())
+    }
+}
+
+/// Line numbers for CSV rows, counting `\n`, `\r\n` and a lone `\r` as line ends (the csv
+/// crate counts only `\n`, and places a row after CRLF at its `\n`).
+struct CsvLines {
+    pos: usize,
+    line: u64,
+}
+
+impl CsvLines {
+    fn line_at(&mut self, bytes: &[u8], mut offset: usize) -> u64 {
+        // A row never starts with a line end: skip the one the reader stopped in front of.
+        while offset < bytes.len() && matches!(bytes[offset], b'\r' | b'\n') {
+            offset += 1;
+        }
+        while self.pos < offset {
+            match bytes[self.pos] {
+                b'\n' => self.line += 1,
+                b'\r' if bytes.get(self.pos + 1) != Some(&b'\n') => self.line += 1,
+                _ => {}
+            }
+            self.pos += 1;
+        }
+        self.line
     }
 }
 

@@ -55,10 +55,9 @@ pub fn arrow_type(field_type: FieldType) -> DataType {
     }
 }
 
-/// An absent optional field is stored as null, so a column is nullable unless the field is
-/// both required and not nullable.
+/// A non-nullable field is never null in a batch: absent or null, the record is rejected.
 fn column_nullable(field: &crate::contract::Field) -> bool {
-    field.nullable || !field.required
+    field.nullable
 }
 
 /// The columns a validated batch holds, in contract order.
