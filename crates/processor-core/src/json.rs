@@ -105,6 +105,49 @@ fn skip_plain_string_bytes(buf: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The open containers while scanning (true = object, false = array): a bit per level for
+/// the first 64 levels, so that a record costs no allocation; a vector beyond.
+#[derive(Default)]
+struct NestStack {
+    len: usize,
+    bits: u64,
+    spill: Vec<bool>,
+}
+
+impl NestStack {
+    #[inline]
+    fn push(&mut self, is_object: bool) {
+        if self.len < 64 {
+            self.bits = (self.bits & !(1 << self.len)) | ((is_object as u64) << self.len);
+        } else {
+            self.spill.push(is_object);
+        }
+        self.len += 1;
+    }
+
+    #[inline]
+    fn pop(&mut self) {
+        if self.len > 64 {
+            self.spill.pop();
+        }
+        self.len = self.len.saturating_sub(1);
+    }
+
+    #[inline]
+    fn last(&self) -> Option<bool> {
+        match self.len {
+            0 => None,
+            n if n <= 64 => Some(self.bits & (1 << (n - 1)) != 0),
+            _ => self.spill.last().copied(),
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
 struct Scanner<'a> {
     buf: &'a [u8],
     lone_surrogate: bool,
@@ -222,8 +265,7 @@ impl<'a> Scanner<'a> {
     /// is an object, its top-level members are appended to it.
     fn value(&mut self, start: usize, mut members: Option<&mut Vec<Member>>) -> Result<ValueInfo, ScanError> {
         let buf = self.buf;
-        // true = object, false = array
-        let mut stack: Vec<bool> = Vec::new();
+        let mut stack = NestStack::default();
         let mut depth = 0usize;
         let mut i = start;
         let mut root_kind = None;
@@ -233,7 +275,7 @@ impl<'a> Scanner<'a> {
 
         'value: loop {
             // i is at the first byte of a value.
-            let at_member_value = stack.len() == 1 && stack[0];
+            let at_member_value = stack.len() == 1 && stack.last() == Some(true);
             if at_member_value {
                 member_ws = self.whitespace;
                 self.whitespace = false;
@@ -299,7 +341,7 @@ impl<'a> Scanner<'a> {
             }
             // A value just ended at i: close containers and move to the next value.
             loop {
-                if stack.len() == 1 && stack[0] {
+                if stack.len() == 1 && stack.last() == Some(true) {
                     if let (Some(members), Some((ks, ke, kesc, vs, vkind))) = (members.as_deref_mut(), member.take()) {
                         members.push(Member {
                             key_start: ks,
@@ -313,7 +355,7 @@ impl<'a> Scanner<'a> {
                     }
                     self.whitespace = member_ws;
                 }
-                let Some(&top_is_object) = stack.last() else {
+                let Some(top_is_object) = stack.last() else {
                     return Ok(ValueInfo {
                         kind: root_kind.expect("a value was scanned"),
                         end: i,

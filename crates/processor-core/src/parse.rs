@@ -378,25 +378,24 @@ impl<'a, S: Sink> Parser<'a, S> {
     /// The first key of the current record's members that appears twice, decoded.
     fn duplicate_key(&self) -> Option<String> {
         let bytes = self.bytes;
+        let members = &self.members;
+        let raw = |m: &Member| &bytes[m.key_start..m.key_end];
+        if members.len() <= 16 && !members.iter().any(|m| m.key_escaped) {
+            // The usual record: a handful of plain keys, compared as they are.
+            let found = (1..members.len()).find(|&i| members[..i].iter().any(|m| raw(m) == raw(&members[i])));
+            return found.map(|i| String::from_utf8_lossy(raw(&members[i])).into_owned());
+        }
         let key = |m: &Member| -> std::borrow::Cow<'_, [u8]> {
-            let raw = &bytes[m.key_start..m.key_end];
             if m.key_escaped {
-                std::borrow::Cow::Owned(unescape(raw).unwrap_or_default().into_bytes())
+                std::borrow::Cow::Owned(unescape(raw(m)).unwrap_or_default().into_bytes())
             } else {
-                std::borrow::Cow::Borrowed(raw)
+                std::borrow::Cow::Borrowed(raw(m))
             }
         };
-        let found = if self.members.len() <= 16 {
-            (1..self.members.len()).find(|&i| {
-                let k = key(&self.members[i]);
-                self.members[..i].iter().any(|m| key(m) == k)
-            })
-        } else {
-            // Many keys: a set keeps a hostile record from costing quadratic time.
-            let mut seen = HashSet::with_capacity(self.members.len());
-            (0..self.members.len()).find(|&i| !seen.insert(key(&self.members[i])))
-        };
-        found.map(|i| String::from_utf8_lossy(&key(&self.members[i])).into_owned())
+        // Escaped or many keys: a set keeps a hostile record from costing quadratic time.
+        let mut seen = HashSet::with_capacity(members.len());
+        let found = (0..members.len()).find(|&i| !seen.insert(key(&members[i])));
+        found.map(|i| String::from_utf8_lossy(&key(&members[i])).into_owned())
     }
 
     fn ndjson(&mut self, start: usize) {
