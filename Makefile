@@ -46,7 +46,8 @@ lint: setup ## ruff, mypy, stubtest, cargo fmt --check, cargo clippy -D warnings
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
-	$(PY) -m mypy.stubtest data_processor_rs --allowlist crates/data_processor_rs/stubtest-allowlist.txt
+	$(PY) -m mypy.stubtest data_processor_rs --mypy-config-file pyproject.toml \
+		--allowlist crates/data_processor_rs/stubtest-allowlist.txt
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --release -- -D warnings
 

@@ -16,7 +16,9 @@ from eventlake.sample_data import SampleConfig, write_sample
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     directory = tmp_path_factory.mktemp("sample")
-    summary = write_sample(directory, SampleConfig(events=8_000, seed=11), ("ndjson", "json", "csv"))
+    summary = write_sample(
+        directory, SampleConfig(events=8_000, seed=11), ("ndjson", "json", "csv")
+    )
     return {"directory": directory, "files": summary.manifest["files"]}
 
 

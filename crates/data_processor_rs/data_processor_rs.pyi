@@ -12,13 +12,13 @@ The exact behaviour of every step is written down in docs/processing.md.
 """
 
 from os import PathLike
-from typing import Literal, final
+from typing import Literal, TypeAlias, final
 
 import pyarrow
 
 __version__: str
 
-Format = Literal["auto", "json", "ndjson", "csv"]
+Format: TypeAlias = Literal["auto", "json", "ndjson", "csv"]  # noqa: PYI047 (used by callers)
 
 class ProcessorError(ValueError):
     """Base class of every error raised by data_processor_rs."""
@@ -70,6 +70,9 @@ class ParsedBatch:
     @property
     def num_rejected(self) -> int: ...
     @property
+    def num_received(self) -> int:
+        """Records read from the body: valid + rejected (+ duplicates, once deduplicated)."""
+    @property
     def rejected(self) -> pyarrow.RecordBatch: ...
     def __len__(self) -> int: ...
 
@@ -81,6 +84,9 @@ class ValidatedBatch:
     def contract(self) -> Contract: ...
     @property
     def num_rejected(self) -> int: ...
+    @property
+    def num_received(self) -> int:
+        """Records read from the body: valid + rejected (+ duplicates, once deduplicated)."""
     @property
     def rejected(self) -> pyarrow.RecordBatch: ...
     def to_arrow(self) -> pyarrow.RecordBatch: ...
@@ -96,6 +102,9 @@ class TransformedBatch:
     @property
     def num_rejected(self) -> int: ...
     @property
+    def num_received(self) -> int:
+        """Records read from the body: valid + rejected (+ duplicates, once deduplicated)."""
+    @property
     def num_duplicates(self) -> int:
         """Rows removed by deduplication so far (0 until deduplicated)."""
     @property
@@ -108,7 +117,7 @@ class TransformedBatch:
 class Deduplicator:
     """Remembers dedup keys across batches, at most ``capacity`` of them, oldest forgotten first."""
 
-    def __init__(self, capacity: int = 10_000_000) -> None: ...
+    def __new__(cls, capacity: int = 10_000_000) -> Deduplicator: ...
     @property
     def capacity(self) -> int: ...
     def __len__(self) -> int: ...

@@ -3,7 +3,8 @@
 Commands:
 
 * ``eventlake generate`` — deterministic sample data (:mod:`eventlake.sample_data`).
-* ``eventlake run`` — reserved, see the marked place at the end of this module.
+* ``eventlake process FILE...`` — run files through the Rust core (:mod:`eventlake.pipeline`).
+* ``eventlake run`` — the main job on embedded defaults: generate, process, summarise.
 
 Bad input (a negative count, a share outside [0, 1], an unknown format) is reported as a usage
 error (exit code 2) and problems while writing as an error message (exit code 1); never as a
@@ -13,11 +14,13 @@ traceback.
 import enum
 import os
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from data_processor_rs import ContractError, InputError
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
@@ -33,6 +36,8 @@ from rich.table import Table
 
 from eventlake import __version__
 from eventlake.config import get_settings
+from eventlake.contracts import load_contract
+from eventlake.pipeline.process_files import FileReport, process_file
 from eventlake.sample_data import FORMATS, Format, SampleConfig, SampleSummary, write_sample
 
 app = typer.Typer(
@@ -277,11 +282,199 @@ def _print_summary(summary: SampleSummary, seconds: float) -> None:
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# `eventlake run` — RESERVED for the main job (generate sample events if needed, then process
-# them through the Rust core). Another engineer implements it here as `@app.command() def run`;
-# until then it is deliberately not defined.
-# ---------------------------------------------------------------------------------------------
+def _processing_progress() -> Progress:
+    return Progress(
+        TextColumn("[bold blue]{task.description:<22}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+    )
+
+
+def _process_with_progress(
+    progress: Progress, path: Path, dataset: str, output_dir: Path | None, job_id: str
+) -> FileReport:
+    contract = load_contract(dataset)
+    task = progress.add_task(f"{dataset} ({path.name})", total=path.stat().st_size, rate="")
+    began = time.perf_counter()
+
+    def advance(done: int) -> None:
+        progress.advance(task, done)
+        elapsed = time.perf_counter() - began
+        seen = progress.tasks[task].completed
+        progress.update(task, rate=f"{seen / elapsed / 1e6:,.0f} MB/s" if elapsed else "")
+
+    return process_file(
+        path,
+        contract,
+        output_dir=output_dir,
+        job_id=job_id,
+        source=f"file:{path.name}",
+        on_bytes=advance,
+    )
+
+
+def _report_table(
+    reports: list[FileReport], expected: dict[str, dict[str, int]] | None = None
+) -> Table:
+    table = Table(title="Processed through the Rust core", title_justify="left")
+    for column in ("file", "received", "landed", "rejected", "dupes", "core ev/s", "ok"):
+        table.add_column(column, justify="left" if column == "file" else "right", no_wrap=True)
+    for report in reports:
+        ok = report.reconciles
+        want = (expected or {}).get(report.path.name)
+        if want is not None:
+            ok = ok and (report.landed, report.duplicates, report.rejected) == (
+                want["valid"],
+                want["duplicate"],
+                want["invalid"],
+            )
+        table.add_row(
+            report.path.name,
+            f"{report.received:,}",
+            f"{report.landed:,}",
+            f"{report.rejected:,}",
+            f"{report.duplicates:,}",
+            f"{report.core_events_per_second:,.0f}",
+            "[green]yes[/]" if ok else "[bold red]NO[/]",
+        )
+    return table
+
+
+def _reasons_table(reports: list[FileReport]) -> Table | None:
+    reasons: dict[str, int] = {}
+    for report in reports:
+        for reason, count in report.rejected_by_reason.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    if not reasons:
+        return None
+    table = Table(title="Rejected records by reason", title_justify="left", min_width=44)
+    table.add_column("reason")
+    table.add_column("records", justify="right")
+    for reason, count in sorted(reasons.items()):
+        table.add_row(reason, f"{count:,}")
+    return table
+
+
+@app.command()
+def process(
+    files: Annotated[
+        list[Path], typer.Argument(help="NDJSON, JSON or CSV files (optionally .gz).")
+    ],
+    dataset: Annotated[
+        str,
+        typer.Option(
+            "--dataset",
+            "-d",
+            help="Contract to validate against: events, users, products or a path.",
+        ),
+    ] = "events",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write landed and rejected rows as Parquet here."),
+    ] = None,
+) -> None:
+    """Process files through the Rust core and report what landed, what was rejected and why."""
+    try:
+        load_contract(dataset)
+    except (ContractError, ValueError) as exc:
+        raise _fail(str(exc), code=2) from None
+    for path in files:
+        if not path.is_file():
+            raise _fail(f"{path} is not a readable file", code=2)
+    job_id = f"cli-{uuid.uuid4().hex[:12]}"
+    reports = []
+    try:
+        with _processing_progress() as progress:
+            for path in files:
+                reports.append(_process_with_progress(progress, path, dataset, out, job_id))
+    except (InputError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(_report_table(reports))
+    reasons = _reasons_table(reports)
+    if reasons is not None:
+        console.print(reasons)
+    if out is not None:
+        console.print(f"Parquet written under {out}", highlight=False)
+
+
+@app.command()
+def run(
+    events: Annotated[
+        int, typer.Option(min=1, max=50_000_000, help="Sample events to generate.")
+    ] = 200_000,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the sample data.")] = 42,
+) -> None:
+    """The main job on embedded defaults: generate sample traffic, process it, print a summary."""
+    settings = get_settings()
+    home = settings.home
+    samples, output = home / "samples", home / "output"
+    began = time.perf_counter()
+    config = SampleConfig(events=events, seed=seed)
+    console.rule("[bold]eventlake run")
+    console.print(f"EVENTLAKE_HOME = {home.resolve()}", highlight=False)
+    try:
+        samples.mkdir(parents=True, exist_ok=True)
+        with Progress(
+            TextColumn("[bold blue]{task.description:<22}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+        ) as progress:
+            task = progress.add_task("generating events", total=config.events)
+            summary = write_sample(
+                samples,
+                config,
+                ("ndjson",),
+                progress=lambda done: progress.advance(task, done),
+                workers=_auto_workers(config.events),
+            )
+        job_id = f"run-{uuid.uuid4().hex[:12]}"
+        reports = []
+        with _processing_progress() as progress:
+            for dataset in ("events", "users", "products"):
+                path = samples / f"{dataset}.ndjson"
+                reports.append(_process_with_progress(progress, path, dataset, output, job_id))
+    except (InputError, ContractError, OSError) as exc:
+        raise _fail(str(exc)) from None
+
+    expected = {name: dict(stats) for name, stats in summary.manifest["files"].items()}
+    console.print(_report_table(reports, expected))
+    reasons = _reasons_table(reports)
+    if reasons is not None:
+        console.print(reasons)
+    ok = all(
+        r.reconciles
+        and (r.landed, r.duplicates, r.rejected)
+        == (
+            expected[r.path.name]["valid"],
+            expected[r.path.name]["duplicate"],
+            expected[r.path.name]["invalid"],
+        )
+        for r in reports
+    )
+    first = reports[0]
+    console.print(
+        f"{first.received:,} events ({first.bytes / 1e6:,.1f} MB) through parse, validate, "
+        f"transform and dedup in {first.core_seconds:.2f} s in the core "
+        f"({first.core_events_per_second:,.0f} events/s; {first.seconds:.2f} s with Parquet). "
+        f"Whole run: {time.perf_counter() - began:.1f} s.",
+        highlight=False,
+    )
+    console.print(
+        f"Parquet output: {output.resolve()}  (landed rows and rejected records per dataset)",
+        highlight=False,
+    )
+    if not ok:
+        raise _fail("the counts do not reconcile with the generated sample's manifest")
+    console.print(
+        "[bold green]Every generated event is accounted for: "
+        "landed, rejected with a reason, or dropped as a duplicate."
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

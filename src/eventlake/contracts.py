@@ -85,7 +85,7 @@ def _load_cached(path: Path, mtime_ns: int) -> data_processor_rs.Contract:
 
 
 def load_contract(name_or_path: str | os.PathLike[str]) -> data_processor_rs.Contract:
-    """Load and check a contract; raises ``data_processor_rs.ContractError`` naming file and field."""
+    """Load and check a contract; a ``data_processor_rs.ContractError`` names file and field."""
     path = contract_path(name_or_path)
     try:
         mtime_ns = path.stat().st_mtime_ns

@@ -895,7 +895,8 @@ def test_dedup_key_compares_transformed_values(make_contract: Any) -> None:
         {"name": "n", "type": "int", "required": True, "nullable": False},
         dedup_key=["kind", "n"],
     )
-    body = b'{"kind": "A", "n": 1}\n{"kind": " a ", "n": 1}\n{"kind": "a", "n": 2}\n{"kind": "b", "n": 2}\n'
+    body = b'{"kind": "A", "n": 1}\n{"kind": " a ", "n": 1}\n'
+    body += b'{"kind": "a", "n": 2}\n{"kind": "b", "n": 2}\n'
     batch = deduplicate(transformed(contract, body))
     assert [(r["kind"], r["n"]) for r in batch.rows] == [("a", 1), ("a", 2), ("b", 2)]
     assert batch.num_duplicates == 1

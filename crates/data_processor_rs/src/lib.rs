@@ -369,6 +369,11 @@ impl PyDeduplicator {
     }
 }
 
+// The defaults in the signatures below are literals so that Python sees them (and stubtest
+// can check the .pyi); these keep them equal to the core's.
+const _: () = assert!(core::parse::DEFAULT_MAX_RECORD_BYTES == 1_048_576);
+const _: () = assert!(core::parse::DEFAULT_MAX_DECOMPRESSED_BYTES == 1_073_741_824);
+
 fn parse_options(
     format: &str,
     max_record_bytes: usize,
@@ -378,7 +383,7 @@ fn parse_options(
 }
 
 #[pyfunction]
-#[pyo3(signature = (data, format = "auto", *, max_record_bytes = core::parse::DEFAULT_MAX_RECORD_BYTES, max_decompressed_bytes = core::parse::DEFAULT_MAX_DECOMPRESSED_BYTES))]
+#[pyo3(signature = (data, format = "auto", *, max_record_bytes = 1_048_576, max_decompressed_bytes = 1_073_741_824))]
 fn parse_events(
     py: Python<'_>,
     data: PyBackedBytes,
@@ -405,15 +410,15 @@ fn validate_schema(
 }
 
 #[pyfunction]
-#[pyo3(signature = (batch, *, job_id = String::new(), source = String::new(), ingested_at_us = None))]
+#[pyo3(signature = (batch, *, job_id = "", source = "", ingested_at_us = None))]
 fn transform_batch(
     py: Python<'_>,
     batch: &PyValidatedBatch,
-    job_id: String,
-    source: String,
+    job_id: &str,
+    source: &str,
     ingested_at_us: Option<i64>,
 ) -> PyTransformedBatch {
-    let options = core::TransformOptions { job_id, source, ingested_at_us };
+    let options = core::TransformOptions { job_id: job_id.to_string(), source: source.to_string(), ingested_at_us };
     let validated = batch.inner.clone();
     let transformed = py.detach(|| core::transform(&validated, &options));
     PyTransformedBatch { inner: Arc::new(transformed) }
@@ -427,10 +432,10 @@ fn deduplicate(py: Python<'_>, batch: &PyTransformedBatch) -> PyTransformedBatch
 
 #[pyfunction]
 #[pyo3(signature = (
-    data, contract = None, *, format = "auto", job_id = String::new(), source = String::new(),
+    data, contract = None, *, format = "auto", job_id = "", source = "",
     ingested_at_us = None, deduplicator = None,
-    max_record_bytes = core::parse::DEFAULT_MAX_RECORD_BYTES,
-    max_decompressed_bytes = core::parse::DEFAULT_MAX_DECOMPRESSED_BYTES,
+    max_record_bytes = 1_048_576,
+    max_decompressed_bytes = 1_073_741_824,
 ))]
 #[allow(clippy::too_many_arguments)]
 fn process(
@@ -438,8 +443,8 @@ fn process(
     data: PyBackedBytes,
     contract: Option<&Bound<'_, PyAny>>,
     format: &str,
-    job_id: String,
-    source: String,
+    job_id: &str,
+    source: &str,
     ingested_at_us: Option<i64>,
     deduplicator: Option<&PyDeduplicator>,
     max_record_bytes: usize,
@@ -447,7 +452,8 @@ fn process(
 ) -> PyResult<PyTransformedBatch> {
     let contract = contract_arg(py, contract)?;
     let options = parse_options(format, max_record_bytes, max_decompressed_bytes).map_err(|e| py_err(py, e))?;
-    let transform_options = core::TransformOptions { job_id, source, ingested_at_us };
+    let transform_options =
+        core::TransformOptions { job_id: job_id.to_string(), source: source.to_string(), ingested_at_us };
     let result = py.detach(|| match deduplicator {
         Some(d) => core::process(Arc::new(data), contract, &options, &transform_options, Some(&mut d.lock())),
         None => core::process(Arc::new(data), contract, &options, &transform_options, None),

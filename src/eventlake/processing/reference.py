@@ -417,9 +417,7 @@ def _gunzip(data: bytes, limit: int) -> bytes:
                 raise InputError("bad_gzip", f"corrupt gzip stream: {exc}") from None
             out += chunk
             if len(out) > limit:
-                raise InputError(
-                    "too_large", f"the body decompresses to more than {limit} bytes"
-                )
+                raise InputError("too_large", f"the body decompresses to more than {limit} bytes")
             if member.eof:
                 break
             pending = member.unconsumed_tail

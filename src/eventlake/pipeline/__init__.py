@@ -1,0 +1,1 @@
+"""The pipeline's task functions: thin edges (CLI, API, DAGs) call these."""
