@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -113,3 +114,57 @@ def test_help_and_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output.startswith("eventlake ")
+
+
+def test_run_processes_the_sample_and_reconciles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_settings: None
+) -> None:
+    monkeypatch.setenv("EVENTLAKE_HOME", str(tmp_path / "home"))
+    result = runner.invoke(app, ["run", "--events", "3000", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    text = _flat(result.output)
+    assert "events.ndjson 3,000" in text
+    assert "Every generated event is accounted for" in text
+    landed = tmp_path / "home" / "output" / "events" / "part-0.parquet"
+    rejected = tmp_path / "home" / "output" / "events_rejected" / "part-0.parquet"
+    manifest = json.loads((tmp_path / "home" / "samples" / "manifest.json").read_text())
+    assert pq.read_metadata(landed).num_rows == manifest["files"]["events.ndjson"]["valid"]
+    assert pq.read_metadata(rejected).num_rows == manifest["files"]["events.ndjson"]["invalid"]
+
+
+def test_process_reports_reasons_with_file_line_numbers(tmp_path: Path) -> None:
+    good = {"event_id": "e", "user_id": "u", "event_type": "login", "event_timestamp": 1}
+    lines = [json.dumps(good | {"event_id": f"e{i}"}) for i in range(5)] + ["{broken"]
+    path = tmp_path / "events.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["process", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "invalid_json" in result.output
+    rejected = pq.read_table(out / "events_rejected").to_pylist()
+    assert [(r["line"], r["reason"]) for r in rejected] == [(6, "invalid_json")]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["process", "/no/such/file.ndjson"], "not a readable file"),
+        (["process", "--dataset", "nonsense", "README.md"], "contract"),
+    ],
+)
+def test_process_refuses_bad_arguments_clearly(args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in _flat(result.output).lower()
+    assert "Traceback" not in result.output
+
+
+def test_every_command_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    commands = [command.name or command.callback.__name__ for command in app.registered_commands]  # type: ignore[union-attr]
+    missing = [
+        name
+        for name in commands
+        if f"eventlake {name}" not in readme and f"make {name}" not in readme
+    ]
+    assert not missing, f"commands missing from the README: {missing}"

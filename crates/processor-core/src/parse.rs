@@ -269,6 +269,7 @@ fn parse_into<S: Sink>(bytes: &[u8], options: &ParseOptions, sink: &mut S) -> Re
         members: Vec::new(),
         scratch: Vec::new(),
         index: 0,
+        body_is_utf8: std::str::from_utf8(bytes).is_ok(),
     };
     if skip_ws(bytes, start) < bytes.len() {
         match format {
@@ -288,6 +289,8 @@ struct Parser<'a, S: Sink> {
     members: Vec<Member>,
     scratch: Vec<Entry>,
     index: u64,
+    /// One check of the whole body spares a check per record in the usual, all-UTF-8 case.
+    body_is_utf8: bool,
 }
 
 fn lines_between(bytes: &[u8], from: usize, to: usize) -> u64 {
@@ -325,8 +328,10 @@ impl<'a, S: Sink> Parser<'a, S> {
                 format!("record is {} bytes, more than the {} allowed", span.len(), self.max_record_bytes),
             ));
         }
-        if let Err(err) = std::str::from_utf8(span) {
-            return Some((Reason::InvalidUtf8, format!("invalid UTF-8 at byte {}", err.valid_up_to())));
+        if !self.body_is_utf8 {
+            if let Err(err) = std::str::from_utf8(span) {
+                return Some((Reason::InvalidUtf8, format!("invalid UTF-8 at byte {}", err.valid_up_to())));
+            }
         }
         None
     }

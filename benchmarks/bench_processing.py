@@ -1,0 +1,271 @@
+"""``make bench``: the Rust core against the Python reference and the strongest peers.
+
+One process, one machine, one file: N generated events (NDJSON, ~235 bytes each). Each step
+of the Python reference (stdlib json, plain dicts; the differential-test oracle) is timed once,
+the Rust core's steps best of ``--repeats``; polars' ``read_ndjson`` and DuckDB's ``read_json``
+read the same file, each held to one thread as the Rust core uses one. Figures go to a table,
+to ``$EVENTLAKE_HOME/reports/bench_processing.json`` and to a plot beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+# Peers run on one thread, like the Rust core: set before polars is imported.
+os.environ["POLARS_MAX_THREADS"] = "1"
+
+import data_processor_rs as rs
+import duckdb
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+from eventlake.config import get_settings
+from eventlake.contracts import ContractSpec, load_contract
+from eventlake.processing import reference as ref
+from eventlake.sample_data import SampleConfig, write_sample
+
+T = TypeVar("T")
+console = Console()
+
+# The seed's table (speedups of the Rust core over Python) and this project's targets.
+SEED_SPEEDUPS = {"parse": 21.0, "validate": 25.0, "transform": 17.0}
+TARGET_WHOLE_SPEEDUP = 25.0
+TARGET_WHOLE_SECONDS_PER_MILLION = 1.0
+TARGET_OVER_POLARS = 5.0
+TARGET_OVER_DUCKDB = 1.0
+
+
+@dataclass
+class Row:
+    step: str
+    python_s: float | None
+    rust_s: float
+    target_speedup: float | None
+
+    @property
+    def speedup(self) -> float | None:
+        return self.python_s / self.rust_s if self.python_s else None
+
+
+def timed(run: Callable[[], T], repeats: int = 1) -> tuple[float, T]:
+    """Best wall time of ``repeats`` runs (garbage collected first, not during)."""
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        gc.collect()
+        gc.disable()
+        try:
+            began = time.perf_counter()
+            result = run()
+            best = min(best, time.perf_counter() - began)
+        finally:
+            gc.enable()
+    assert result is not None
+    return best, result
+
+
+def sample_file(events: int, seed: int, *, clean: bool) -> Path:
+    """Generated events, reused while the manifest says they are the same. The messy sample has
+    the generator's 2% duplicates and 1% broken records; the clean one has neither, so that
+    polars and DuckDB (which cannot skip a bad record) can read it."""
+    config = SampleConfig(events=events, seed=seed)
+    if clean:
+        config = SampleConfig(events=events, seed=seed, duplicate_share=0.0, invalid_share=0.0)
+    name = f"events-{events}-seed{seed}-{'clean' if clean else 'messy'}"
+    directory = get_settings().home / "bench" / name
+    manifest = directory / "manifest.json"
+    if not manifest.exists() or json.loads(manifest.read_text())["config"] != config.to_dict():
+        console.print(f"generating {events:,} events into {directory} ...")
+        directory.mkdir(parents=True, exist_ok=True)
+        write_sample(directory, config, ("ndjson",))
+    return directory / "events.ndjson"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each Rust/peer timing")
+    args = parser.parse_args()
+
+    path = sample_file(args.events, args.seed, clean=False)
+    clean_path = sample_file(args.events, args.seed, clean=True)
+    data = path.read_bytes()
+    contract = load_contract("events")
+    spec = ContractSpec.from_rust(contract)
+    console.print(
+        f"{args.events:,} events, {len(data) / 1e6:,.1f} MB ({len(data) / args.events:.0f} B/event)"
+        f" from {path}"
+    )
+
+    # Rust core, step by step (batches stay in Rust; Arrow leaves at the end).
+    rust_parse, parsed = timed(lambda: rs.parse_events(data), args.repeats)
+    rust_validate, validated = timed(lambda p=parsed: rs.validate_schema(p, contract), args.repeats)
+    rust_transform, transformed = timed(
+        lambda v=validated: rs.transform_batch(v, job_id="bench"), args.repeats
+    )
+    rust_dedup, deduped = timed(lambda t=transformed: rs.deduplicate(t), args.repeats)
+    rust_whole, whole = timed(
+        lambda: rs.process(data, contract, job_id="bench").to_arrow(), args.repeats
+    )
+    del parsed, validated, transformed
+
+    # Peers, one thread each, against the Rust whole path on the same clean file.
+    clean = clean_path.read_bytes()
+    rust_clean, _ = timed(lambda: rs.process(clean, contract).to_arrow(), args.repeats)
+    polars_s, frame = timed(lambda: pl.read_ndjson(clean_path), args.repeats)
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    query = f"SELECT * FROM read_json('{clean_path}', format = 'newline_delimited')"
+    duck_s, duck = timed(lambda: con.sql(query).to_arrow_table(), args.repeats)
+    peers_rows = (frame.height, duck.num_rows)
+    del frame, duck, clean
+
+    # The Python reference, once (it takes a while).
+    console.print("timing the Python reference (one run of each step) ...")
+    py_parse, py_parsed = timed(lambda: ref.parse_events(data))
+    py_validate, py_validated = timed(lambda p=py_parsed: ref.validate_schema(p, spec))
+    del py_parsed
+    py_transform, py_transformed = timed(
+        lambda v=py_validated: ref.transform_batch(v, job_id="bench")
+    )
+    del py_validated
+    py_dedup, py_deduped = timed(lambda t=py_transformed: ref.deduplicate(t))
+    del py_transformed
+    py_to_arrow, py_table = timed(lambda d=py_deduped: ref.to_arrow(d))
+    assert py_table.num_rows == whole.num_rows == deduped.to_arrow().num_rows, "outputs differ"
+    del py_deduped, py_table
+    py_whole = py_parse + py_validate + py_transform + py_dedup + py_to_arrow
+
+    rows = [
+        Row("JSON parsing", py_parse, rust_parse, SEED_SPEEDUPS["parse"]),
+        Row("Schema validation", py_validate, rust_validate, SEED_SPEEDUPS["validate"]),
+        Row("Data transformation", py_transform, rust_transform, SEED_SPEEDUPS["transform"]),
+        Row("Deduplication", py_dedup, rust_dedup, None),
+        Row("Whole path, bytes → Arrow", py_whole, rust_whole, TARGET_WHOLE_SPEEDUP),
+    ]
+    peers = {"polars.read_ndjson (1 thread)": polars_s, "DuckDB read_json (1 thread)": duck_s}
+    show(rows, peers, rust_whole, rust_clean, args.events)
+    save(args, data, rows, peers, rust_whole, rust_clean, peers_rows, whole.num_rows)
+
+
+def show(
+    rows: list[Row], peers: dict[str, float], rust_whole: float, rust_clean: float, events: int
+) -> None:
+    table = Table(title=f"Processing {events:,} events: Python reference vs Rust core")
+    for column in ("step", "Python", "Rust", "speedup", "target", "met"):
+        table.add_column(column, justify="left" if column == "step" else "right")
+    for row in rows:
+        speedup = row.speedup
+        met = "" if row.target_speedup is None or speedup is None else speedup >= row.target_speedup
+        table.add_row(
+            row.step,
+            f"{row.python_s:.2f} s" if row.python_s else "",
+            f"{row.rust_s:.3f} s",
+            f"{speedup:.1f}x" if speedup else "",
+            f"{row.target_speedup:.0f}x" if row.target_speedup else "",
+            "" if met == "" else ("[green]yes[/]" if met else "[red]no[/]"),
+        )
+    console.print(table)
+
+    peer_table = Table(
+        title=f"Bytes → Arrow on the clean file: Rust core {rust_clean:.3f} s against the peers"
+    )
+    for column in ("reader", "time", "Rust is", "target", "met"):
+        peer_table.add_column(column, justify="left" if column == "reader" else "right")
+    targets = [TARGET_OVER_POLARS, TARGET_OVER_DUCKDB]
+    for (name, seconds), target in zip(peers.items(), targets, strict=True):
+        ratio = seconds / rust_clean
+        peer_table.add_row(
+            name,
+            f"{seconds:.3f} s",
+            f"{ratio:.2f}x faster",
+            f">{target:.0f}x" if target > 1 else "faster",
+            "[green]yes[/]" if ratio >= target and ratio > 1 else "[red]no[/]",
+        )
+    console.print(peer_table)
+    per_million = rust_whole * 1_000_000 / events
+    console.print(
+        f"Rust whole path: {per_million:.3f} s per million events "
+        f"(target under {TARGET_WHOLE_SECONDS_PER_MILLION:.1f} s): "
+        + ("[green]met[/]" if per_million < TARGET_WHOLE_SECONDS_PER_MILLION else "[red]not met[/]")
+    )
+    console.print("Iceberg writing: measured once the lake layer lands.")
+
+
+def save(
+    args: argparse.Namespace,
+    data: bytes,
+    rows: list[Row],
+    peers: dict[str, float],
+    rust_whole: float,
+    rust_clean: float,
+    peers_rows: tuple[int, int],
+    rust_rows: int,
+) -> None:
+    reports = get_settings().home / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {
+        "events": args.events,
+        "bytes": len(data),
+        "repeats": args.repeats,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "steps": [asdict(row) | {"speedup": row.speedup} for row in rows],
+        "rust_whole_clean_file_seconds": rust_clean,
+        "peers": {
+            name: {"seconds": s, "rust_speedup": s / rust_clean} for name, s in peers.items()
+        },
+        "rows_out": {"rust": rust_rows, "polars": peers_rows[0], "duckdb": peers_rows[1]},
+        "rust_whole_seconds_per_million": rust_whole * 1_000_000 / args.events,
+    }
+    out = reports / "bench_processing.json"
+    out.write_text(json.dumps(result, indent=2))
+    plot(rows, peers, rust_clean, reports / "bench_processing.png")
+    console.print(f"figures: {out}\nplot:    {reports / 'bench_processing.png'}")
+
+
+def plot(rows: list[Row], peers: dict[str, float], rust_clean: float, target: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (steps_ax, peers_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
+    names = [row.step for row in rows]
+    positions = range(len(rows))
+    steps_ax.barh(
+        [p + 0.2 for p in positions], [r.python_s or 0 for r in rows], 0.4, label="Python"
+    )
+    steps_ax.barh([p - 0.2 for p in positions], [r.rust_s for r in rows], 0.4, label="Rust core")
+    steps_ax.set_yticks(list(positions), names)
+    steps_ax.set_xscale("log")
+    steps_ax.set_xlabel("seconds (log scale)")
+    steps_ax.invert_yaxis()
+    steps_ax.legend()
+    for position, row in zip(positions, rows, strict=True):
+        if row.speedup:
+            steps_ax.text(row.rust_s, position - 0.2, f" {row.speedup:.0f}x", va="center")
+    steps_ax.set_title("Python reference vs Rust core")
+    labels = ["Rust core (whole path)", *peers]
+    peers_ax.barh(
+        labels, [rust_clean, *peers.values()], color=["tab:orange", "tab:gray", "tab:gray"]
+    )
+    peers_ax.set_xlabel("seconds, same clean file, one thread")
+    peers_ax.invert_yaxis()
+    peers_ax.set_title("Bytes to Arrow against peers")
+    fig.tight_layout()
+    fig.savefig(target, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
