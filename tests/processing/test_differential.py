@@ -283,6 +283,7 @@ def test_agree_on_arbitrary_bytes(data: bytes, fmt: str) -> None:
 )
 def test_deduplicator_windows_agree(batches: list[list[str]], capacity: int) -> None:
     rust_dedup, ref_dedup = rs.Deduplicator(capacity), ref.Deduplicator(capacity)
+    fused_dedup = rs.Deduplicator(capacity)  # the same window, through the one-pass path
     for ids in batches:
         body = "\n".join(
             json.dumps(
@@ -304,3 +305,6 @@ def test_deduplicator_windows_agree(batches: list[list[str]], capacity: int) -> 
         ]
         assert got.num_duplicates == expected.num_duplicates
         assert len(rust_dedup) == len(ref_dedup)
+        fused = rs.process(body, deduplicator=fused_dedup)
+        assert fused.to_arrow().column("event_id") == got.to_arrow().column("event_id")
+        assert (fused.num_duplicates, len(fused_dedup)) == (got.num_duplicates, len(rust_dedup))

@@ -33,7 +33,77 @@ impl Hasher for KeyHasher {
 
 type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;
 
-/// The 128-bit hash of each row's key (the contract's dedup_key columns, in order).
+/// One value of a key, as the hash sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyPart<'a> {
+    Null,
+    Str(&'a str),
+    Int(i64),
+    Micros(i64),
+    Float(f64),
+    Days(i32),
+    Bool(bool),
+}
+
+/// The 128-bit hash of a key. A single string is hashed as its bytes (the common case, and
+/// the fastest); anything else through a self-delimiting encoding, so that ("ab", "c") and
+/// ("a", "bc") differ. Validation (the fused path) and [`key_hashes`] must agree: both use this.
+pub fn key_hash(parts: &[KeyPart<'_>], buffer: &mut Vec<u8>) -> u128 {
+    if let [KeyPart::Str(s)] = parts {
+        return xxh3_128(s.as_bytes());
+    }
+    buffer.clear();
+    for part in parts {
+        match *part {
+            KeyPart::Null => buffer.push(0),
+            KeyPart::Str(s) => {
+                buffer.push(1);
+                buffer.extend_from_slice(&(s.len() as u64).to_le_bytes());
+                buffer.extend_from_slice(s.as_bytes());
+            }
+            KeyPart::Int(v) => {
+                buffer.push(2);
+                buffer.extend_from_slice(&v.to_le_bytes());
+            }
+            KeyPart::Micros(v) => {
+                buffer.push(3);
+                buffer.extend_from_slice(&v.to_le_bytes());
+            }
+            KeyPart::Float(v) => {
+                // -0.0 == 0.0 as a key: normalise before hashing the bits.
+                let v = if v == 0.0 { 0.0f64 } else { v };
+                buffer.push(4);
+                buffer.extend_from_slice(&v.to_bits().to_le_bytes());
+            }
+            KeyPart::Days(v) => {
+                buffer.push(5);
+                buffer.extend_from_slice(&v.to_le_bytes());
+            }
+            KeyPart::Bool(v) => {
+                buffer.push(6);
+                buffer.push(v as u8);
+            }
+        }
+    }
+    xxh3_128(buffer)
+}
+
+fn key_part(column: &ArrayRef, row: usize) -> KeyPart<'_> {
+    if column.is_null(row) {
+        return KeyPart::Null;
+    }
+    match column.data_type() {
+        DataType::Utf8 => KeyPart::Str(column.as_string::<i32>().value(row)),
+        DataType::Int64 => KeyPart::Int(column.as_primitive::<Int64Type>().value(row)),
+        DataType::Timestamp(..) => KeyPart::Micros(column.as_primitive::<TimestampMicrosecondType>().value(row)),
+        DataType::Float64 => KeyPart::Float(column.as_primitive::<Float64Type>().value(row)),
+        DataType::Date32 => KeyPart::Days(column.as_primitive::<Date32Type>().value(row)),
+        DataType::Boolean => KeyPart::Bool(column.as_boolean().value(row)),
+        other => unreachable!("contract types map to known Arrow types, not {other}"),
+    }
+}
+
+/// The hash of each row's key (the contract's dedup_key columns, in order).
 pub fn key_hashes(transformed: &TransformedBatch) -> Vec<u128> {
     let batch = &transformed.batch;
     let columns: Vec<&ArrayRef> = transformed
@@ -42,58 +112,51 @@ pub fn key_hashes(transformed: &TransformedBatch) -> Vec<u128> {
         .iter()
         .map(|name| batch.column_by_name(name).expect("dedup key fields are columns"))
         .collect();
-    if let [only] = columns.as_slice() {
-        if let Some(strings) = only.as_string_opt::<i32>() {
-            // The common case (one string key): hash the bytes directly.
-            return strings.iter().map(|v| xxh3_128(v.unwrap_or_default().as_bytes())).collect();
-        }
-    }
     let mut buffer = Vec::with_capacity(64);
+    let mut parts = Vec::with_capacity(columns.len());
     (0..batch.num_rows())
         .map(|row| {
-            buffer.clear();
-            for column in &columns {
-                encode_value(column, row, &mut buffer);
-            }
-            xxh3_128(&buffer)
+            parts.clear();
+            parts.extend(columns.iter().map(|column| key_part(column, row)));
+            key_hash(&parts, &mut buffer)
         })
         .collect()
 }
 
-/// A self-delimiting encoding, so that ("ab", "c") and ("a", "bc") differ.
-fn encode_value(column: &ArrayRef, row: usize, out: &mut Vec<u8>) {
-    if column.is_null(row) {
-        out.push(0);
-        return;
+/// Which keys a batch has seen: its own so far, and (read-only) a deduplicator's window.
+/// Keys new to both are remembered in order, for the window to take after the batch.
+pub struct BatchKeys<'w> {
+    in_batch: KeySet,
+    window: Option<&'w Deduplicator>,
+    new_keys: Vec<u128>,
+    pub duplicates: u64,
+}
+
+impl<'w> BatchKeys<'w> {
+    pub fn new(capacity: usize, window: Option<&'w Deduplicator>) -> Self {
+        BatchKeys {
+            in_batch: KeySet::with_capacity_and_hasher(capacity, Default::default()),
+            window,
+            new_keys: Vec::with_capacity(capacity),
+            duplicates: 0,
+        }
     }
-    match column.data_type() {
-        DataType::Utf8 => {
-            let s = column.as_string::<i32>().value(row);
-            out.push(1);
-            out.extend_from_slice(&(s.len() as u64).to_le_bytes());
-            out.extend_from_slice(s.as_bytes());
+
+    /// True for the first sighting of a key; false (and counted) for a duplicate.
+    #[inline]
+    pub fn first_sighting(&mut self, hash: u128) -> bool {
+        let new = !self.window.is_some_and(|w| w.contains_hash(hash)) && self.in_batch.insert(hash);
+        if new {
+            self.new_keys.push(hash);
+        } else {
+            self.duplicates += 1;
         }
-        DataType::Int64 => {
-            out.push(2);
-            out.extend_from_slice(&column.as_primitive::<Int64Type>().value(row).to_le_bytes());
-        }
-        DataType::Timestamp(..) => {
-            out.push(3);
-            out.extend_from_slice(&column.as_primitive::<TimestampMicrosecondType>().value(row).to_le_bytes());
-        }
-        DataType::Float64 => {
-            out.push(4);
-            out.extend_from_slice(&column.as_primitive::<Float64Type>().value(row).to_bits().to_le_bytes());
-        }
-        DataType::Date32 => {
-            out.push(5);
-            out.extend_from_slice(&column.as_primitive::<Date32Type>().value(row).to_le_bytes());
-        }
-        DataType::Boolean => {
-            out.push(6);
-            out.push(column.as_boolean().value(row) as u8);
-        }
-        other => unreachable!("contract types map to known Arrow types, not {other}"),
+        new
+    }
+
+    /// The keys first seen in this batch, in order.
+    pub fn into_new_keys(self) -> Vec<u128> {
+        self.new_keys
     }
 }
 
@@ -119,8 +182,8 @@ pub fn deduplicate(transformed: &TransformedBatch) -> TransformedBatch {
         return transformed.clone();
     }
     let hashes = key_hashes(transformed);
-    let mut seen = KeySet::with_capacity_and_hasher(hashes.len(), Default::default());
-    let keep: Vec<bool> = hashes.iter().map(|h| seen.insert(*h)).collect();
+    let mut keys = BatchKeys::new(hashes.len(), None);
+    let keep: Vec<bool> = hashes.iter().map(|h| keys.first_sighting(*h)).collect();
     keep_rows(transformed, keep)
 }
 
@@ -166,14 +229,18 @@ impl Deduplicator {
             return transformed.clone();
         }
         let hashes = key_hashes(transformed);
-        let mut in_batch = KeySet::with_capacity_and_hasher(hashes.len(), Default::default());
-        let keep: Vec<bool> = hashes.iter().map(|h| in_batch.insert(*h) && !self.seen.contains(h)).collect();
-        for (hash, kept) in hashes.iter().zip(&keep) {
-            if *kept {
-                self.remember(*hash);
-            }
-        }
+        let mut keys = BatchKeys::new(hashes.len(), Some(self));
+        let keep: Vec<bool> = hashes.iter().map(|h| keys.first_sighting(*h)).collect();
+        let new_keys = keys.into_new_keys();
+        self.remember_all(&new_keys);
         keep_rows(transformed, keep)
+    }
+
+    /// Remember keys (oldest first), forgetting the oldest beyond the capacity.
+    pub fn remember_all(&mut self, hashes: &[u128]) {
+        for &hash in hashes {
+            self.remember(hash);
+        }
     }
 
     fn remember(&mut self, hash: u128) {

@@ -29,7 +29,7 @@ pub use transform::{transform, transformed_schema, TransformOptions, Transformed
 use std::sync::Arc;
 
 /// parse → validate → transform → deduplicate (within the batch, and across batches when a
-/// deduplicator is given).
+/// deduplicator is given), in one pass over the body: the same result as the four steps.
 pub fn process(
     body: Body,
     contract: Arc<Contract>,
@@ -37,11 +37,12 @@ pub fn process(
     transform_options: &TransformOptions,
     deduplicator: Option<&mut Deduplicator>,
 ) -> Result<TransformedBatch> {
-    let (_format, validated) = validate::parse_and_validate(body, parse_options, contract)?;
-    let transformed = transform(&validated, transform_options);
-    drop(validated);
-    Ok(match deduplicator {
-        Some(dedup) => dedup.deduplicate(&transformed),
-        None => deduplicate(&transformed),
-    })
+    let window = deduplicator.as_deref();
+    let (validated, duplicates, new_keys) = validate::parse_validate_dedup(body, parse_options, contract, window)?;
+    let mut transformed = transform(&validated, transform_options);
+    transformed.duplicates = duplicates;
+    if let Some(dedup) = deduplicator {
+        dedup.remember_all(&new_keys);
+    }
+    Ok(transformed)
 }

@@ -11,8 +11,8 @@ use arrow_array::{
 use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 
 use crate::contract::{Contract, ExtraFields, Field, FieldType};
+use crate::dedup::{key_hash, BatchKeys, Deduplicator, KeyPart};
 use crate::error::Result;
-use crate::input::Format;
 use crate::json::{compact, scan_value, skip_ws, unescape, JsonKind};
 use crate::parse::{parse_with, Body, FieldValue, ParseOptions, ParsedBatch, RecordView, Sink, MAX_DEPTH};
 use crate::rejection::{Reason, Rejection};
@@ -120,6 +120,33 @@ impl Column {
         }
     }
 
+    /// The value at `row` as a key part (for deduplication while validating).
+    fn key_part(&self, row: usize) -> KeyPart<'_> {
+        if !self.valid[row] {
+            return KeyPart::Null;
+        }
+        match &self.data {
+            ColumnData::Str { offsets, data } => {
+                KeyPart::Str(checked_utf8(&data[offsets[row] as usize..offsets[row + 1] as usize]))
+            }
+            ColumnData::Int(v) => KeyPart::Int(v[row]),
+            ColumnData::Micros(v) => KeyPart::Micros(v[row]),
+            ColumnData::Float(v) => KeyPart::Float(v[row]),
+            ColumnData::Bool(v) => KeyPart::Bool(v[row]),
+            ColumnData::Days(v) => KeyPart::Days(v[row]),
+        }
+    }
+
+    /// Once the size of a row is known, reserve room for the rows still to come, so that
+    /// string buffers grow once instead of doubling (each doubling copies and faults in pages).
+    fn reserve_for(&mut self, rows_so_far: usize, rows_expected: usize) {
+        if let ColumnData::Str { data, .. } = &mut self.data {
+            let per_row = data.len() / rows_so_far.max(1);
+            let wanted = rows_expected.saturating_mul(per_row) / 8 * 9;
+            data.reserve(wanted.saturating_sub(data.len()));
+        }
+    }
+
     /// Drop the values appended after the first `rows` (a row that failed half-way).
     fn truncate(&mut self, rows: usize) {
         if self.valid.len() <= rows {
@@ -196,26 +223,98 @@ impl FieldLookup {
     }
 }
 
+/// Drops duplicate rows as they are validated (the fused path), hashing keys exactly as
+/// [`crate::dedup::key_hashes`] does on a transformed batch.
+struct RowDedup<'w> {
+    /// (field index, compared trimmed and lowercased because it has an enum)
+    key_fields: Vec<(usize, bool)>,
+    keys: BatchKeys<'w>,
+    buffer: Vec<u8>,
+}
+
+impl RowDedup<'_> {
+    fn row_hash(&mut self, columns: &[Column], row: usize) -> u128 {
+        if let [(field, is_enum)] = self.key_fields[..] {
+            return match columns[field].key_part(row) {
+                KeyPart::Str(s) if is_enum => key_hash(&[KeyPart::Str(&normalize_enum(s))], &mut self.buffer),
+                part => key_hash(&[part], &mut self.buffer),
+            };
+        }
+        let normalized: Vec<Option<Cow<'_, str>>> = self
+            .key_fields
+            .iter()
+            .map(|&(field, is_enum)| match columns[field].key_part(row) {
+                KeyPart::Str(s) if is_enum => Some(normalize_enum(s)),
+                _ => None,
+            })
+            .collect();
+        let parts: Vec<KeyPart<'_>> = self
+            .key_fields
+            .iter()
+            .zip(&normalized)
+            .map(|(&(field, _), text)| match text {
+                Some(text) => KeyPart::Str(text),
+                None => columns[field].key_part(row),
+            })
+            .collect();
+        key_hash(&parts, &mut self.buffer)
+    }
+}
+
 /// Validates records as they come (a [`Sink`]), building the typed columns.
-pub struct Validator {
+pub struct Validator<'w> {
     contract: Arc<Contract>,
     lookup: FieldLookup,
     columns: Vec<Column>,
     slots: Vec<Option<usize>>,
     num_rows: usize,
+    rows_expected: usize,
     rejected: Vec<Rejection>,
+    dedup: Option<RowDedup<'w>>,
 }
 
-impl Validator {
-    pub fn new(contract: Arc<Contract>, capacity: usize) -> Validator {
+/// Rows after which the string buffers are sized for the whole batch.
+const SIZING_ROWS: usize = 1024;
+
+impl<'w> Validator<'w> {
+    pub fn new(contract: Arc<Contract>, capacity: usize) -> Validator<'w> {
         Validator {
             lookup: FieldLookup::new(&contract),
             columns: contract.fields.iter().map(|f| Column::new(f.field_type, capacity)).collect(),
             slots: vec![None; contract.fields.len()],
             num_rows: 0,
+            rows_expected: capacity,
             rejected: Vec::new(),
+            dedup: None,
             contract,
         }
+    }
+
+    /// Also drop duplicates as rows are validated: within the batch, and against `window`.
+    pub fn deduplicating(mut self, window: Option<&'w Deduplicator>) -> Validator<'w> {
+        if !self.contract.dedup_key.is_empty() {
+            let key_fields = self
+                .contract
+                .dedup_key
+                .iter()
+                .map(|name| {
+                    let index = self.contract.field_index(name).expect("checked when loading");
+                    (index, self.contract.fields[index].enum_values.is_some())
+                })
+                .collect();
+            let keys = BatchKeys::new(self.rows_expected, window);
+            self.dedup = Some(RowDedup { key_fields, keys, buffer: Vec::with_capacity(64) });
+        }
+        self
+    }
+
+    /// The batch, the duplicates dropped, and the keys first seen in it (for the window).
+    pub fn finish_deduplicated(mut self) -> (ValidatedBatch, u64, Vec<u128>) {
+        let (duplicates, new_keys) = match self.dedup.take() {
+            Some(dedup) => (dedup.keys.duplicates, dedup.keys.into_new_keys()),
+            None => (0, Vec::new()),
+        };
+        (self.finish(Vec::new()), duplicates, new_keys)
     }
 
     pub fn finish(self, mut rejected_before: Vec<Rejection>) -> ValidatedBatch {
@@ -248,7 +347,7 @@ impl Validator {
     }
 }
 
-impl Sink for Validator {
+impl Sink for Validator<'_> {
     const RETAINS_RECORDS: bool = false;
 
     fn accept(&mut self, record: &RecordView<'_>) {
@@ -279,9 +378,23 @@ impl Sink for Validator {
                 failure = Some((key, problem(Reason::ExtraField, message)));
             }
         }
-        match failure {
-            Some((field, p)) => self.fail(record, Some(field), p),
-            None => self.num_rows += 1,
+        if let Some((field, p)) = failure {
+            return self.fail(record, Some(field), p);
+        }
+        if let Some(dedup) = &mut self.dedup {
+            let hash = dedup.row_hash(&self.columns, self.num_rows);
+            if !dedup.keys.first_sighting(hash) {
+                for column in &mut self.columns {
+                    column.truncate(self.num_rows);
+                }
+                return;
+            }
+        }
+        self.num_rows += 1;
+        if self.num_rows == SIZING_ROWS && self.rows_expected > 2 * SIZING_ROWS {
+            for column in &mut self.columns {
+                column.reserve_for(SIZING_ROWS, self.rows_expected);
+            }
         }
     }
 
@@ -297,16 +410,19 @@ pub fn validate(parsed: &ParsedBatch, contract: Arc<Contract>) -> ValidatedBatch
     validator.finish(parsed.rejected.clone())
 }
 
-/// Parse and validate in one pass, without keeping the parsed records: the fast path.
-pub fn parse_and_validate(
+/// Parse, validate and deduplicate in one pass, without keeping the parsed records: the fast
+/// path. Returns the batch, the duplicates dropped and the keys first seen (for the window).
+pub fn parse_validate_dedup(
     body: Body,
     options: &ParseOptions,
     contract: Arc<Contract>,
-) -> Result<(Format, ValidatedBatch)> {
+    window: Option<&Deduplicator>,
+) -> Result<(ValidatedBatch, u64, Vec<u128>)> {
+    // Records average a couple of hundred bytes; the estimate only sizes the first buffers.
     let estimated_rows = (*body).as_ref().len() / 200 + 16;
-    let mut validator = Validator::new(contract, estimated_rows);
-    let format = parse_with(body, options, &mut validator)?;
-    Ok((format, validator.finish(Vec::new())))
+    let mut validator = Validator::new(contract, estimated_rows).deduplicating(window);
+    parse_with(body, options, &mut validator)?;
+    Ok(validator.finish_deduplicated())
 }
 
 fn decode_field<'a>(field: &Field, value: Option<FieldValue<'a>>) -> std::result::Result<Decoded<'a>, Problem> {
