@@ -121,7 +121,7 @@ def main() -> None:
 
     # Peers, one thread each, against the Rust whole path on the same clean file.
     clean = clean_path.read_bytes()
-    rust_clean, _ = timed(lambda: rs.process(clean, contract).to_arrow(), args.repeats)
+    rust_clean, _ = timed(lambda c=clean: rs.process(c, contract).to_arrow(), args.repeats)
     polars_s, frame = timed(lambda: pl.read_ndjson(clean_path), args.repeats)
     con = duckdb.connect()
     con.execute("SET threads = 1")
