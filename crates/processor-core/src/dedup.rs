@@ -33,6 +33,85 @@ impl Hasher for KeyHasher {
 
 type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;
 
+/// The keys of one batch, in arrival order, with an open-addressing index over them.
+///
+/// A batch of a million keys is probed at random, so what costs is memory touched: each slot
+/// is 8 bytes (a 32-bit fingerprint of the hash and the key's position), not the 16-byte
+/// hash, and the table stays under 5/8 full. A fingerprint match is confirmed against the
+/// full 128-bit hash, so a duplicate is only ever a true 128-bit match.
+struct BatchKeySet {
+    slots: Vec<u64>,
+    keys: Vec<u128>,
+}
+
+impl BatchKeySet {
+    fn with_capacity(keys: usize) -> Self {
+        let slots = (keys.max(8) * 8 / 5).next_power_of_two();
+        BatchKeySet { slots: vec![0; slots], keys: Vec::with_capacity(keys) }
+    }
+
+    #[inline]
+    fn fingerprint(hash: u128) -> u64 {
+        (hash >> 96) as u64
+    }
+
+    /// The slot for `hash`: where it is, or the empty slot where it belongs.
+    #[inline]
+    fn find(&self, hash: u128) -> (usize, bool) {
+        let mask = self.slots.len() - 1;
+        let fingerprint = Self::fingerprint(hash);
+        let mut i = (hash as usize) & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                return (i, false);
+            }
+            if slot >> 32 == fingerprint && self.keys[(slot as u32 - 1) as usize] == hash {
+                return (i, true);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Ask the memory system for `hash`'s slot now, to be probed a record later.
+    #[inline]
+    fn prefetch(&self, hash: u128) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let slot = &self.slots[(hash as usize) & (self.slots.len() - 1)];
+            // SAFETY: a prefetch is only a hint; the pointer is to a live element.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(slot as *const u64 as *const i8)
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = hash;
+    }
+
+    /// True when the key was not there (and is now).
+    #[inline]
+    fn insert(&mut self, hash: u128) -> bool {
+        if (self.keys.len() + 1) * 8 > self.slots.len() * 5 {
+            self.grow();
+        }
+        let (i, present) = self.find(hash);
+        if !present {
+            self.keys.push(hash);
+            self.slots[i] = (Self::fingerprint(hash) << 32) | self.keys.len() as u64;
+        }
+        !present
+    }
+
+    fn grow(&mut self) {
+        self.slots = vec![0; self.slots.len() * 2];
+        for position in 0..self.keys.len() {
+            let hash = self.keys[position];
+            let (i, _) = self.find(hash);
+            self.slots[i] = (Self::fingerprint(hash) << 32) | (position as u64 + 1);
+        }
+    }
+}
+
 /// One value of a key, as the hash sees it.
 #[derive(Debug, Clone, Copy)]
 pub enum KeyPart<'a> {
@@ -126,37 +205,35 @@ pub fn key_hashes(transformed: &TransformedBatch) -> Vec<u128> {
 /// Which keys a batch has seen: its own so far, and (read-only) a deduplicator's window.
 /// Keys new to both are remembered in order, for the window to take after the batch.
 pub struct BatchKeys<'w> {
-    in_batch: KeySet,
+    in_batch: BatchKeySet,
     window: Option<&'w Deduplicator>,
-    new_keys: Vec<u128>,
     pub duplicates: u64,
 }
 
 impl<'w> BatchKeys<'w> {
     pub fn new(capacity: usize, window: Option<&'w Deduplicator>) -> Self {
-        BatchKeys {
-            in_batch: KeySet::with_capacity_and_hasher(capacity, Default::default()),
-            window,
-            new_keys: Vec::with_capacity(capacity),
-            duplicates: 0,
-        }
+        BatchKeys { in_batch: BatchKeySet::with_capacity(capacity), window, duplicates: 0 }
     }
 
     /// True for the first sighting of a key; false (and counted) for a duplicate.
     #[inline]
     pub fn first_sighting(&mut self, hash: u128) -> bool {
         let new = !self.window.is_some_and(|w| w.contains_hash(hash)) && self.in_batch.insert(hash);
-        if new {
-            self.new_keys.push(hash);
-        } else {
+        if !new {
             self.duplicates += 1;
         }
         new
     }
 
+    /// Start fetching what [`Self::first_sighting`] will need for `hash`.
+    #[inline]
+    pub fn prefetch(&self, hash: u128) {
+        self.in_batch.prefetch(hash);
+    }
+
     /// The keys first seen in this batch, in order.
     pub fn into_new_keys(self) -> Vec<u128> {
-        self.new_keys
+        self.in_batch.keys
     }
 }
 
@@ -288,5 +365,30 @@ impl Deduplicator {
             dedup.remember(u128::from_le_bytes(chunk.try_into().expect("16 bytes")));
         }
         Ok(dedup)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_key_set_finds_every_key_once_across_growth() {
+        let mut set = BatchKeySet::with_capacity(1);
+        for k in 0..10_000u128 {
+            let key = k.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
+            assert!(set.insert(key), "{k} is new");
+        }
+        for k in 0..10_000u128 {
+            let key = k.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
+            assert!(!set.insert(key), "{k} was seen");
+        }
+        assert_eq!(set.keys.len(), 10_000);
+        assert!(set.slots.len() * 5 >= 10_000 * 8, "stays under 5/8 full");
+        // Same fingerprint, different hash: both kept.
+        let mut set = BatchKeySet::with_capacity(4);
+        assert!(set.insert(7 << 96 | 1));
+        assert!(set.insert(7 << 96 | 2));
+        assert!(!set.insert(7 << 96 | 1));
     }
 }

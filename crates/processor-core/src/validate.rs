@@ -230,6 +230,9 @@ struct RowDedup<'w> {
     key_fields: Vec<(usize, bool)>,
     keys: BatchKeys<'w>,
     buffer: Vec<u8>,
+    /// The key of the last row, checked when the next record arrives (or at the end): its
+    /// slot is prefetched meanwhile, so the random memory access overlaps with parsing.
+    pending: Option<u128>,
 }
 
 impl RowDedup<'_> {
@@ -303,13 +306,14 @@ impl<'w> Validator<'w> {
                 })
                 .collect();
             let keys = BatchKeys::new(self.rows_expected, window);
-            self.dedup = Some(RowDedup { key_fields, keys, buffer: Vec::with_capacity(64) });
+            self.dedup = Some(RowDedup { key_fields, keys, buffer: Vec::with_capacity(64), pending: None });
         }
         self
     }
 
     /// The batch, the duplicates dropped, and the keys first seen in it (for the window).
     pub fn finish_deduplicated(mut self) -> (ValidatedBatch, u64, Vec<u128>) {
+        self.resolve_pending_duplicate();
         let (duplicates, new_keys) = match self.dedup.take() {
             Some(dedup) => (dedup.keys.duplicates, dedup.keys.into_new_keys()),
             None => (0, Vec::new()),
@@ -332,6 +336,18 @@ impl<'w> Validator<'w> {
         }
     }
 
+    /// Drop the last row if its key was seen before (see [`RowDedup::pending`]).
+    fn resolve_pending_duplicate(&mut self) {
+        let Some(dedup) = &mut self.dedup else { return };
+        let Some(hash) = dedup.pending.take() else { return };
+        if !dedup.keys.first_sighting(hash) {
+            self.num_rows -= 1;
+            for column in &mut self.columns {
+                column.truncate(self.num_rows);
+            }
+        }
+    }
+
     fn fail(&mut self, record: &RecordView<'_>, field: Option<String>, p: Problem) {
         for column in &mut self.columns {
             column.truncate(self.num_rows);
@@ -351,6 +367,7 @@ impl Sink for Validator<'_> {
     const RETAINS_RECORDS: bool = false;
 
     fn accept(&mut self, record: &RecordView<'_>) {
+        self.resolve_pending_duplicate();
         self.slots.iter_mut().for_each(|s| *s = None);
         let mut extra = None;
         for i in 0..record.num_fields() {
@@ -383,12 +400,8 @@ impl Sink for Validator<'_> {
         }
         if let Some(dedup) = &mut self.dedup {
             let hash = dedup.row_hash(&self.columns, self.num_rows);
-            if !dedup.keys.first_sighting(hash) {
-                for column in &mut self.columns {
-                    column.truncate(self.num_rows);
-                }
-                return;
-            }
+            dedup.keys.prefetch(hash);
+            dedup.pending = Some(hash);
         }
         self.num_rows += 1;
         if self.num_rows == SIZING_ROWS && self.rows_expected > 2 * SIZING_ROWS {
