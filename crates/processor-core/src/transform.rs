@@ -1,5 +1,5 @@
-//! Transform: validated columns → the lake's row shape. Nothing here can fail: enum values
-//! are normalised, the partition column derived, ingest metadata appended.
+//! Transform: validated columns → the lake's row shape. Nothing here can fail: the partition
+//! column is derived and ingest metadata appended (enum values arrive normalised already).
 
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use crate::contract::{Contract, FieldType};
 use crate::rejection::Rejection;
 use crate::timestamp::day_of;
-use crate::validate::{normalize_enum, ValidatedBatch};
+use crate::validate::ValidatedBatch;
 
 pub const JOB_ID_COLUMN: &str = "_job_id";
 pub const INGESTED_AT_COLUMN: &str = "_ingested_at";
@@ -93,15 +93,8 @@ pub fn transform(validated: &ValidatedBatch, options: &TransformOptions) -> Tran
     let contract = &validated.contract;
     let rows = validated.num_rows;
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(validated.columns.len() + 4);
-    for (field, column) in contract.fields.iter().zip(&validated.columns) {
-        if field.enum_values.is_some() {
-            let strings = column.as_string::<i32>();
-            let normalized: StringArray = strings.iter().map(|v| v.map(normalize_enum)).collect();
-            columns.push(Arc::new(normalized));
-        } else {
-            columns.push(column.clone());
-        }
-    }
+    // Enum values were trimmed and lowercased as they were validated; the columns carry over.
+    columns.extend(validated.columns.iter().cloned());
     if let Some(partition) = &contract.partition {
         let index = contract.field_index(&partition.field).expect("checked when loading");
         let source = &validated.columns[index];

@@ -226,8 +226,8 @@ impl FieldLookup {
 /// Drops duplicate rows as they are validated (the fused path), hashing keys exactly as
 /// [`crate::dedup::key_hashes`] does on a transformed batch.
 struct RowDedup<'w> {
-    /// (field index, compared trimmed and lowercased because it has an enum)
-    key_fields: Vec<(usize, bool)>,
+    /// The dedup key's field indexes.
+    key_fields: Vec<usize>,
     keys: BatchKeys<'w>,
     buffer: Vec<u8>,
     /// The key of the last row, checked when the next record arrives (or at the end): its
@@ -237,29 +237,11 @@ struct RowDedup<'w> {
 
 impl RowDedup<'_> {
     fn row_hash(&mut self, columns: &[Column], row: usize) -> u128 {
-        if let [(field, is_enum)] = self.key_fields[..] {
-            return match columns[field].key_part(row) {
-                KeyPart::Str(s) if is_enum => key_hash(&[KeyPart::Str(&normalize_enum(s))], &mut self.buffer),
-                part => key_hash(&[part], &mut self.buffer),
-            };
+        // Enum values are stored normalised, as transform leaves them: the hash matches.
+        if let [field] = self.key_fields[..] {
+            return key_hash(&[columns[field].key_part(row)], &mut self.buffer);
         }
-        let normalized: Vec<Option<Cow<'_, str>>> = self
-            .key_fields
-            .iter()
-            .map(|&(field, is_enum)| match columns[field].key_part(row) {
-                KeyPart::Str(s) if is_enum => Some(normalize_enum(s)),
-                _ => None,
-            })
-            .collect();
-        let parts: Vec<KeyPart<'_>> = self
-            .key_fields
-            .iter()
-            .zip(&normalized)
-            .map(|(&(field, _), text)| match text {
-                Some(text) => KeyPart::Str(text),
-                None => columns[field].key_part(row),
-            })
-            .collect();
+        let parts: Vec<KeyPart<'_>> = self.key_fields.iter().map(|&field| columns[field].key_part(row)).collect();
         key_hash(&parts, &mut self.buffer)
     }
 }
@@ -300,10 +282,7 @@ impl<'w> Validator<'w> {
                 .contract
                 .dedup_key
                 .iter()
-                .map(|name| {
-                    let index = self.contract.field_index(name).expect("checked when loading");
-                    (index, self.contract.fields[index].enum_values.is_some())
-                })
+                .map(|name| self.contract.field_index(name).expect("checked when loading"))
                 .collect();
             let keys = BatchKeys::new(self.rows_expected, window);
             self.dedup = Some(RowDedup { key_fields, keys, buffer: Vec::with_capacity(64), pending: None });
@@ -458,7 +437,21 @@ fn decode_field<'a>(field: &Field, value: Option<FieldValue<'a>>) -> std::result
         FieldValue::EmptyCell => unreachable!("handled above"),
     };
     check_constraints(&decoded, field)?;
-    Ok(decoded)
+    match (decoded, &field.enum_values) {
+        (Decoded::Str(sent), Some(values)) => {
+            // Kept as compared: trimmed and lowercased (docs/processing.md, "Transform").
+            let normalized = match sent {
+                Cow::Borrowed(text) => normalize_enum(text),
+                Cow::Owned(text) => Cow::Owned(normalize_enum(&text).into_owned()),
+            };
+            if !values.iter().any(|v| v.as_str() == normalized) {
+                let message = format!("{name}: {normalized:?} is not one of {}", values.join(", "));
+                return Err(problem(Reason::NotInEnum, message));
+            }
+            Ok(Decoded::Str(normalized))
+        }
+        (decoded, _) => Ok(decoded),
+    }
 }
 
 fn type_name(kind: JsonKind) -> &'static str {
@@ -686,30 +679,16 @@ fn int_above(v: i64, max: f64) -> bool {
 fn check_constraints(value: &Decoded<'_>, field: &Field) -> std::result::Result<(), Problem> {
     let name = &field.name;
     match value {
-        Decoded::Str(s) => {
-            if field.min_length.is_some() || field.max_length.is_some() {
-                let len = if s.is_ascii() { s.len() } else { s.chars().count() };
-                if let Some(min) = field.min_length {
-                    if len < min as usize {
-                        return Err(problem(
-                            Reason::TooShort,
-                            format!("{name} has {len} characters, fewer than {min}"),
-                        ));
-                    }
-                }
-                if let Some(max) = field.max_length {
-                    if len > max as usize {
-                        return Err(problem(Reason::TooLong, format!("{name} has {len} characters, more than {max}")));
-                    }
+        Decoded::Str(s) if field.min_length.is_some() || field.max_length.is_some() => {
+            let len = if s.is_ascii() { s.len() } else { s.chars().count() };
+            if let Some(min) = field.min_length {
+                if len < min as usize {
+                    return Err(problem(Reason::TooShort, format!("{name} has {len} characters, fewer than {min}")));
                 }
             }
-            if let Some(values) = &field.enum_values {
-                let normalized = normalize_enum(s);
-                if !values.iter().any(|v| v.as_str() == normalized) {
-                    return Err(problem(
-                        Reason::NotInEnum,
-                        format!("{name}: {s:?} is not one of {}", values.join(", ")),
-                    ));
+            if let Some(max) = field.max_length {
+                if len > max as usize {
+                    return Err(problem(Reason::TooLong, format!("{name} has {len} characters, more than {max}")));
                 }
             }
         }
