@@ -94,7 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each Rust/peer timing")
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each Rust/peer timing")
     args = parser.parse_args()
 
     path = sample_file(args.events, args.seed, clean=False)
