@@ -99,6 +99,7 @@ fn default_extra_fields() -> ExtraFields {
 const MAX_CONTRACT_BYTES: usize = 1 << 20;
 const MAX_FIELDS: usize = 1000;
 const MAX_NAME_LEN: usize = 64;
+const MAX_ENUM_VALUES: usize = 10_000;
 
 impl Contract {
     /// Parse and check a contract. `source` names it in errors (a path or `<string>`).
@@ -216,6 +217,13 @@ impl Contract {
                 if values.is_empty() {
                     return err(&format!("{place}.enum"), "an enum needs at least one value".into());
                 }
+                if values.len() > MAX_ENUM_VALUES {
+                    return err(
+                        &format!("{place}.enum"),
+                        format!("{} values, more than the {MAX_ENUM_VALUES} allowed", values.len()),
+                    );
+                }
+                let mut seen = std::collections::HashSet::with_capacity(values.len());
                 for (j, value) in values.iter().enumerate() {
                     if crate::validate::normalize_enum(value) != value.as_str() || value.is_empty() {
                         return err(
@@ -225,7 +233,7 @@ impl Contract {
                             ),
                         );
                     }
-                    if values[..j].contains(value) {
+                    if !seen.insert(value) {
                         return err(&format!("{place}.enum[{j}]"), format!("{value:?} is listed twice"));
                     }
                 }

@@ -415,7 +415,8 @@ impl<'a, S: Sink> Parser<'a, S> {
                 end -= 1;
             }
             let next = newline.map_or(bytes.len(), |i| i + 1);
-            let first = skip_ws(bytes, line_start);
+            // Bounded by the line: on a run of blank lines, an unbounded skip would be quadratic.
+            let first = skip_ws(&bytes[..end], line_start);
             if first < end {
                 self.ndjson_line(line_start, end, first, line_no);
             }
@@ -578,7 +579,7 @@ impl<'a, S: Sink> Parser<'a, S> {
                     Reason::TooLarge,
                     format!("row is {cell_bytes} bytes, more than the {} allowed", self.max_record_bytes),
                 ))
-            } else if std::str::from_utf8(record.as_slice()).is_err() {
+            } else if record.iter().any(|cell| std::str::from_utf8(cell).is_err()) {
                 Some((Reason::InvalidUtf8, "the row is not valid UTF-8".to_string()))
             } else if record.len() != header.len() {
                 Some((Reason::RaggedRow, format!("row has {} cells, the header has {}", record.len(), header.len())))

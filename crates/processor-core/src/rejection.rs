@@ -87,10 +87,20 @@ pub struct Rejection {
     pub raw: String,
 }
 
-/// The record's text for the dead-letter table: cut to [`MAX_RAW_BYTES`], invalid UTF-8 replaced.
+/// The record's text for the dead-letter table: cut to [`MAX_RAW_BYTES`], invalid UTF-8
+/// replaced by U+FFFD, and cut again to [`MAX_RAW_BYTES`] at a character boundary (each
+/// replaced byte takes three).
 pub fn raw_text(bytes: &[u8]) -> String {
     let cut = &bytes[..bytes.len().min(MAX_RAW_BYTES)];
-    String::from_utf8_lossy(cut).into_owned()
+    let mut text = String::from_utf8_lossy(cut).into_owned();
+    if text.len() > MAX_RAW_BYTES {
+        let mut end = MAX_RAW_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
 }
 
 pub fn rejected_schema() -> SchemaRef {

@@ -139,11 +139,13 @@ impl Column {
 
     /// Once the size of a row is known, reserve room for the rows still to come, so that
     /// string buffers grow once instead of doubling (each doubling copies and faults in pages).
-    fn reserve_for(&mut self, rows_so_far: usize, rows_expected: usize) {
+    /// A column's text can never outgrow the body it comes from (`max_bytes`); failing to
+    /// reserve only means growing by doubling after all.
+    fn reserve_for(&mut self, rows_so_far: usize, rows_expected: usize, max_bytes: usize) {
         if let ColumnData::Str { data, .. } = &mut self.data {
             let per_row = data.len() / rows_so_far.max(1);
-            let wanted = rows_expected.saturating_mul(per_row) / 8 * 9;
-            data.reserve(wanted.saturating_sub(data.len()));
+            let wanted = (rows_expected.saturating_mul(per_row) / 8 * 9).min(max_bytes);
+            let _ = data.try_reserve(wanted.saturating_sub(data.len()));
         }
     }
 
@@ -254,6 +256,8 @@ pub struct Validator<'w> {
     slots: Vec<Option<usize>>,
     num_rows: usize,
     rows_expected: usize,
+    /// The body's size: no column's text can be larger.
+    body_bytes: usize,
     rejected: Vec<Rejection>,
     dedup: Option<RowDedup<'w>>,
 }
@@ -262,13 +266,14 @@ pub struct Validator<'w> {
 const SIZING_ROWS: usize = 1024;
 
 impl<'w> Validator<'w> {
-    pub fn new(contract: Arc<Contract>, capacity: usize) -> Validator<'w> {
+    pub fn new(contract: Arc<Contract>, capacity: usize, body_bytes: usize) -> Validator<'w> {
         Validator {
             lookup: FieldLookup::new(&contract),
             columns: contract.fields.iter().map(|f| Column::new(f.field_type, capacity)).collect(),
             slots: vec![None; contract.fields.len()],
             num_rows: 0,
             rows_expected: capacity,
+            body_bytes,
             rejected: Vec::new(),
             dedup: None,
             contract,
@@ -385,7 +390,7 @@ impl Sink for Validator<'_> {
         self.num_rows += 1;
         if self.num_rows == SIZING_ROWS && self.rows_expected > 2 * SIZING_ROWS {
             for column in &mut self.columns {
-                column.reserve_for(SIZING_ROWS, self.rows_expected);
+                column.reserve_for(SIZING_ROWS, self.rows_expected, self.body_bytes);
             }
         }
     }
@@ -397,7 +402,7 @@ impl Sink for Validator<'_> {
 
 /// Validate a parsed batch against a contract.
 pub fn validate(parsed: &ParsedBatch, contract: Arc<Contract>) -> ValidatedBatch {
-    let mut validator = Validator::new(contract, parsed.len());
+    let mut validator = Validator::new(contract, parsed.len(), parsed.bytes().len());
     parsed.replay(&mut validator);
     validator.finish(parsed.rejected.clone())
 }
@@ -411,8 +416,8 @@ pub fn parse_validate_dedup(
     window: Option<&Deduplicator>,
 ) -> Result<(ValidatedBatch, u64, Vec<u128>)> {
     // Records average a couple of hundred bytes; the estimate only sizes the first buffers.
-    let estimated_rows = (*body).as_ref().len() / 200 + 16;
-    let mut validator = Validator::new(contract, estimated_rows).deduplicating(window);
+    let body_bytes = (*body).as_ref().len();
+    let mut validator = Validator::new(contract, body_bytes / 200 + 16, body_bytes).deduplicating(window);
     parse_with(body, options, &mut validator)?;
     Ok(validator.finish_deduplicated())
 }
@@ -445,7 +450,11 @@ fn decode_field<'a>(field: &Field, value: Option<FieldValue<'a>>) -> std::result
                 Cow::Owned(text) => Cow::Owned(normalize_enum(&text).into_owned()),
             };
             if !values.iter().any(|v| v.as_str() == normalized) {
-                let message = format!("{name}: {normalized:?} is not one of {}", values.join(", "));
+                let message = if values.len() <= 12 {
+                    format!("{name}: {normalized:?} is not one of {}", values.join(", "))
+                } else {
+                    format!("{name}: {normalized:?} is not one of the {} allowed values", values.len())
+                };
                 return Err(problem(Reason::NotInEnum, message));
             }
             Ok(Decoded::Str(normalized))
@@ -644,8 +653,8 @@ fn decode_cell<'a>(cell: &'a str, field: &Field) -> std::result::Result<Decoded<
             if info.lone_surrogate {
                 return Err(bad("a \\u escape is an unpaired surrogate"));
             }
-            if info.depth + 1 > MAX_DEPTH {
-                return Err(problem(Reason::TooDeep, format!("{}: nesting deeper than {MAX_DEPTH}", field.name)));
+            if info.depth > MAX_DEPTH {
+                return Err(bad(&format!("nesting deeper than {MAX_DEPTH}")));
             }
             Decoded::Str(Cow::Owned(compact(&bytes[start..info.end])))
         }
@@ -654,9 +663,12 @@ fn decode_cell<'a>(cell: &'a str, field: &Field) -> std::result::Result<Decoded<
 }
 
 /// `v < min` for an integer, exactly (no rounding through f64).
+/// 2^63: `i64::MAX as f64` rounds up to it, so bounds are compared against it with `>=`.
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
 fn int_below(v: i64, min: f64) -> bool {
     let m = min.ceil();
-    if m > i64::MAX as f64 {
+    if m >= TWO_POW_63 {
         true
     } else if m < i64::MIN as f64 {
         false
@@ -667,7 +679,7 @@ fn int_below(v: i64, min: f64) -> bool {
 
 fn int_above(v: i64, max: f64) -> bool {
     let m = max.floor();
-    if m >= i64::MAX as f64 {
+    if m >= TWO_POW_63 {
         false
     } else if m < i64::MIN as f64 {
         true
@@ -747,6 +759,9 @@ mod tests {
         assert!(int_below(0, 0.5));
         assert!(int_above(1_000_000_000_000_000_001, 1e18));
         assert!(!int_above(i64::MAX, 9.3e18));
+        assert!(int_below(i64::MAX, TWO_POW_63), "2^63 is above every int64");
+        assert!(!int_above(i64::MAX, TWO_POW_63));
+        assert!(int_above(i64::MIN, -TWO_POW_63 - 4096.0));
     }
 
     #[test]

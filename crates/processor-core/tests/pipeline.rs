@@ -189,3 +189,77 @@ fn steps_and_fused_path_agree() {
     assert_eq!(steps.rejected, fused.rejected);
     assert_eq!(steps.duplicates, fused.duplicates);
 }
+
+fn one_field_contract(yaml_field: &str) -> Arc<Contract> {
+    Arc::new(Contract::from_yaml(&format!("name: t\nfields:\n  - {yaml_field}\n"), "t.yaml").unwrap())
+}
+
+#[test]
+fn a_character_split_across_csv_cells_is_invalid_utf8_not_a_panic() {
+    let parsed = parse(body(&b"a,b\n\xc3,\xa9\nx,y\n"[..]), &ParseOptions::default()).unwrap();
+    assert_eq!(parsed.len(), 1);
+    assert_eq!(parsed.rejected.len(), 1);
+    assert_eq!(parsed.rejected[0].reason, Reason::InvalidUtf8);
+}
+
+#[test]
+fn many_blank_lines_are_skipped_in_linear_time() {
+    let mut text = String::from(GOOD);
+    text.push_str(&"\n \r".repeat(300_000));
+    text.push('\n');
+    text.push_str(&GOOD.replace("e1", "e2"));
+    let out = run(text);
+    assert_eq!((out.batch.num_rows(), out.rejected.len()), (2, 0));
+}
+
+#[test]
+fn large_records_do_not_make_the_column_buffers_explode() {
+    let contract = one_field_contract("{name: s, type: string}");
+    let line = format!("{{\"s\":\"{}\"}}\n", "a".repeat(120_000));
+    let text = line.repeat(1_100);
+    let out = process(body(text), contract, &ParseOptions::default(), &TransformOptions::default(), None).unwrap();
+    assert_eq!(out.batch.num_rows(), 1_100);
+}
+
+#[test]
+fn raw_text_stays_within_its_cap_after_replacement_characters() {
+    let mut line = b"{\"s\":\"".to_vec();
+    line.extend(std::iter::repeat_n(0xff, 200_000));
+    line.extend_from_slice(b"\"}");
+    let out = run(line);
+    assert_eq!(out.rejected[0].reason, Reason::InvalidUtf8);
+    let raw = &out.rejected[0].raw;
+    assert!(raw.len() <= rejection::MAX_RAW_BYTES, "{}", raw.len());
+    assert!(raw.starts_with("{\"s\":\"\u{FFFD}"));
+}
+
+#[test]
+fn csv_json_cells_nest_up_to_the_limit() {
+    let contract = one_field_contract("{name: j, type: json}");
+    let cell = |depth: usize| format!("\"{}{}\"", "[".repeat(depth), "]".repeat(depth));
+    let text = format!("j\n{}\n{}\n", cell(64), cell(65));
+    let out = process(body(text), contract, &ParseOptions::default(), &TransformOptions::default(), None).unwrap();
+    assert_eq!(out.batch.num_rows(), 1);
+    assert_eq!((out.rejected[0].line, out.rejected[0].reason), (3, Reason::InvalidJson));
+}
+
+#[test]
+fn an_integer_minimum_of_two_to_the_63_rejects_every_int64() {
+    let contract = one_field_contract("{name: n, type: int, min: 9223372036854775808}");
+    let out = process(
+        body(&b"{\"n\": 9223372036854775807}"[..]),
+        contract,
+        &ParseOptions::default(),
+        &TransformOptions::default(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(out.rejected[0].reason, Reason::OutOfRange);
+}
+
+#[test]
+fn a_huge_enum_is_refused_quickly() {
+    let values: Vec<String> = (0..20_000).map(|i| format!("v{i}")).collect();
+    let yaml = format!("name: t\nfields:\n  - {{name: s, type: string, enum: [{}]}}\n", values.join(", "));
+    assert!(matches!(Contract::from_yaml(&yaml, "t.yaml"), Err(CoreError::Contract { .. })));
+}

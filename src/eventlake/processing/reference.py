@@ -216,7 +216,12 @@ def _end_without_ws(text: str, start: int) -> int:
 
 
 def _raw(data: bytes) -> str:
-    return data[:RAW_LIMIT].decode("utf-8", "replace")
+    """Cut to RAW_LIMIT bytes, replace invalid UTF-8, cut again at a character boundary."""
+    text = data[:RAW_LIMIT].decode("utf-8", "replace")
+    encoded = text.encode("utf-8", "surrogatepass")
+    if len(encoded) > RAW_LIMIT:
+        text = encoded[:RAW_LIMIT].decode("utf-8", "ignore")
+    return text
 
 
 def _json_kind(value: Any) -> str:
