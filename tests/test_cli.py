@@ -168,3 +168,35 @@ def test_every_command_is_documented_in_the_readme() -> None:
         if f"eventlake {name}" not in readme and f"make {name}" not in readme
     ]
     assert not missing, f"commands missing from the README: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("EVENTLAKE_MAX_RECORD_BYTES", "lots"),  # malformed
+        ("EVENTLAKE_MAX_RECORD_BYTES", str(1 << 40)),  # oversized
+        ("EVENTLAKE_DEDUP_WINDOW", "-5"),  # nonsense
+    ],
+)
+def test_bad_settings_are_a_clear_error(
+    variable: str, value: str, monkeypatch: pytest.MonkeyPatch, fresh_settings: None
+) -> None:
+    monkeypatch.setenv(variable, value)
+    result = runner.invoke(app, ["run", "--events", "10"])
+    assert result.exit_code == 2
+    text = _flat(result.output)
+    assert "invalid EVENTLAKE_* settings" in text
+    assert variable.removeprefix("EVENTLAKE_").lower() in text
+    assert "Traceback" not in result.output
+
+
+def test_settings_reach_the_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_settings: None
+) -> None:
+    path = tmp_path / "events.ndjson"
+    big = {"event_id": "e" * 60, "user_id": "u", "event_type": "login", "event_timestamp": 1}
+    path.write_text(json.dumps(big) + "\n")
+    monkeypatch.setenv("EVENTLAKE_MAX_RECORD_BYTES", "50")
+    result = runner.invoke(app, ["process", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "too_large" in result.output

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import data_processor_rs
 import typer
 from data_processor_rs import ContractError, InputError
 from pydantic import ValidationError
@@ -35,7 +36,7 @@ from rich.progress import (
 from rich.table import Table
 
 from eventlake import __version__
-from eventlake.config import get_settings
+from eventlake.config import Settings, get_settings
 from eventlake.contracts import load_contract
 from eventlake.pipeline.process_files import FileReport, process_file
 from eventlake.sample_data import FORMATS, Format, SampleConfig, SampleSummary, write_sample
@@ -83,12 +84,16 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _default_out() -> Path:
+def _settings() -> Settings:
+    """The settings, or a clear error (exit 2) naming the EVENTLAKE_* variable at fault."""
     try:
-        home = get_settings().home
+        return get_settings()
     except ValidationError as exc:
-        raise _fail(f"invalid EVENTLAKE_* settings:\n{exc}") from None
-    return home / "samples"
+        raise _fail(f"invalid EVENTLAKE_* settings:\n{exc}", code=2) from None
+
+
+def _default_out() -> Path:
+    return _settings().home / "samples"
 
 
 def _auto_workers(events: int) -> int:
@@ -306,12 +311,16 @@ def _process_with_progress(
         seen = progress.tasks[task].completed
         progress.update(task, rate=f"{seen / elapsed / 1e6:,.0f} MB/s" if elapsed else "")
 
+    settings = _settings()
     return process_file(
         path,
         contract,
         output_dir=output_dir,
+        deduplicator=data_processor_rs.Deduplicator(settings.dedup_window),
         job_id=job_id,
         source=f"file:{path.name}",
+        max_record_bytes=settings.max_record_bytes,
+        max_decompressed_bytes=settings.max_decompressed_bytes,
         on_bytes=advance,
     )
 
@@ -408,7 +417,7 @@ def run(
     seed: Annotated[int, typer.Option(min=0, help="Seed of the sample data.")] = 42,
 ) -> None:
     """The main job on embedded defaults: generate sample traffic, process it, print a summary."""
-    settings = get_settings()
+    settings = _settings()
     home = settings.home
     samples, output = home / "samples", home / "output"
     began = time.perf_counter()

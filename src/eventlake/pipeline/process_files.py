@@ -118,6 +118,8 @@ def process_file(
     source: str = "",
     file_format: data_processor_rs.Format | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    max_record_bytes: int = 1_048_576,
+    max_decompressed_bytes: int = 1 << 30,
     on_bytes: Callable[[int], None] | None = None,
 ) -> FileReport:
     """Run one file through the core; write Parquet under ``output_dir`` when given."""
@@ -142,6 +144,8 @@ def process_file(
                 job_id=job_id,
                 source=source,
                 deduplicator=dedup,
+                max_record_bytes=max_record_bytes,
+                max_decompressed_bytes=max_decompressed_bytes,
             )
             report.core_seconds += time.perf_counter() - core_began
             rejected = _in_file_terms(batch.rejected, lines_before, report.received)
