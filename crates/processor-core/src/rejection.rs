@@ -32,26 +32,6 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 17] = [
-        Reason::InvalidJson,
-        Reason::InvalidUtf8,
-        Reason::NotAnObject,
-        Reason::DuplicateKey,
-        Reason::TooDeep,
-        Reason::TooLarge,
-        Reason::RaggedRow,
-        Reason::Missing,
-        Reason::Null,
-        Reason::WrongType,
-        Reason::OutOfRange,
-        Reason::TooShort,
-        Reason::TooLong,
-        Reason::NotInEnum,
-        Reason::BadTimestamp,
-        Reason::BadDate,
-        Reason::ExtraField,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::InvalidJson => "invalid_json",
