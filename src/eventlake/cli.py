@@ -5,17 +5,22 @@ Commands:
 * ``eventlake generate`` — deterministic sample data (:mod:`eventlake.sample_data`).
 * ``eventlake process FILE...`` — run files through the Rust core (:mod:`eventlake.pipeline`).
 * ``eventlake run`` — the main job on embedded defaults: generate, process, summarise.
+* ``eventlake lake inspect|compact|expire`` — look after the Iceberg tables
+  (:mod:`eventlake.lake.maintenance`).
 
 Bad input (a negative count, a share outside [0, 1], an unknown format) is reported as a usage
 error (exit code 2) and problems while writing as an error message (exit code 1); never as a
 traceback.
 """
 
+import dataclasses
 import enum
+import json
 import os
+import re
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -38,6 +43,8 @@ from rich.table import Table
 from eventlake import __version__
 from eventlake.config import Settings, get_settings
 from eventlake.contracts import load_contract
+from eventlake.lake import DEAD_LETTER_TABLE, Lake, maintenance
+from eventlake.lake.catalog import describe as describe_catalog
 from eventlake.pipeline.process_files import FileReport, process_file
 from eventlake.sample_data import FORMATS, Format, SampleConfig, SampleSummary, write_sample
 
@@ -299,7 +306,12 @@ def _processing_progress() -> Progress:
 
 
 def _process_with_progress(
-    progress: Progress, path: Path, dataset: str, output_dir: Path | None, job_id: str
+    progress: Progress,
+    path: Path,
+    dataset: str,
+    output_dir: Path | None,
+    job_id: str,
+    lake: Lake | None,
 ) -> FileReport:
     contract = load_contract(dataset)
     task = progress.add_task(f"{dataset} ({path.name})", total=path.stat().st_size, rate="")
@@ -318,10 +330,11 @@ def _process_with_progress(
         output_dir=output_dir,
         deduplicator=data_processor_rs.Deduplicator(settings.dedup_window),
         job_id=job_id,
-        source=f"file:{path.name}",
+        source="" if lake is not None else f"file:{path.name}",  # the lake names the file
         max_record_bytes=settings.max_record_bytes,
         max_decompressed_bytes=settings.max_decompressed_bytes,
         on_bytes=advance,
+        lake=lake,
     )
 
 
@@ -329,7 +342,7 @@ def _report_table(
     reports: list[FileReport], expected: dict[str, dict[str, int]] | None = None
 ) -> Table:
     table = Table(title="Processed through the Rust core", title_justify="left")
-    for column in ("file", "received", "landed", "rejected", "dupes", "core ev/s", "ok"):
+    for column in ("file", "received", "landed", "rejected", "dupes", "core ev/s", "lake", "ok"):
         table.add_column(column, justify="left" if column == "file" else "right", no_wrap=True)
     for report in reports:
         ok = report.reconciles
@@ -347,9 +360,21 @@ def _report_table(
             f"{report.rejected:,}",
             f"{report.duplicates:,}",
             f"{report.core_events_per_second:,.0f}",
+            _lake_status(report),
             "[green]yes[/]" if ok else "[bold red]NO[/]",
         )
     return table
+
+
+def _lake_status(report: FileReport) -> str:
+    if not report.position_key:
+        return "-"
+    if report.skipped_batches and not report.committed_batches:
+        return "already in"
+    parts = [f"{report.committed_batches} commits"]
+    if report.skipped_batches:
+        parts.append(f"{report.skipped_batches} already in")
+    return ", ".join(parts)
 
 
 def _reasons_table(reports: list[FileReport]) -> Table | None:
@@ -382,10 +407,20 @@ def process(
     ] = "events",
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Write landed and rejected rows as Parquet here."),
+        typer.Option("--out", "-o", help="Also write landed and rejected rows as Parquet here."),
     ] = None,
+    to_lake: Annotated[
+        bool,
+        typer.Option(
+            "--lake/--no-lake",
+            help="Commit to the Iceberg tables (rows to the dataset's, rejections to "
+            "events_rejected), each file once however often it is processed.",
+        ),
+    ] = True,
 ) -> None:
-    """Process files through the Rust core and report what landed, what was rejected and why."""
+    """Process files through the Rust core into the lake; report what landed, what was
+    rejected and why."""
+    settings = _settings()
     try:
         load_contract(dataset)
     except (ContractError, ValueError) as exc:
@@ -395,10 +430,11 @@ def process(
             raise _fail(f"{path} is not a readable file", code=2)
     job_id = f"cli-{uuid.uuid4().hex[:12]}"
     reports = []
+    lake = _open_lake(settings) if to_lake else None
     try:
         with _processing_progress() as progress:
             for path in files:
-                reports.append(_process_with_progress(progress, path, dataset, out, job_id))
+                reports.append(_process_with_progress(progress, path, dataset, out, job_id, lake))
     except (InputError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
     console.print(_report_table(reports))
@@ -407,6 +443,10 @@ def process(
         console.print(reasons)
     if out is not None:
         console.print(f"Parquet written under {out}", highlight=False)
+    if lake is not None:
+        console.print(
+            f"Lake: {describe_catalog(settings)} (see `eventlake lake inspect`)", highlight=False
+        )
 
 
 @app.command()
@@ -419,7 +459,7 @@ def run(
     """The main job on embedded defaults: generate sample traffic, process it, print a summary."""
     settings = _settings()
     home = settings.home
-    samples, output = home / "samples", home / "output"
+    samples = home / "samples"
     began = time.perf_counter()
     config = SampleConfig(events=events, seed=seed)
     console.rule("[bold]eventlake run")
@@ -444,10 +484,11 @@ def run(
             )
         job_id = f"run-{uuid.uuid4().hex[:12]}"
         reports = []
+        lake = _open_lake(settings)
         with _processing_progress() as progress:
             for dataset in ("events", "users", "products"):
                 path = samples / f"{dataset}.ndjson"
-                reports.append(_process_with_progress(progress, path, dataset, output, job_id))
+                reports.append(_process_with_progress(progress, path, dataset, None, job_id, lake))
     except (InputError, ContractError, OSError) as exc:
         raise _fail(str(exc)) from None
 
@@ -466,24 +507,254 @@ def run(
         )
         for r in reports
     )
+    in_lake = _lake_reconciliation(lake, reports, expected)
+    console.print(in_lake.table)
     first = reports[0]
     console.print(
         f"{first.received:,} events ({first.bytes / 1e6:,.1f} MB) through parse, validate, "
         f"transform and dedup in {first.core_seconds:.2f} s in the core "
-        f"({first.core_events_per_second:,.0f} events/s; {first.seconds:.2f} s with Parquet). "
-        f"Whole run: {time.perf_counter() - began:.1f} s.",
+        f"({first.core_events_per_second:,.0f} events/s; {first.seconds:.2f} s with the "
+        f"Iceberg commits). Whole run: {time.perf_counter() - began:.1f} s.",
         highlight=False,
     )
     console.print(
-        f"Parquet output: {output.resolve()}  (landed rows and rejected records per dataset)",
+        f"Lake: {describe_catalog(settings)}. Look inside: eventlake lake inspect",
         highlight=False,
     )
     if not ok:
         raise _fail("the counts do not reconcile with the generated sample's manifest")
+    if not in_lake.ok:
+        raise _fail("the lake's tables do not hold exactly the sample's valid and invalid records")
     console.print(
-        "[bold green]Every generated event is accounted for: "
+        "[bold green]Every generated event is accounted for, exactly once in the lake: "
         "landed, rejected with a reason, or dropped as a duplicate."
     )
+
+
+@dataclasses.dataclass
+class _LakeCheck:
+    table: Table
+    ok: bool
+
+
+def _lake_reconciliation(
+    lake: Lake, reports: list[FileReport], expected: dict[str, dict[str, int]]
+) -> _LakeCheck:
+    """Count, in the tables themselves, the rows each file left: a rerun must not add any."""
+    table = Table(title="In the lake (counted in the Iceberg tables)", title_justify="left")
+    for column in ("table", "rows from this file", "expected", "rejected kept", "expected", "ok"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    ok = True
+    for report in reports:
+        want = expected[report.path.name]
+        rows = lake.count_rows(report.dataset, "_source", report.position_key)
+        dead = lake.count_rows(DEAD_LETTER_TABLE, "source", report.position_key)
+        good = (rows, dead) == (want["valid"], want["invalid"])
+        ok = ok and good
+        table.add_row(
+            report.dataset,
+            f"{rows:,}",
+            f"{want['valid']:,}",
+            f"{dead:,}",
+            f"{want['invalid']:,}",
+            "[green]yes[/]" if good else "[bold red]NO[/]",
+        )
+    return _LakeCheck(table, ok)
+
+
+lake_app = typer.Typer(
+    help="Look after the Iceberg tables: inspect, compact small files, expire old snapshots.",
+    no_args_is_help=True,
+)
+app.add_typer(lake_app, name="lake")
+
+DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _parse_duration(value: str) -> timedelta:
+    match = DURATION.match(value)
+    if match is None:
+        raise typer.BadParameter(
+            f"{value!r} is not a duration like 30m, 12h, 7d or 2w", param_hint="'--older-than'"
+        )
+    return timedelta(**{DURATION_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _open_lake(settings: Settings, tables: list[str] | None = None) -> Lake:
+    try:
+        lake = Lake(settings)
+    except (OSError, ValueError) as exc:
+        raise _fail(f"cannot open the lake ({describe_catalog(settings)}): {exc}") from None
+    known = lake.table_names()
+    for name in tables or []:
+        if name not in known:
+            listed = ", ".join(known) or "none yet: run `eventlake run` or `eventlake process`"
+            raise _fail(f"no table {name!r} in the lake; tables: {listed}", code=2)
+    return lake
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.2f} MB"
+
+
+@lake_app.command("inspect")
+def lake_inspect(
+    tables: Annotated[
+        list[str] | None, typer.Argument(help="Tables to show (default: all of them).")
+    ] = None,
+    snapshots: Annotated[
+        int, typer.Option(min=0, help="How many of the newest snapshots to list.")
+    ] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Snapshots, data files per partition, the exactly-once watermark and orphan files."""
+    settings = _settings()
+    lake = _open_lake(settings, tables)
+    reports = [maintenance.inspect(lake, name) for name in (tables or lake.table_names())]
+    if as_json:
+        typer.echo(json.dumps([_report_dict(r) for r in reports], indent=2, default=str))
+        return
+    console.print(f"Lake: {describe_catalog(settings)}", highlight=False)
+    for report in reports:
+        console.rule(f"[bold]{settings.lake.namespace}.{report.table}")
+        console.print(
+            f"{report.records:,} rows in {report.data_files:,} data files; "
+            f"partitioned by {report.partitioning}; {len(report.columns)} columns; "
+            f"{len(report.snapshots)} snapshots\nlocation {report.location}",
+            highlight=False,
+        )
+        if report.snapshots:
+            listing = Table(
+                "snapshot",
+                "committed (UTC)",
+                "operation",
+                "+rows",
+                "rows",
+                "jobs",
+                "positions",
+                title="Newest snapshots",
+                title_justify="left",
+            )
+            for snap in report.snapshots[-snapshots:] if snapshots else []:
+                jobs = ", ".join(snap.job_ids[:2]) + (" …" if len(snap.job_ids) > 2 else "")
+                listing.add_row(
+                    str(snap.snapshot_id),
+                    f"{snap.committed_at:%Y-%m-%d %H:%M:%S}",
+                    snap.operation,
+                    f"{snap.added_records:,}",
+                    f"{snap.total_records:,}",
+                    jobs,
+                    snap.ranges,
+                )
+            console.print(listing)
+        if report.partitions:
+            parts = Table(
+                "partition", "files", "rows", "size", title="Data files", title_justify="left"
+            )
+            for part in report.partitions:
+                parts.add_row(
+                    part.partition, f"{part.files:,}", f"{part.records:,}", _mb(part.bytes)
+                )
+            console.print(parts)
+        shown = ", ".join(f"{k} → {v}" for k, v in sorted(report.watermark.items())) or "none"
+        console.print(f"Watermark (highest committed position per key): {shown}", highlight=False)
+        if report.orphan_files:
+            console.print(
+                f"[yellow]{len(report.orphan_files)} orphan data files[/] (written, never "
+                "committed: a crashed or still-running writer):",
+                highlight=False,
+            )
+            for path in report.orphan_files[:10]:
+                console.print(f"  {path}", highlight=False)
+        else:
+            console.print("No orphan data files.")
+
+
+def _report_dict(report: maintenance.TableReport) -> dict[str, object]:
+    data = dataclasses.asdict(report)
+    data["records"], data["data_files"] = report.records, report.data_files
+    return data
+
+
+@lake_app.command("compact")
+def lake_compact(
+    table: Annotated[str, typer.Argument(help="Table to compact, e.g. events.")],
+    partition: Annotated[
+        str | None, typer.Option(help="Only this day partition (YYYY-MM-DD).")
+    ] = None,
+    small_file_mb: Annotated[
+        float, typer.Option(min=0.001, help="Files smaller than this are rewritten.")
+    ] = 64.0,
+    min_files: Annotated[
+        int, typer.Option(min=2, help="Rewrite a partition only with at least this many.")
+    ] = 2,
+) -> None:
+    """Rewrite each partition's small files into one file, in one atomic snapshot."""
+    day = None
+    if partition is not None:
+        try:
+            day = date.fromisoformat(partition)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{partition!r} is not a date like 2026-11-01", param_hint="'--partition'"
+            ) from None
+    lake = _open_lake(_settings(), [table])
+    with console.status(f"compacting {table}…"):
+        report = maintenance.compact(
+            lake,
+            table,
+            partition=day,
+            small_file_bytes=int(small_file_mb * 1e6),
+            min_files=min_files,
+        )
+    if not report.partitions:
+        console.print(f"Nothing to compact in {table}: no partition has {min_files}+ small files.")
+        return
+    result = Table(
+        "partition",
+        "files before",
+        "files after",
+        "rows",
+        "before",
+        "after",
+        title=f"Compacted {table} (snapshot {report.snapshot_id})",
+        title_justify="left",
+    )
+    for part in report.partitions:
+        result.add_row(
+            part.partition,
+            str(part.files_before),
+            str(part.files_after),
+            f"{part.records:,}",
+            _mb(part.bytes_before),
+            _mb(part.bytes_after),
+        )
+    console.print(result)
+    console.print(f"{report.files_removed:,} fewer data files; the watermark is carried forward.")
+
+
+@lake_app.command("expire")
+def lake_expire(
+    table: Annotated[str, typer.Argument(help="Table whose old snapshots to expire.")],
+    older_than: Annotated[
+        str, typer.Option(help="Expire snapshots older than this (30m, 12h, 7d, 2w).")
+    ] = "7d",
+    retain_last: Annotated[
+        int, typer.Option(min=1, help="Always keep at least this many newest snapshots.")
+    ] = 1,
+) -> None:
+    """Expire old snapshots and delete data files no remaining snapshot uses."""
+    age = _parse_duration(older_than)
+    lake = _open_lake(_settings(), [table])
+    report = maintenance.expire(lake, table, older_than=age, retain_last=retain_last)
+    console.print(
+        f"{table}: expired {report.expired_snapshots} snapshots, kept "
+        f"{report.kept_snapshots}, deleted {report.deleted_files} unreferenced data files.",
+        highlight=False,
+    )
+    shown = ", ".join(f"{k} → {v}" for k, v in sorted(report.watermark.items())) or "none"
+    console.print(f"Watermark kept: {shown}", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,11 +8,50 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class SqlCatalogSettings(BaseModel):
+    """pyiceberg's SQL catalog: SQLite under EVENTLAKE_HOME by default, or any SQLAlchemy URL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["sql"] = "sql"
+    uri: str | None = Field(default=None, description="SQLAlchemy URL; default HOME/catalog.db.")
+    warehouse: str | None = Field(
+        default=None, description="Where table files go; default the folder HOME/lake."
+    )
+
+
+class GlueCatalogSettings(BaseModel):
+    """AWS Glue as the catalog, S3 as storage. Credentials come from the usual AWS chain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["glue"]
+    warehouse: str = Field(pattern=r"^s3a?://[^/]+", description="s3://bucket/prefix")
+    region: str = "us-east-1"
+    glue_endpoint: str | None = Field(default=None, description="Only for Glue look-alikes.")
+    s3_endpoint: str | None = Field(default=None, description="Only for S3 look-alikes.")
+
+
+CatalogSettings = Annotated[SqlCatalogSettings | GlueCatalogSettings, Field(discriminator="kind")]
+
+
+class LakeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    catalog: CatalogSettings = Field(default_factory=SqlCatalogSettings)
+    namespace: str = Field(default="eventlake", pattern=r"^[a-z_][a-z0-9_]{0,127}$")
+    zstd_level: int = Field(default=1, ge=1, le=22)
+    commit_attempts: int = Field(
+        default=20, ge=1, le=1000, description="Tries per commit when writers race."
+    )
 
 
 class Settings(BaseSettings):
@@ -31,6 +70,8 @@ class Settings(BaseSettings):
     dedup_window: int = Field(
         default=10_000_000, gt=0, description="Keys remembered across batches for deduplication."
     )
+
+    lake: LakeSettings = Field(default_factory=LakeSettings)
 
     @property
     def reports_dir(self) -> Path:

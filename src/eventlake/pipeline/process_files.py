@@ -3,22 +3,33 @@
 An NDJSON file is read in chunks cut at line ends, so memory stays bounded however large the
 file; each chunk is one batch through parse → validate → transform → deduplicate, with one
 :class:`data_processor_rs.Deduplicator` across the chunks. JSON arrays and CSV files are one
-batch. Landed rows and rejected records are written as zstd Parquet (the lake layer replaces
-this with Iceberg tables); rejected records keep their line numbers in the file.
+batch. Landed rows go to the dataset's Iceberg table and rejected records, with their line
+numbers in the file, to the dead-letter table; a Parquet export is optional.
+
+Exactly once for files: the position key is the file's name and content hash, each chunk's
+sequence number its index. Processing the same file again skips every chunk the lake already
+holds (resuming after a crash mid-file), while every chunk still passes through the
+deduplicator, so duplicates across the crash point are still found.
 """
 
 from __future__ import annotations
 
 import collections
+import hashlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import data_processor_rs
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    from eventlake.lake import Lake
 
 DEFAULT_CHUNK_BYTES = 16 << 20
 # Files this large or larger of a single-batch format (JSON array, CSV) are refused: they
@@ -42,6 +53,10 @@ class FileReport:
     seconds: float = 0.0
     core_seconds: float = 0.0  # inside data_processor_rs.process: parse → dedup into Arrow
     outputs: list[Path] = field(default_factory=list)
+    position_key: str = ""
+    committed_batches: int = 0
+    skipped_batches: int = 0  # already in the lake from an earlier run
+    snapshot_ids: list[int] = field(default_factory=list)
 
     @property
     def reconciles(self) -> bool:
@@ -121,11 +136,20 @@ def process_file(
     max_record_bytes: int = 1_048_576,
     max_decompressed_bytes: int = 1 << 30,
     on_bytes: Callable[[int], None] | None = None,
+    lake: Lake | None = None,
 ) -> FileReport:
-    """Run one file through the core; write Parquet under ``output_dir`` when given."""
+    """Run one file through the core; commit to ``lake`` and write Parquet under
+    ``output_dir`` when given."""
     chosen = file_format or detect_file_format(path)
     dedup = deduplicator if deduplicator is not None else data_processor_rs.Deduplicator()
     report = FileReport(path=path, dataset=contract.name, format=chosen, bytes=path.stat().st_size)
+    if lake is not None:
+        from eventlake.lake import SequenceRange
+
+        report.position_key = file_position_key(path, contract.name)
+        source = source or report.position_key
+        lake.ensure_dataset(contract)
+        lake.ensure_dead_letter()
     reasons: collections.Counter[str] = collections.Counter()
     landed_writer: pq.ParquetWriter | None = None
     rejected_writer: pq.ParquetWriter | None = None
@@ -135,7 +159,7 @@ def process_file(
                 stale.unlink()  # this run's output replaces the last one's
     began = time.perf_counter()
     try:
-        for chunk, lines_before in _file_batches(path, chosen, chunk_bytes):
+        for sequence, (chunk, lines_before) in enumerate(_file_batches(path, chosen, chunk_bytes)):
             core_began = time.perf_counter()
             batch = data_processor_rs.process(
                 chunk,
@@ -154,6 +178,21 @@ def process_file(
             report.rejected += batch.num_rejected
             report.duplicates += batch.num_duplicates
             reasons.update(rejected.column("reason").to_pylist())
+            if lake is not None:
+                landed = lake.commit_processed(
+                    batch,
+                    ranges={report.position_key: SequenceRange(sequence, sequence)},
+                    job_id=job_id,
+                    source=source,
+                    received_at=datetime.now(UTC),
+                    rejected=rejected,
+                )
+                if landed.skipped:
+                    report.skipped_batches += 1
+                else:
+                    report.committed_batches += 1
+                    if landed.rows.snapshot_id is not None:
+                        report.snapshot_ids.append(landed.rows.snapshot_id)
             if output_dir is not None:
                 if len(batch):
                     landed_writer = _write(
@@ -174,6 +213,15 @@ def process_file(
     report.seconds = time.perf_counter() - began
     report.rejected_by_reason = dict(sorted(reasons.items()))
     return report
+
+
+def file_position_key(path: Path, dataset: str) -> str:
+    """``file:<dataset>/<name>@<content hash>``: the same bytes are the same positions."""
+    digest = hashlib.blake2b(digest_size=8)
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return f"file:{dataset}/{path.name}@{digest.hexdigest()}"
 
 
 def _in_file_terms(

@@ -1,0 +1,365 @@
+"""Commit processed batches to Iceberg tables, each stream position exactly once.
+
+The heavy part runs in Rust: ``data_processor_rs.write_iceberg`` encodes a batch as Parquet
+data files (zstd, Iceberg field ids, column statistics), one per day partition, with the GIL
+released. Python stores the bytes through the table's FileIO (local disk or S3 alike), reads
+the statistics back from the footers with pyiceberg's own code, and commits through the
+catalog. The commit is atomic: a reader sees all of a batch or none of it.
+
+Exactly once, through crashes and races:
+
+1. Data files are written first, under fresh names. A crash here leaves orphan files that
+   no snapshot references (``lake inspect`` lists them); the replay writes new ones.
+2. Each attempt reloads the table and reads its watermark. A batch whose positions are all
+   at or below it was committed before (a replay after a crash, or a race lost to a twin
+   consumer): its files are deleted and the commit is a no-op.
+3. The append, the snapshot summary and the watermark property go in one catalog commit that
+   asserts the table has not moved since step 2 (the SQL catalog's compare-and-swap on the
+   metadata location; Glue's version check). A writer that loses the race gets
+   ``CommitFailedException`` and goes back to step 2 with the table as the winner left it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import data_processor_rs
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
+from pyiceberg.expressions import EqualTo
+from pyiceberg.io.pyarrow import (
+    compute_statistics_plan,
+    data_file_statistics_from_parquet_metadata,
+    parquet_path_to_id_mapping,
+)
+from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+from pyiceberg.table import Table
+from pyiceberg.typedef import Record
+from sqlalchemy.exc import OperationalError
+
+from eventlake.config import Settings
+from eventlake.contracts import ContractSpec
+from eventlake.lake import watermark
+from eventlake.lake.catalog import open_catalog
+from eventlake.lake.schema import (
+    TableSpec,
+    dead_letter_spec,
+    evolve,
+    field_ids,
+    table_spec_from_contract,
+)
+from eventlake.lake.watermark import SequenceRange
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_TABLE = "events_rejected"
+DEFAULT_TABLE_PROPERTIES = {
+    "format-version": "2",
+    "write.format.default": "parquet",
+    "write.parquet.compression-codec": "zstd",
+}
+# Summary keys with the job's reconciliation: received = landed + rejected + duplicates.
+RECEIVED = "eventlake.received"
+REJECTED = "eventlake.rejected"
+DUPLICATES = "eventlake.duplicates"
+
+
+class ArrowData(Protocol):
+    def __arrow_c_array__(self, requested_schema: object = None) -> tuple[object, object]: ...
+
+
+class CommitConflictError(RuntimeError):
+    """Writers kept racing for longer than the configured attempts. Transient: retry later;
+    nothing was committed by this call and its files were removed."""
+
+
+@dataclass(frozen=True)
+class TableCommit:
+    table: str
+    snapshot_id: int | None
+    skipped: bool
+    records: int
+    files: int
+    attempts: int
+    data_file_paths: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> str:
+        return "already committed" if self.skipped else "committed"
+
+
+@dataclass(frozen=True)
+class BatchCommit:
+    """A processed batch in the lake: its rows and, when there were any, its rejections."""
+
+    rows: TableCommit
+    rejected: TableCommit | None
+    received: int
+    duplicates: int
+
+    @property
+    def skipped(self) -> bool:
+        return self.rows.skipped
+
+
+@dataclass
+class Lake:
+    """The lake's tables in one catalog namespace, created from contracts on first use."""
+
+    settings: Settings
+    catalog: Catalog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.catalog = open_catalog(self.settings)
+        self.catalog.create_namespace_if_not_exists(self.namespace)
+
+    @property
+    def namespace(self) -> str:
+        return self.settings.lake.namespace
+
+    def identifier(self, table_name: str) -> tuple[str, str]:
+        return (self.namespace, table_name)
+
+    def table(self, table_name: str) -> Table:
+        return self.catalog.load_table(self.identifier(table_name))
+
+    def table_names(self) -> list[str]:
+        return sorted(name for _, name in self.catalog.list_tables(self.namespace))
+
+    def ensure_table(self, spec: TableSpec) -> Table:
+        """Create the table, or evolve it to the spec (refusing incompatible changes)."""
+        try:
+            table = self.table(spec.name)
+        except NoSuchTableError:
+            schema = spec.iceberg_schema()
+            try:
+                return self.catalog.create_table(
+                    self.identifier(spec.name),
+                    schema=schema,
+                    partition_spec=spec.partition_spec(schema),
+                    properties={**DEFAULT_TABLE_PROPERTIES, **spec.properties},
+                )
+            except Exception:
+                # Another process may have created it a moment ago.
+                table = self.table(spec.name)
+        if evolve(table, spec):
+            log.info("evolved the schema of %s", spec.name)
+            table = self.table(spec.name)
+        return table
+
+    def ensure_dataset(self, contract: data_processor_rs.Contract) -> Table:
+        spec = table_spec_from_contract(ContractSpec.from_rust(contract), contract.arrow_schema())
+        return self.ensure_table(spec)
+
+    def ensure_dead_letter(self) -> Table:
+        return self.ensure_table(dead_letter_spec(DEAD_LETTER_TABLE))
+
+    def count_rows(self, table_name: str, column: str, value: str) -> int:
+        """Rows whose ``column`` equals ``value`` (file statistics prune what they can)."""
+        scan = self.table(table_name).scan(
+            row_filter=EqualTo(column, value), selected_fields=(column,)
+        )
+        return scan.to_arrow().num_rows
+
+    def watermark(self, table_name: str) -> dict[str, int]:
+        return watermark.read(self.table(table_name))
+
+    def commit(
+        self,
+        table_name: str,
+        data: ArrowData | pa.Table,
+        *,
+        ranges: Mapping[str, SequenceRange],
+        job_ids: Sequence[str] = (),
+        summary: Mapping[str, str] | None = None,
+    ) -> TableCommit:
+        """Append ``data`` covering ``ranges`` to a table, once. See the module doc."""
+        table = self.table(table_name)
+        if watermark.covered(watermark.read(table), ranges):
+            # The common replay: known before a byte is encoded.
+            return TableCommit(table_name, None, True, 0, 0, 0)
+        written = _write_data_files(table, data, self.settings.lake.zstd_level)
+        properties = {
+            watermark.RANGES: watermark.dump_ranges(ranges),
+            watermark.JOB_IDS: ",".join(job_ids),
+            **(summary or {}),
+        }
+        try:
+            return self._commit_files(table_name, written, ranges, properties)
+        except (watermark.WatermarkOverlapError, CommitConflictError):
+            # Known not committed. Any other failure may have reached the catalog, so its
+            # files stay: at worst orphans, never a snapshot pointing at deleted files.
+            _delete_files(table, written)
+            raise
+
+    def _commit_files(
+        self,
+        table_name: str,
+        written: list[DataFile],
+        ranges: Mapping[str, SequenceRange],
+        properties: dict[str, str],
+    ) -> TableCommit:
+        attempts = self.settings.lake.commit_attempts
+        records = sum(f.record_count for f in written)
+        for attempt in range(1, attempts + 1):
+            table = self.table(table_name)
+            current = watermark.read(table)
+            if watermark.covered(current, ranges):
+                _delete_files(table, written)
+                return TableCommit(table_name, None, True, 0, 0, attempt)
+            after = watermark.dump(watermark.advanced(current, ranges))
+            transaction = table.transaction()
+            snapshot_properties = {**properties, watermark.WATERMARK: after}
+            with transaction.update_snapshot(snapshot_properties).fast_append() as append:
+                for data_file in written:
+                    append.append_data_file(data_file)
+            transaction.set_properties({watermark.WATERMARK: after})
+            try:
+                committed = transaction.commit_transaction()
+            except (CommitFailedException, OperationalError) as error:
+                log.info("commit to %s lost a race (attempt %d): %s", table_name, attempt, error)
+                _backoff(attempt)
+                continue
+            snapshot = committed.current_snapshot()
+            return TableCommit(
+                table_name,
+                snapshot.snapshot_id if snapshot else None,
+                False,
+                records,
+                len(written),
+                attempt,
+                tuple(f.file_path for f in written),
+            )
+        raise CommitConflictError(
+            f"{table_name}: gave up after {attempts} attempts while other writers committed"
+        )
+
+    def commit_processed(
+        self,
+        batch: data_processor_rs.TransformedBatch,
+        *,
+        ranges: Mapping[str, SequenceRange],
+        job_id: str,
+        source: str,
+        received_at: datetime,
+        table_name: str | None = None,
+        rejected: pa.RecordBatch | None = None,
+    ) -> BatchCommit:
+        """Land a processed batch: rejections into the dead-letter table, then the rows.
+
+        Each table keeps its own watermark, so a crash between the two commits is repaired by
+        the replay: the dead-letter commit is skipped, the rows are committed. ``rejected``
+        replaces the batch's own rejections (e.g. with line numbers counted from a file's start).
+        """
+        dataset = batch.contract.name
+        rejected_commit = None
+        if batch.num_rejected:
+            rows = dead_letter_rows(
+                batch.rejected if rejected is None else rejected,
+                dataset=dataset,
+                job_id=job_id,
+                source=source,
+                at=received_at,
+            )
+            rejected_commit = self.commit(DEAD_LETTER_TABLE, rows, ranges=ranges, job_ids=[job_id])
+        rows = self.commit(
+            table_name or dataset,
+            batch,
+            ranges=ranges,
+            job_ids=[job_id],
+            summary={
+                RECEIVED: str(batch.num_received),
+                REJECTED: str(batch.num_rejected),
+                DUPLICATES: str(batch.num_duplicates),
+            },
+        )
+        return BatchCommit(rows, rejected_commit, batch.num_received, batch.num_duplicates)
+
+
+def dead_letter_rows(
+    rejected: pa.RecordBatch, *, dataset: str, job_id: str, source: str, at: datetime
+) -> pa.Table:
+    """The core's rejections with the columns that say where and when they came from."""
+    n = rejected.num_rows
+    received_at = pa.array([at] * n, type=pa.timestamp("us", tz="UTC"))
+    columns: dict[str, Any] = {
+        "dataset": pa.array([dataset] * n, type=pa.string()),
+        "job_id": pa.array([job_id] * n, type=pa.string()),
+        "received_at": received_at,
+        "source": pa.array([source] * n, type=pa.string()),
+    }
+    for name in ("record_index", "line", "field", "reason", "message", "raw"):
+        columns[name] = rejected.column(name)
+    schema = pa.schema(
+        [pa.field(name, array.type, nullable=(name == "field")) for name, array in columns.items()]
+    )
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
+def _write_data_files(table: Table, data: ArrowData | pa.Table, zstd_level: int) -> list[DataFile]:
+    """Encode in Rust, store through the table's FileIO, describe for the manifest."""
+    spec = table.spec()
+    schema = table.schema()
+    partition_source = partition_name = None
+    if spec.fields:
+        (partition_field,) = spec.fields
+        partition_source = schema.find_column_name(partition_field.source_id)
+        partition_name = partition_field.name
+    encoded = data_processor_rs.write_iceberg(
+        data,
+        table.location(),
+        field_ids(table),
+        file_prefix=f"{uuid.uuid4()}",
+        partition_source=partition_source,
+        partition_name=partition_name,
+        zstd_level=zstd_level,
+    )
+    stats_columns = compute_statistics_plan(schema, table.metadata.properties)
+    column_mapping = parquet_path_to_id_mapping(schema)
+    data_files = []
+    for file in encoded:
+        with table.io.new_output(file.path).create(overwrite=False) as stream:
+            stream.write(file.data)
+        statistics = data_file_statistics_from_parquet_metadata(
+            parquet_metadata=pq.read_metadata(pa.BufferReader(file.data)),
+            stats_columns=stats_columns,
+            parquet_column_mapping=column_mapping,
+        )
+        partition = Record() if partition_source is None else Record(file.partition_day)
+        data_files.append(
+            DataFile.from_args(
+                content=DataFileContent.DATA,
+                file_path=file.path,
+                file_format=FileFormat.PARQUET,
+                partition=partition,
+                file_size_in_bytes=file.file_size_in_bytes,
+                sort_order_id=None,
+                spec_id=spec.spec_id,
+                equality_ids=None,
+                key_metadata=None,
+                **statistics.to_serialized_dict(),
+            )
+        )
+    return data_files
+
+
+def _delete_files(table: Table, files: Sequence[DataFile]) -> None:
+    for data_file in files:
+        try:
+            table.io.delete(data_file.file_path)
+        except (FileNotFoundError, OSError) as error:
+            log.warning("could not remove unused data file %s: %s", data_file.file_path, error)
+
+
+def _backoff(attempt: int) -> None:
+    """Exponential backoff with full jitter, capped at 2 s."""
+    time.sleep(random.uniform(0, min(2.0, 0.02 * 2**attempt)))
