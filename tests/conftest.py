@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from eventlake.config import get_settings
 from tests.aws import (
     ACCESS_KEY_ID,
     REGION,
@@ -14,6 +15,17 @@ from tests.aws import (
     MotoServer,
     start_moto_server,
 )
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Every test gets its own EVENTLAKE_HOME: nothing reads or writes the developer's lake."""
+    monkeypatch.setenv("EVENTLAKE_HOME", str(tmp_path_factory.mktemp("eventlake-home")))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from eventlake.cli import app
-from eventlake.config import get_settings
+from eventlake.config import Settings, get_settings
+from eventlake.lake import Lake
 
 runner = CliRunner()
 
@@ -116,20 +117,31 @@ def test_help_and_version() -> None:
     assert result.output.startswith("eventlake ")
 
 
-def test_run_processes_the_sample_and_reconciles(
+def test_run_lands_the_sample_in_the_lake_once_however_often_it_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_settings: None
 ) -> None:
-    monkeypatch.setenv("EVENTLAKE_HOME", str(tmp_path / "home"))
+    home = tmp_path / "home"
+    monkeypatch.setenv("EVENTLAKE_HOME", str(home))
     result = runner.invoke(app, ["run", "--events", "3000", "--seed", "3"])
     assert result.exit_code == 0, result.output
     text = _flat(result.output)
     assert "events.ndjson 3,000" in text
-    assert "Every generated event is accounted for" in text
-    landed = tmp_path / "home" / "output" / "events" / "part-0.parquet"
-    rejected = tmp_path / "home" / "output" / "events_rejected" / "part-0.parquet"
-    manifest = json.loads((tmp_path / "home" / "samples" / "manifest.json").read_text())
-    assert pq.read_metadata(landed).num_rows == manifest["files"]["events.ndjson"]["valid"]
-    assert pq.read_metadata(rejected).num_rows == manifest["files"]["events.ndjson"]["invalid"]
+    assert "exactly once in the lake" in text
+    manifest = json.loads((home / "samples" / "manifest.json").read_text())
+    lake = Lake(Settings(home=home))
+    events = lake.table("events").scan().to_arrow()
+    assert events.num_rows == manifest["files"]["events.ndjson"]["valid"]
+    rejected = lake.table("events_rejected").scan().to_arrow()
+    assert rejected.num_rows == sum(f["invalid"] for f in manifest["files"].values())
+    assert (
+        lake.table("users").scan().to_arrow().num_rows == manifest["files"]["users.ndjson"]["valid"]
+    )
+
+    again = runner.invoke(app, ["run", "--events", "3000", "--seed", "3"])
+    assert again.exit_code == 0, again.output
+    assert "already in" in _flat(again.output)
+    assert lake.table("events").scan().to_arrow().num_rows == events.num_rows
+    assert lake.table("events_rejected").scan().to_arrow().num_rows == rejected.num_rows
 
 
 def test_process_reports_reasons_with_file_line_numbers(tmp_path: Path) -> None:

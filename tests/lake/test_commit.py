@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import data_processor_rs
 import duckdb
 import polars as pl
@@ -24,7 +26,7 @@ def commit(
     first: int = 0,
     last: int = 0,
     key: str = "events/0",
-):  # noqa: ANN201
+):
     lake.ensure_dataset(batch.contract)
     lake.ensure_dead_letter()
     return lake.commit_processed(
@@ -69,9 +71,11 @@ def test_counts_reconcile_in_the_snapshot_summary(
     received, rejected, duplicates = (int(summary[k]) for k in (RECEIVED, REJECTED, DUPLICATES))
     landed = int(summary["added-records"])
     assert received == 4000
-    assert rejected > 0 and duplicates > 0
+    assert rejected > 0
+    assert duplicates > 0
     assert received == landed + rejected + duplicates
-    assert result.received == received and result.rows.records == landed
+    assert result.received == received
+    assert result.rows.records == landed
     assert summary["eventlake.job-ids"] == "job-1"
 
 
@@ -96,8 +100,10 @@ def test_a_replayed_range_is_a_no_op(lake: Lake, batch: data_processor_rs.Transf
     snapshot = lake.table("events").current_snapshot().snapshot_id
     files = set((lake.settings.home / "lake").rglob("*.parquet"))
     replay = commit(lake, batch, 10, 20)
-    assert not first.skipped and replay.skipped
-    assert replay.rejected is not None and replay.rejected.skipped
+    assert not first.skipped
+    assert replay.skipped
+    assert replay.rejected is not None
+    assert replay.rejected.skipped
     assert lake.table("events").current_snapshot().snapshot_id == snapshot
     assert set((lake.settings.home / "lake").rglob("*.parquet")) == files, (
         "replay left files behind"
@@ -119,8 +125,9 @@ def test_a_range_overlapping_the_watermark_is_refused_and_leaves_nothing(
 
 def test_watermark_moves_per_key(lake: Lake, events_contract: data_processor_rs.Contract) -> None:
     for key, seq in [("events/0", 5), ("events/1", 3), ("events/0", 9)]:
-        body = f'{{"event_id":"{key}-{seq}","user_id":"u","event_type":"login","event_timestamp":"2026-11-02T00:00:00Z"}}'
-        commit(lake, process(body.encode(), events_contract), seq, seq, key=key)
+        event = {"event_id": f"{key}-{seq}", "user_id": "u", "event_type": "login"}
+        body = json.dumps(event | {"event_timestamp": "2026-11-02T00:00:00Z"}).encode()
+        commit(lake, process(body, events_contract), seq, seq, key=key)
     assert lake.watermark("events") == {"events/0": 9, "events/1": 3}
     assert lake.table("events").scan().to_arrow().num_rows == 3
 
@@ -129,7 +136,9 @@ def test_a_batch_with_no_valid_rows_still_moves_the_watermark(
     lake: Lake, events_contract: data_processor_rs.Contract
 ) -> None:
     result = commit(lake, process(b'{"broken": \n[1,2]\n', events_contract), 0, 0)
-    assert result.rows.records == 0 and result.rejected is not None and result.rejected.records == 2
+    assert result.rows.records == 0
+    assert result.rejected is not None
+    assert result.rejected.records == 2
     assert lake.watermark("events") == {"events/0": 0}
     assert lake.watermark(DEAD_LETTER_TABLE) == {"events/0": 0}
     assert commit(lake, process(b'{"broken": \n[1,2]\n', events_contract), 0, 0).skipped

@@ -56,7 +56,8 @@ def event_ids(lake: Lake) -> list[str]:
 def valid_rows_per_batch(home: Path, body: Path) -> int:
     """How many rows one batch lands, measured by a clean run in a separate lake."""
     code, out = run_writer(home, body, "--key", "probe")
-    assert code == 0 and out
+    assert code == 0
+    assert out
     return len(event_ids(Lake(Settings(home=home))))
 
 
@@ -73,9 +74,11 @@ def test_crash_between_writing_files_and_committing(tmp_path: Path, body_file: P
 
     # Restart: the table has no watermark, so the consumer resumes at 0 and commits again.
     code, out = run_writer(home, body_file, "--key", "s0", "--first", "0")
-    assert code == 0 and out == [{"sequence": 0, "skipped": False, "attempts": 1}]
+    assert code == 0
+    assert out == [{"sequence": 0, "skipped": False, "attempts": 1}]
     ids = event_ids(lake)
-    assert len(ids) == per_batch and len(set(ids)) == len(ids)
+    assert len(ids) == per_batch
+    assert len(set(ids)) == len(ids)
     assert set(inspect(lake, "events").orphan_files) == set(orphans)
 
 
@@ -85,7 +88,8 @@ def test_crash_after_commit_before_the_consumer_moves_on(tmp_path: Path, body_fi
     assert code == CRASH_EXIT
     lake = Lake(Settings(home=home))
     landed = event_ids(lake)
-    assert landed and lake.watermark("events") == {"s0": 7}
+    assert landed
+    assert lake.watermark("events") == {"s0": 7}
 
     # The consumer never recorded its progress, so it replays sequence 7: skipped.
     code, out = run_writer(home, body_file, "--key", "s0", "--first", "7", "--batches", "2")
@@ -94,7 +98,8 @@ def test_crash_after_commit_before_the_consumer_moves_on(tmp_path: Path, body_fi
         {"sequence": 8, "skipped": False, "attempts": 1},
     ]
     ids = event_ids(lake)
-    assert len(ids) == 2 * len(landed) and len(set(ids)) == len(ids)
+    assert len(ids) == 2 * len(landed)
+    assert len(set(ids)) == len(ids)
     assert inspect(lake, "events").orphan_files == ()
 
 
@@ -110,7 +115,8 @@ def test_two_writer_processes_on_one_table_lose_nothing(tmp_path: Path, body_fil
         out, err = process.communicate(timeout=600)
         assert process.returncode == 0, err
         results += [json.loads(line) for line in out.splitlines()]
-    assert len(results) == 2 * batches and not any(r["skipped"] for r in results)
+    assert len(results) == 2 * batches
+    assert not any(r["skipped"] for r in results)
 
     lake = Lake(Settings(home=home))
     ids = event_ids(lake)

@@ -88,7 +88,10 @@ def test_a_new_optional_field_evolves_the_table_and_old_rows_read_null(
     evolved = contract_with(NEW_OPTIONAL)
     table = lake.ensure_dataset(evolved)
     assert table.schema().find_field("campaign").required is False
-    body = b'{"event_id":"n1","user_id":"u","event_type":"login","event_timestamp":"2026-11-02T00:00:00Z","campaign":"black-friday"}\n'
+    body = (
+        b'{"event_id":"n1","user_id":"u","event_type":"login",'
+        b'"event_timestamp":"2026-11-02T00:00:00Z","campaign":"black-friday"}\n'
+    )
     new = process(body, evolved)
     lake.commit_processed(
         new, ranges={"s": SequenceRange(1, 1)}, job_id="new", source="t", received_at=_now()
@@ -153,7 +156,7 @@ def _files(lake: Lake) -> set[Path]:
     return set((lake.settings.home / "lake").rglob("*"))
 
 
-def _now():  # noqa: ANN202 - a tiny local helper
+def _now():
     from tests.lake.conftest import RECEIVED_AT
 
     return RECEIVED_AT

@@ -53,7 +53,8 @@ def test_watermarks_only_move_forward() -> None:
 def test_round_trip_through_text() -> None:
     watermark = {"events/shard-1": 2**62, "events/shard-0": 0}
     assert parse(dump(watermark)) == watermark
-    assert parse(None) == {} and parse("") == {}
+    assert parse(None) == {}
+    assert parse("") == {}
 
 
 @pytest.mark.parametrize(

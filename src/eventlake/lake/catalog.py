@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from pyiceberg.catalog import Catalog
-from pyiceberg.catalog.glue import GlueCatalog
-from pyiceberg.catalog.sql import SqlCatalog
 
 from eventlake.config import GlueCatalogSettings, Settings, SqlCatalogSettings
 
@@ -43,7 +41,11 @@ def open_catalog(settings: Settings) -> Catalog:
             settings.home.mkdir(parents=True, exist_ok=True)
         if settings.lake.catalog.warehouse is None:
             (settings.home / "lake").mkdir(parents=True, exist_ok=True)
+        from pyiceberg.catalog.sql import SqlCatalog
+
         return SqlCatalog(CATALOG_NAME, **properties)
+    from pyiceberg.catalog.glue import GlueCatalog  # boto3: only imported for AWS
+
     return GlueCatalog(CATALOG_NAME, **properties)
 
 

@@ -34,10 +34,10 @@ EPOCH = date(1970, 1, 1)
 
 def partition_label(data_file: DataFile) -> str:
     """A data file's partition for people: the day, or ``-`` for unpartitioned tables."""
-    values = list(data_file.partition)
-    if not values:
+    partition = data_file.partition
+    if len(partition) == 0:
         return "-"
-    day = values[0]
+    day = partition[0]
     return "null" if day is None else (EPOCH + timedelta(days=int(day))).isoformat()
 
 

@@ -62,10 +62,15 @@ from eventlake.lake.watermark import SequenceRange
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_TABLE = "events_rejected"
+# pyiceberg retries a failed commit by re-applying it on top of the winner's snapshot; for a
+# watermarked append that would commit a replay. Its retries are off: ours re-read the
+# watermark first.
+NO_BLIND_RETRIES = {"commit.retry.num-retries": "0"}
 DEFAULT_TABLE_PROPERTIES = {
     "format-version": "2",
     "write.format.default": "parquet",
     "write.parquet.compression-codec": "zstd",
+    **NO_BLIND_RETRIES,
 }
 # Summary keys with the job's reconciliation: received = landed + rejected + duplicates.
 RECEIVED = "eventlake.received"
@@ -154,6 +159,8 @@ class Lake:
         if evolve(table, spec):
             log.info("evolved the schema of %s", spec.name)
             table = self.table(spec.name)
+        if any(table.properties.get(k) != v for k, v in NO_BLIND_RETRIES.items()):
+            table = table.transaction().set_properties(NO_BLIND_RETRIES).commit_transaction()
         return table
 
     def ensure_dataset(self, contract: data_processor_rs.Contract) -> Table:
@@ -166,9 +173,9 @@ class Lake:
     def count_rows(self, table_name: str, column: str, value: str) -> int:
         """Rows whose ``column`` equals ``value`` (file statistics prune what they can)."""
         scan = self.table(table_name).scan(
-            row_filter=EqualTo(column, value), selected_fields=(column,)
+            row_filter=EqualTo(term=column, value=value), selected_fields=(column,)
         )
-        return scan.to_arrow().num_rows
+        return int(scan.to_arrow().num_rows)
 
     def watermark(self, table_name: str) -> dict[str, int]:
         return watermark.read(self.table(table_name))
