@@ -139,7 +139,7 @@ def test_run_lands_the_sample_in_the_lake_once_however_often_it_runs(
 
     again = runner.invoke(app, ["run", "--events", "3000", "--seed", "3"])
     assert again.exit_code == 0, again.output
-    assert "already in" in _flat(again.output)
+    assert "Already in the lake from an earlier run" in _flat(again.output)
     assert lake.table("events").scan().to_arrow().num_rows == events.num_rows
     assert lake.table("events_rejected").scan().to_arrow().num_rows == rejected.num_rows
 

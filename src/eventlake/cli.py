@@ -366,6 +366,15 @@ def _report_table(
     return table
 
 
+def _print_already_in_lake(reports: list[FileReport]) -> None:
+    already = [r.path.name for r in reports if r.skipped_batches]
+    if already:
+        console.print(
+            f"Already in the lake from an earlier run, not committed again: {', '.join(already)}",
+            highlight=False,
+        )
+
+
 def _lake_status(report: FileReport) -> str:
     if not report.position_key:
         return "-"
@@ -444,6 +453,7 @@ def process(
     if out is not None:
         console.print(f"Parquet written under {out}", highlight=False)
     if lake is not None:
+        _print_already_in_lake(reports)
         console.print(
             f"Lake: {describe_catalog(settings)} (see `eventlake lake inspect`)", highlight=False
         )
@@ -509,6 +519,7 @@ def run(
     )
     in_lake = _lake_reconciliation(lake, reports, expected)
     console.print(in_lake.table)
+    _print_already_in_lake(reports)
     first = reports[0]
     console.print(
         f"{first.received:,} events ({first.bytes / 1e6:,.1f} MB) through parse, validate, "

@@ -40,7 +40,7 @@ def test_process_twice_lands_each_file_once(home: Path, tmp_path: Path) -> None:
     (path,) = processed(home, tmp_path, "a.ndjson")
     again = runner.invoke(app, ["process", str(path)])
     assert again.exit_code == 0, again.output
-    assert "already in" in _flat(again.output)
+    assert "Already in the lake from an earlier run" in _flat(again.output)
     report = json.loads(runner.invoke(app, ["lake", "inspect", "events", "--json"]).output)
     (events,) = report
     assert len(events["snapshots"]) == 1

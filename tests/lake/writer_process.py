@@ -15,6 +15,7 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import data_processor_rs
 
@@ -46,9 +47,14 @@ def main() -> None:
     lake.ensure_dataset(contract)
     lake.ensure_dead_letter()
     if args.crash == "before-commit":
+        # Dies once the events table's data files are written, before its commit: the
+        # dead-letter commit before it has gone through.
+        commit_files = lake._commit_files
 
-        def die(*_: object, **__: object) -> TableCommit:
-            os._exit(CRASH_EXIT)
+        def die(table_name: str, *rest: Any) -> TableCommit:
+            if table_name == "events":
+                os._exit(CRASH_EXIT)
+            return commit_files(table_name, *rest)
 
         lake._commit_files = die  # type: ignore[method-assign]
     body = args.body.read_bytes()

@@ -89,6 +89,9 @@ class CommitConflictError(RuntimeError):
 
 @dataclass(frozen=True)
 class TableCommit:
+    """One table's side of a commit. ``attempts`` counts tries at the catalog: 0 when the
+    watermark showed a replay before anything was written."""
+
     table: str
     snapshot_id: int | None
     skipped: bool
@@ -122,6 +125,7 @@ class Lake:
 
     settings: Settings
     catalog: Catalog = field(init=False)
+    _dead_letter_ready: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.catalog = open_catalog(self.settings)
@@ -168,7 +172,9 @@ class Lake:
         return self.ensure_table(spec)
 
     def ensure_dead_letter(self) -> Table:
-        return self.ensure_table(dead_letter_spec(DEAD_LETTER_TABLE))
+        table = self.ensure_table(dead_letter_spec(DEAD_LETTER_TABLE))
+        self._dead_letter_ready = True
+        return table
 
     def count_rows(self, table_name: str, column: str, value: str) -> int:
         """Rows whose ``column`` equals ``value`` (file statistics prune what they can)."""
@@ -270,6 +276,8 @@ class Lake:
         dataset = batch.contract.name
         rejected_commit = None
         if batch.num_rejected:
+            if not self._dead_letter_ready:
+                self.ensure_dead_letter()
             rows = dead_letter_rows(
                 batch.rejected if rejected is None else rejected,
                 dataset=dataset,
