@@ -131,6 +131,9 @@ def test_two_writer_processes_on_one_table_lose_nothing(tmp_path: Path, body_fil
             prefix = f"{key}-{sequence}-"
             assert sum(1 for i in ids if i.startswith(prefix)) == per_batch
     assert lake.watermark("events") == {"a": batches - 1, "b": batches - 1}
+    # Atomic: every snapshot added one whole batch, never part of one.
+    added = [int(s.summary["added-records"]) for s in lake.table("events").snapshots()]
+    assert added == [per_batch] * (2 * batches)
     rejected = lake.table("events_rejected").scan().to_arrow()
     assert pc.count_distinct(rejected.column("job_id")).as_py() == 2 * batches
 

@@ -100,3 +100,34 @@ def test_inspect_before_anything_landed(home: Path) -> None:
     result = runner.invoke(app, ["lake", "inspect", "events"])
     assert result.exit_code == 2
     assert "none yet" in _flat(result.output)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"EVENTLAKE_LAKE__CATALOG__KIND": "oracle"}, "lake.catalog"),
+        ({"EVENTLAKE_LAKE__CATALOG__KIND": "glue"}, "warehouse"),
+        (
+            {
+                "EVENTLAKE_LAKE__CATALOG__KIND": "glue",
+                "EVENTLAKE_LAKE__CATALOG__WAREHOUSE": "/local/folder",
+            },
+            "warehouse",
+        ),
+        ({"EVENTLAKE_LAKE__NAMESPACE": "../../etc"}, "namespace"),
+        ({"EVENTLAKE_LAKE__ZSTD_LEVEL": "99"}, "zstd_level"),
+        ({"EVENTLAKE_LAKE__COMMIT_ATTEMPTS": "0"}, "commit_attempts"),
+    ],
+)
+def test_bad_lake_settings_are_clear_errors(
+    home: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["lake", "inspect"])
+    assert result.exit_code == 2, result.output
+    text = _flat(result.output)
+    assert "invalid EVENTLAKE_* settings" in text
+    assert message in text
+    assert "Traceback" not in result.output
