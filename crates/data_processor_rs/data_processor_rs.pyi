@@ -9,16 +9,30 @@ The exact behaviour of every step is written down in docs/processing.md.
     validated = data_processor_rs.validate_schema(events)   # a contract can be given
     transformed = data_processor_rs.transform_batch(validated)
     table = transformed.to_arrow()                          # pyarrow.RecordBatch
+    files = data_processor_rs.write_iceberg(transformed, table_path, field_ids, file_prefix="f")
 """
 
+from collections.abc import Mapping
 from os import PathLike
-from typing import Literal, TypeAlias, final
+from typing import Literal, Protocol, TypeAlias, final
 
 import pyarrow
 
 __version__: str
 
 Format: TypeAlias = Literal["auto", "json", "ndjson", "csv"]  # noqa: PYI047 (used by callers)
+
+class _ArrowArrayExportable(Protocol):
+    """A record batch or struct array under the Arrow PyCapsule interface."""
+
+    def __arrow_c_array__(
+        self, requested_schema: object | None = None
+    ) -> tuple[object, object]: ...
+
+class _ArrowStreamExportable(Protocol):
+    """A stream of record batches under the Arrow PyCapsule interface (e.g. pyarrow.Table)."""
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
 
 class ProcessorError(ValueError):
     """Base class of every error raised by data_processor_rs."""
@@ -131,6 +145,29 @@ class Deduplicator:
     @staticmethod
     def load(path: str | PathLike[str]) -> Deduplicator: ...
 
+@final
+class DataFile:
+    """One Parquet data file of an Iceberg table, encoded in memory and not yet stored.
+
+    The caller writes ``data`` to ``path`` (e.g. through pyiceberg's FileIO, local or S3) and
+    adds the file to the table."""
+
+    @property
+    def path(self) -> str:
+        """``{table_path}/data/{partition_name}={YYYY-MM-DD|null}/{file_prefix}-{n:05d}.parquet``,
+        or ``{table_path}/data/{file_prefix}-{n:05d}.parquet`` when not partitioned."""
+    @property
+    def partition_day(self) -> int | None:
+        """Days since 1970-01-01 of every row (Iceberg's day transform); None when not
+        partitioned, or for the rows whose partition source is null."""
+    @property
+    def record_count(self) -> int: ...
+    @property
+    def file_size_in_bytes(self) -> int: ...
+    @property
+    def data(self) -> bytes:
+        """The whole Parquet file."""
+
 def parse_events(
     data: bytes,
     format: Format = "auto",
@@ -167,3 +204,25 @@ def process(
     max_decompressed_bytes: int = 1_073_741_824,
 ) -> TransformedBatch:
     """parse → validate → transform → deduplicate in one call (one crossing of the boundary)."""
+
+def write_iceberg(
+    batch: TransformedBatch | ValidatedBatch | _ArrowArrayExportable | _ArrowStreamExportable,
+    table_path: str,
+    field_ids: Mapping[str, int],
+    *,
+    file_prefix: str,
+    partition_source: str | None = None,
+    partition_name: str | None = None,
+    zstd_level: int = 1,
+) -> list[DataFile]:
+    """Encode rows as Iceberg Parquet data files, in memory: one file, or one per day of
+    ``partition_source`` (a timestamp[us] or date32 column) in ascending order, the rows with a
+    null source last. Rows keep their order within a file; an empty batch gives no files.
+
+    ``field_ids`` maps every column to its Iceberg field id (nested fields carry theirs as
+    ``PARQUET:field_id`` metadata); the ids go into the Parquet schema and no Arrow schema is
+    embedded. Files are ZSTD-compressed at ``zstd_level``, with min/max statistics per column
+    chunk; non-nullable columns are REQUIRED. ``partition_name`` names the partition folders
+    and is required with ``partition_source``. A column without an id, or a partition source
+    that is missing or of another type, raises ProcessorError; a batch that is not Arrow,
+    TypeError."""

@@ -5,20 +5,23 @@
 //! the core's errors mapped onto a small exception tree. The whole Python surface is listed
 //! in the `#[pymodule]` at the bottom.
 
+use std::collections::HashMap;
 use std::ffi::CStr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use arrow_array::{Array, RecordBatch, StructArray};
+use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
+use arrow_array::{Array, RecordBatch, RecordBatchReader, StructArray};
 use arrow_data::ffi::FFI_ArrowArray;
 use arrow_schema::ffi::FFI_ArrowSchema;
-use arrow_schema::{DataType, Schema};
+use arrow_schema::{DataType, Schema, SchemaRef};
 use processor_core as core;
 use pyo3::create_exception;
-use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyBytes, PyCapsule, PyTuple};
+use pyo3::types::{PyBytes, PyCapsule, PyMapping, PyTuple};
 
 create_exception!(
     data_processor_rs,
@@ -46,11 +49,13 @@ fn py_err(py: Python<'_>, err: core::CoreError) -> PyErr {
             let _ = exc.value(py).setattr("reason", reason.as_str());
             exc
         }
+        core::CoreError::Write { .. } => ProcessorError::new_err(message),
     }
 }
 
 const ARROW_SCHEMA: &CStr = c"arrow_schema";
 const ARROW_ARRAY: &CStr = c"arrow_array";
+const ARROW_ARRAY_STREAM: &CStr = c"arrow_array_stream";
 
 /// The Arrow PyCapsule interface pair (schema, array) for a record batch, as a struct array.
 fn batch_capsules<'py>(py: Python<'py>, batch: &RecordBatch) -> PyResult<Bound<'py, PyTuple>> {
@@ -373,6 +378,7 @@ impl PyDeduplicator {
 // can check the .pyi); these keep them equal to the core's.
 const _: () = assert!(core::parse::DEFAULT_MAX_RECORD_BYTES == 1_048_576);
 const _: () = assert!(core::parse::DEFAULT_MAX_DECOMPRESSED_BYTES == 1_073_741_824);
+const _: () = assert!(core::iceberg::DEFAULT_ZSTD_LEVEL == 1);
 
 fn parse_options(
     format: &str,
@@ -461,6 +467,245 @@ fn process(
     Ok(PyTransformedBatch { inner: Arc::new(result.map_err(|e| py_err(py, e))?) })
 }
 
+/// One Parquet data file of an Iceberg table, encoded in memory and not yet stored.
+#[pyclass(frozen, name = "DataFile", module = "data_processor_rs")]
+struct PyDataFile {
+    #[pyo3(get)]
+    path: String,
+    #[pyo3(get)]
+    partition_day: Option<i32>,
+    #[pyo3(get)]
+    record_count: u64,
+    #[pyo3(get)]
+    file_size_in_bytes: usize,
+    data: Py<PyBytes>,
+}
+
+#[pymethods]
+impl PyDataFile {
+    #[getter]
+    fn data(&self, py: Python<'_>) -> Py<PyBytes> {
+        self.data.clone_ref(py)
+    }
+    fn __repr__(&self) -> String {
+        let day = self.partition_day.map_or("None".to_string(), |d| d.to_string());
+        format!(
+            "DataFile(path={:?}, partition_day={day}, record_count={}, file_size_in_bytes={})",
+            self.path, self.record_count, self.file_size_in_bytes
+        )
+    }
+}
+
+/// Rows handed to `write_iceberg`, still to be joined into one record batch (without the GIL).
+struct BatchInput {
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+}
+
+impl BatchInput {
+    fn one(batch: RecordBatch) -> Self {
+        BatchInput { schema: batch.schema(), batches: vec![batch] }
+    }
+
+    fn into_batch(mut self) -> core::Result<RecordBatch> {
+        if self.batches.len() == 1 {
+            return Ok(self.batches.pop().expect("one batch"));
+        }
+        arrow_select::concat::concat_batches(&self.schema, &self.batches)
+            .map_err(|e| core::CoreError::Write { message: format!("cannot join the stream's batches: {e}") })
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".to_string())
+}
+
+/// Our own batches as they are; anything else through the Arrow PyCapsule interface: a record
+/// batch or struct array (`__arrow_c_array__`) or a stream of them (`__arrow_c_stream__`, e.g.
+/// a pyarrow.Table).
+fn batch_arg(obj: &Bound<'_, PyAny>) -> PyResult<BatchInput> {
+    if let Ok(batch) = obj.cast::<PyTransformedBatch>() {
+        return Ok(BatchInput::one(batch.get().inner.batch.clone()));
+    }
+    if let Ok(batch) = obj.cast::<PyValidatedBatch>() {
+        return Ok(BatchInput::one(batch.get().record_batch()?));
+    }
+    let py = obj.py();
+    if obj.hasattr(intern!(py, "__arrow_c_array__"))? {
+        return Ok(BatchInput::one(import_array(obj)?));
+    }
+    if obj.hasattr(intern!(py, "__arrow_c_stream__"))? {
+        return import_stream(obj);
+    }
+    Err(PyTypeError::new_err(format!(
+        "batch must be a TransformedBatch, a ValidatedBatch or an Arrow record batch or table (an object with \
+         __arrow_c_array__ or __arrow_c_stream__), not {}",
+        type_name(obj)
+    )))
+}
+
+fn import_array(obj: &Bound<'_, PyAny>) -> PyResult<RecordBatch> {
+    let name = type_name(obj);
+    let pair = obj.call_method0(intern!(obj.py(), "__arrow_c_array__"))?;
+    let capsules = pair
+        .cast::<PyTuple>()
+        .ok()
+        .filter(|t| t.len() == 2)
+        .and_then(|t| {
+            Some((
+                t.get_item(0).ok()?.cast_into::<PyCapsule>().ok()?,
+                t.get_item(1).ok()?.cast_into::<PyCapsule>().ok()?,
+            ))
+        })
+        .ok_or_else(|| {
+            PyTypeError::new_err(format!("{name}.__arrow_c_array__() did not return (schema, array) capsules"))
+        })?;
+    let schema = capsules.0.pointer_checked(Some(ARROW_SCHEMA))?.cast::<FFI_ArrowSchema>();
+    let array = capsules.1.pointer_checked(Some(ARROW_ARRAY))?.cast::<FFI_ArrowArray>();
+    // SAFETY: the capsules carry the names the Arrow PyCapsule interface gives to an
+    // ArrowSchema and an ArrowArray. The array is moved out of its capsule (which is left
+    // holding a released struct, as the interface expects of a consumer); the schema is only
+    // borrowed, while its capsule is alive.
+    let data = unsafe { arrow_array::ffi::from_ffi(FFI_ArrowArray::from_raw(array.as_ptr()), schema.as_ref()) }
+        .map_err(|e| PyValueError::new_err(format!("cannot import the Arrow array of {name}: {e}")))?;
+    if !matches!(data.data_type(), DataType::Struct(_)) {
+        return Err(PyTypeError::new_err(format!(
+            "{name} exports an Arrow array of type {}, not a record batch or struct array",
+            data.data_type()
+        )));
+    }
+    let array = StructArray::from(data);
+    if array.null_count() > 0 {
+        return Err(PyValueError::new_err(format!(
+            "{name} exports a struct array with {} null rows; a record batch has none",
+            array.null_count()
+        )));
+    }
+    Ok(RecordBatch::from(array))
+}
+
+fn import_stream(obj: &Bound<'_, PyAny>) -> PyResult<BatchInput> {
+    let name = type_name(obj);
+    let capsule = obj.call_method0(intern!(obj.py(), "__arrow_c_stream__"))?;
+    let capsule = capsule
+        .cast::<PyCapsule>()
+        .map_err(|_| PyTypeError::new_err(format!("{name}.__arrow_c_stream__() did not return a capsule")))?;
+    let stream = capsule.pointer_checked(Some(ARROW_ARRAY_STREAM))?.cast::<FFI_ArrowArrayStream>();
+    // SAFETY: the capsule carries the name the Arrow PyCapsule interface gives to an
+    // ArrowArrayStream; the stream is moved out, leaving a released struct in the capsule.
+    // The stream is read with the GIL held, in case its producer needs it.
+    let reader = unsafe { RecordBatchStreamReader::from_raw(stream.as_ptr()) }
+        .map_err(|e| PyTypeError::new_err(format!("{name} does not export a stream of record batches: {e}")))?;
+    let schema = reader.schema();
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PyValueError::new_err(format!("cannot read the Arrow stream of {name}: {e}")))?;
+    Ok(BatchInput { schema, batches })
+}
+
+fn field_ids_arg(obj: &Bound<'_, PyAny>) -> PyResult<HashMap<String, i32>> {
+    let mapping = obj.cast::<PyMapping>().map_err(|_| {
+        PyTypeError::new_err(format!("field_ids must be a mapping of column name to field id, not {}", type_name(obj)))
+    })?;
+    let mut ids = HashMap::with_capacity(mapping.len()?);
+    for item in mapping.items()?.iter() {
+        let (key, value) = item.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>()?;
+        let name: String = key.extract().map_err(|_| {
+            PyTypeError::new_err(format!("field_ids keys must be column names (str), not {}", type_name(&key)))
+        })?;
+        let id: i64 = value.extract().map_err(|_| {
+            PyTypeError::new_err(format!("field_ids[{name:?}] must be an int, not {}", type_name(&value)))
+        })?;
+        let id = i32::try_from(id).map_err(|_| {
+            PyValueError::new_err(format!("field_ids[{name:?}] = {id} is not a 32-bit Iceberg field id"))
+        })?;
+        ids.insert(name, id);
+    }
+    Ok(ids)
+}
+
+/// A file or folder name given by the caller: one path segment.
+fn path_segment(what: &str, value: &str) -> PyResult<()> {
+    if value.is_empty() || value.contains('/') {
+        return Err(PyValueError::new_err(format!("{what} must be a non-empty name without '/', not {value:?}")));
+    }
+    Ok(())
+}
+
+fn data_file_path(
+    table_path: &str,
+    partition_name: Option<&str>,
+    file_prefix: &str,
+    n: usize,
+    day: Option<i32>,
+) -> String {
+    let base = table_path.trim_end_matches('/');
+    match partition_name {
+        Some(name) => {
+            let value = day.map_or_else(|| "null".to_string(), core::iceberg::day_to_iso_date);
+            format!("{base}/data/{name}={value}/{file_prefix}-{n:05}.parquet")
+        }
+        None => format!("{base}/data/{file_prefix}-{n:05}.parquet"),
+    }
+}
+
+#[pyfunction]
+#[pyo3(signature = (
+    batch, table_path, field_ids, *, file_prefix,
+    partition_source = None, partition_name = None, zstd_level = 1,
+))]
+#[allow(clippy::too_many_arguments)]
+fn write_iceberg(
+    py: Python<'_>,
+    batch: &Bound<'_, PyAny>,
+    table_path: &str,
+    field_ids: &Bound<'_, PyAny>,
+    file_prefix: &str,
+    partition_source: Option<String>,
+    partition_name: Option<&str>,
+    zstd_level: i32,
+) -> PyResult<Vec<PyDataFile>> {
+    match (&partition_source, partition_name) {
+        (Some(source), None) => {
+            return Err(PyValueError::new_err(format!(
+                "partition_name is required with partition_source={source:?}: it names the partition folders \
+                 (partition_name=day)"
+            )))
+        }
+        (None, Some(name)) => {
+            return Err(PyValueError::new_err(format!(
+                "partition_name={name:?} is given without a partition_source to derive the day from"
+            )))
+        }
+        _ => {}
+    }
+    path_segment("file_prefix", file_prefix)?;
+    if let Some(name) = partition_name {
+        path_segment("partition_name", name)?;
+    }
+    let options = core::DataFileOptions {
+        field_ids: field_ids_arg(field_ids)?,
+        partition_source,
+        zstd_level,
+        max_row_group_rows: core::iceberg::DEFAULT_MAX_ROW_GROUP_ROWS,
+    };
+    let input = batch_arg(batch)?;
+    let files = py
+        .detach(|| input.into_batch().and_then(|batch| core::encode_data_files(&batch, &options)))
+        .map_err(|e| py_err(py, e))?;
+    Ok(files
+        .into_iter()
+        .enumerate()
+        .map(|(n, file)| PyDataFile {
+            path: data_file_path(table_path, partition_name, file_prefix, n, file.partition_day),
+            partition_day: file.partition_day,
+            record_count: file.record_count,
+            file_size_in_bytes: file.bytes.len(),
+            data: PyBytes::new(py, &file.bytes).unbind(),
+        })
+        .collect())
+}
+
 #[pymodule]
 fn data_processor_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -473,10 +718,12 @@ fn data_processor_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyValidatedBatch>()?;
     m.add_class::<PyTransformedBatch>()?;
     m.add_class::<PyDeduplicator>()?;
+    m.add_class::<PyDataFile>()?;
     m.add_function(wrap_pyfunction!(parse_events, m)?)?;
     m.add_function(wrap_pyfunction!(validate_schema, m)?)?;
     m.add_function(wrap_pyfunction!(transform_batch, m)?)?;
     m.add_function(wrap_pyfunction!(deduplicate, m)?)?;
     m.add_function(wrap_pyfunction!(process, m)?)?;
+    m.add_function(wrap_pyfunction!(write_iceberg, m)?)?;
     Ok(())
 }

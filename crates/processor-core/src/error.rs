@@ -11,6 +11,10 @@ pub enum CoreError {
     /// The body as a whole cannot be read.
     #[error("{message}")]
     Input { reason: InputErrorKind, message: String },
+    /// A batch cannot be encoded as data files (a column without a field id, an unusable
+    /// partition source, an encoder failure); `message` names the column concerned.
+    #[error("{message}")]
+    Write { message: String },
 }
 
 /// Why a body could not be read; stable names that cross into Python as `InputError.reason`.

@@ -1,4 +1,5 @@
-//! eventlake's processing core: parse → validate → transform → deduplicate, into Arrow.
+//! eventlake's processing core: parse → validate → transform → deduplicate, into Arrow, and
+//! Arrow into Iceberg Parquet data files.
 //!
 //! Pure Rust, no Python: tested with `cargo test`, benchmarked with criterion. The exact
 //! behaviour of each step is specified in `docs/processing.md`; the Python binding crate
@@ -21,9 +22,11 @@ pub use parse::{parse, Body, ParseOptions, ParsedBatch};
 pub use rejection::{Reason, Rejection};
 pub use validate::{validate, ValidatedBatch};
 pub mod dedup;
+pub mod iceberg;
 pub mod transform;
 
 pub use dedup::{deduplicate, Deduplicator};
+pub use iceberg::{encode_data_files, DataFileOptions, EncodedDataFile};
 pub use transform::{transform, transformed_schema, TransformOptions, TransformedBatch};
 
 use std::sync::Arc;
