@@ -10,7 +10,8 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
-export UV_PYTHON := $(shell command -v $(PYTHON))
+# The interpreter itself, not a shim: uv recreates .venv whenever the request path differs.
+export UV_PYTHON := $(shell $(PYTHON) -c "import sys; print(sys.executable)")
 export EVENTLAKE_HOME ?= $(CURDIR)/.eventlake
 
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name 'Cargo.toml' -o -name '*.pyi' -o -name 'pyproject.toml') Cargo.toml Cargo.lock $(wildcard contracts/*.yaml)
