@@ -36,7 +36,7 @@ import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
-from eventlake.config import Settings, get_settings
+from eventlake.config import LakeSettings, Settings, get_settings
 from eventlake.contracts import ContractSpec, load_contract
 from eventlake.lake import Lake, SequenceRange
 from eventlake.processing import reference as ref
@@ -158,6 +158,10 @@ def main() -> None:
     # Bytes → committed Iceberg table. Each run commits into a fresh lake.
     console.print("timing Iceberg commits ...")
     rust_iceberg, rust_landed = min(rust_to_iceberg(data, contract) for _ in range(args.repeats))
+    cpus = os.cpu_count() or 1
+    rust_iceberg_all_cores, _ = min(
+        rust_to_iceberg(data, contract, threads=cpus) for _ in range(args.repeats)
+    )
     pyiceberg_append, _ = pyiceberg_to_iceberg(whole, contract)
     py_append, py_landed = pyiceberg_to_iceberg(py_table, contract)
     assert rust_landed == py_landed == whole.num_rows, "the lake holds a different row count"
@@ -172,17 +176,23 @@ def main() -> None:
         Row("Whole path, bytes → Arrow", py_whole, rust_whole, TARGET_WHOLE_SPEEDUP),
         Row("Arrow → committed Iceberg", pyiceberg_append, max(rust_encode_commit, 1e-9), None),
         Row("Bytes → committed Iceberg", py_whole + py_append, rust_iceberg, None),
+        Row(
+            f"  the same, Parquet on {cpus} threads",
+            py_whole + py_append,
+            rust_iceberg_all_cores,
+            None,
+        ),
     ]
     peers = {"polars.read_ndjson (1 thread)": polars_s, "DuckDB read_json (1 thread)": duck_s}
     show(rows, peers, rust_whole, rust_clean, args.events)
     save(args, data, rows, peers, rust_whole, rust_clean, peers_rows, whole.num_rows)
 
 
-def rust_to_iceberg(data: bytes, contract: rs.Contract) -> tuple[float, int]:
+def rust_to_iceberg(data: bytes, contract: rs.Contract, threads: int = 1) -> tuple[float, int]:
     """The production path: the Rust core, then Lake.commit_processed (Rust Parquet encoding,
     pyiceberg manifests, the catalog's atomic commit with the watermark). Creating the empty
     tables is not timed."""
-    with fresh_lake() as lake:
+    with fresh_lake(threads) as lake:
         lake.ensure_dataset(contract)
         lake.ensure_dead_letter()
         gc.collect()
@@ -216,9 +226,13 @@ def pyiceberg_to_iceberg(
 class fresh_lake:  # noqa: N801 - used as a context manager, reads like a function
     """A throw-away lake (SQL catalog + local warehouse) in a temporary folder."""
 
+    def __init__(self, encode_threads: int = 1) -> None:
+        self.encode_threads = encode_threads
+
     def __enter__(self) -> Lake:
         self.home = Path(tempfile.mkdtemp(prefix="eventlake-bench-"))
-        return Lake(Settings(home=self.home))
+        lake = LakeSettings(encode_threads=self.encode_threads)
+        return Lake(Settings(home=self.home, lake=lake))
 
     def __exit__(self, *_: object) -> None:
         shutil.rmtree(self.home, ignore_errors=True)
@@ -265,7 +279,7 @@ def show(
         f"(target under {TARGET_WHOLE_SECONDS_PER_MILLION:.1f} s): "
         + ("[green]met[/]" if per_million < TARGET_WHOLE_SECONDS_PER_MILLION else "[red]not met[/]")
     )
-    iceberg = rows[-1]
+    iceberg = rows[-2]  # one core: the target's terms
     per_million = iceberg.rust_s * 1_000_000 / events
     console.print(
         f"Rust path to a committed Iceberg table: {per_million:.3f} s per million events "
@@ -302,7 +316,8 @@ def save(
         },
         "rows_out": {"rust": rust_rows, "polars": peers_rows[0], "duckdb": peers_rows[1]},
         "rust_whole_seconds_per_million": rust_whole * 1_000_000 / args.events,
-        "rust_iceberg_seconds_per_million": rows[-1].rust_s * 1_000_000 / args.events,
+        "rust_iceberg_seconds_per_million": rows[-2].rust_s * 1_000_000 / args.events,
+        "rust_iceberg_all_cores_seconds_per_million": rows[-1].rust_s * 1_000_000 / args.events,
     }
     out = reports / "bench_processing.json"
     out.write_text(json.dumps(result, indent=2))

@@ -214,6 +214,7 @@ def write_iceberg(
     partition_source: str | None = None,
     partition_name: str | None = None,
     zstd_level: int = 1,
+    threads: int = 1,
 ) -> list[DataFile]:
     """Encode rows as Iceberg Parquet data files, in memory: one file, or one per day of
     ``partition_source`` (a timestamp[us] or date32 column) in ascending order, the rows with a
@@ -223,6 +224,7 @@ def write_iceberg(
     ``PARQUET:field_id`` metadata); the ids go into the Parquet schema and no Arrow schema is
     embedded. Files are ZSTD-compressed at ``zstd_level``, with min/max statistics per column
     chunk; non-nullable columns are REQUIRED. ``partition_name`` names the partition folders
-    and is required with ``partition_source``. A column without an id, or a partition source
+    and is required with ``partition_source``. Partition files are encoded on up to ``threads``
+    threads (the GIL is released throughout). A column without an id, or a partition source
     that is missing or of another type, raises ProcessorError; a batch that is not Arrow,
     TypeError."""

@@ -49,6 +49,9 @@ class LakeSettings(BaseModel):
     catalog: CatalogSettings = Field(default_factory=SqlCatalogSettings)
     namespace: str = Field(default="eventlake", pattern=r"^[a-z_][a-z0-9_]{0,127}$")
     zstd_level: int = Field(default=1, ge=1, le=22)
+    encode_threads: int = Field(
+        default=0, ge=0, le=256, description="Threads encoding Parquet files; 0: one per CPU."
+    )
     commit_attempts: int = Field(
         default=20, ge=1, le=1000, description="Tries per commit when writers race."
     )

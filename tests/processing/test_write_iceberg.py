@@ -310,12 +310,27 @@ def test_partition_source_and_name_go_together() -> None:
         rs.write_iceberg(table, "t", {"at": 1}, file_prefix="f", partition_name="d")
 
 
+def test_threads_change_nothing_but_the_time(events_batch: rs.TransformedBatch) -> None:
+    ids = field_ids(events_batch.to_arrow().schema)
+    options: dict[str, Any] = {
+        "file_prefix": "p",
+        "partition_source": "event_timestamp",
+        "partition_name": "day",
+    }
+    one = rs.write_iceberg(events_batch, "t", ids, **options)
+    many = rs.write_iceberg(events_batch, "t", ids, threads=4, **options)
+    assert [(f.path, f.record_count, f.data) for f in many] == [
+        (f.path, f.record_count, f.data) for f in one
+    ]
+
+
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
         ("file_prefix", "", "file_prefix"),
         ("file_prefix", "a/b", "file_prefix"),
         ("zstd_level", 23, "zstd_level"),
+        ("threads", 0, "threads"),
     ],
 )
 def test_bad_names_and_levels_are_value_errors(option: str, value: object, message: str) -> None:

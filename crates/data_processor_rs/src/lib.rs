@@ -652,7 +652,7 @@ fn data_file_path(
 #[pyfunction]
 #[pyo3(signature = (
     batch, table_path, field_ids, *, file_prefix,
-    partition_source = None, partition_name = None, zstd_level = 1,
+    partition_source = None, partition_name = None, zstd_level = 1, threads = 1,
 ))]
 #[allow(clippy::too_many_arguments)]
 fn write_iceberg(
@@ -664,7 +664,11 @@ fn write_iceberg(
     partition_source: Option<String>,
     partition_name: Option<&str>,
     zstd_level: i32,
+    threads: usize,
 ) -> PyResult<Vec<PyDataFile>> {
+    if threads == 0 {
+        return Err(PyValueError::new_err("threads must be at least 1"));
+    }
     match (&partition_source, partition_name) {
         (Some(source), None) => {
             return Err(PyValueError::new_err(format!(
@@ -688,6 +692,7 @@ fn write_iceberg(
         partition_source,
         zstd_level,
         max_row_group_rows: core::iceberg::DEFAULT_MAX_ROW_GROUP_ROWS,
+        threads,
     };
     let input = batch_arg(batch)?;
     let files = py

@@ -41,6 +41,9 @@ pub struct DataFileOptions {
     pub partition_source: Option<String>,
     pub zstd_level: i32,
     pub max_row_group_rows: usize,
+    /// Files are encoded on up to this many threads (at least 1). Partition files are
+    /// independent, so a batch spanning many days scales with cores.
+    pub threads: usize,
 }
 
 pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
@@ -53,6 +56,7 @@ impl Default for DataFileOptions {
             partition_source: None,
             zstd_level: DEFAULT_ZSTD_LEVEL,
             max_row_group_rows: DEFAULT_MAX_ROW_GROUP_ROWS,
+            threads: 1,
         }
     }
 }
@@ -135,21 +139,47 @@ pub fn encode_data_files(batch: &RecordBatch, options: &DataFileOptions) -> Resu
         }
         Some(days) => group_by_day(&batch, &days)?,
     };
-    groups
-        .into_iter()
-        .map(|group| {
-            let slice = batch.slice(group.start, group.len);
-            let mut file_properties = properties.clone();
-            for name in columns_without_dictionary(&slice, dictionary_page_limit) {
-                file_properties = file_properties.set_column_dictionary_enabled(ColumnPath::new(vec![name]), false);
-            }
-            Ok(EncodedDataFile {
-                partition_day: group.day,
-                record_count: group.len as u64,
-                bytes: write_parquet(&slice, file_properties.build())?,
-            })
+    let encode = |group: &Group| -> Result<EncodedDataFile> {
+        let slice = batch.slice(group.start, group.len);
+        let mut file_properties = properties.clone();
+        for name in columns_without_dictionary(&slice, dictionary_page_limit) {
+            file_properties = file_properties.set_column_dictionary_enabled(ColumnPath::new(vec![name]), false);
+        }
+        Ok(EncodedDataFile {
+            partition_day: group.day,
+            record_count: group.len as u64,
+            bytes: write_parquet(&slice, file_properties.build())?,
         })
-        .collect()
+    };
+    let threads = options.threads.clamp(1, groups.len().max(1));
+    if threads == 1 {
+        return groups.iter().map(encode).collect();
+    }
+    // Deal the files out, biggest first, to the least loaded thread; then put them in order.
+    let mut order: Vec<usize> = (0..groups.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(groups[i].len));
+    let mut shares: Vec<(usize, Vec<usize>)> = vec![(0, Vec::new()); threads];
+    for i in order {
+        let lightest = shares.iter_mut().min_by_key(|(rows, _)| *rows).expect("threads >= 1");
+        lightest.0 += groups[i].len;
+        lightest.1.push(i);
+    }
+    let mut encoded: Vec<Option<Result<EncodedDataFile>>> = (0..groups.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = shares
+            .iter()
+            .map(|(_, indexes)| {
+                let (encode, groups) = (&encode, &groups);
+                scope.spawn(move || indexes.iter().map(|&i| (i, encode(&groups[i]))).collect::<Vec<_>>())
+            })
+            .collect();
+        for worker in workers {
+            for (i, file) in worker.join().expect("an encoding thread panicked") {
+                encoded[i] = Some(file);
+            }
+        }
+    });
+    encoded.into_iter().map(|file| file.expect("every group was encoded")).collect()
 }
 
 /// The batch's schema with each column's field id in its metadata (`PARQUET:field_id`), which

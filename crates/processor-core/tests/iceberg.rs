@@ -11,7 +11,7 @@ use arrow_array::{
     Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch,
     StringArray, StructArray, TimestampMicrosecondArray,
 };
-use arrow_schema::{DataType, Field, Fields, Schema};
+use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::PARQUET_FIELD_ID_META_KEY;
@@ -490,4 +490,27 @@ fn distinct_columns_skip_the_dictionary_and_repeating_ones_keep_it() {
     let files = encode_data_files(&small, &options(&small, None)).unwrap();
     let (_, metadata) = read(&files[0].bytes);
     assert!(metadata.row_group(0).column(0).dictionary_page_offset().is_some());
+}
+
+#[test]
+fn threads_give_the_same_files_in_the_same_order() {
+    // 40 days of rows, interleaved, so that every thread gets several files.
+    let micros: Vec<i64> = (0..4000).map(|i| (i % 40) * 86_400_000_000 + i).collect();
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+            Field::new("n", DataType::Int64, false),
+        ])),
+        vec![
+            Arc::new(TimestampMicrosecondArray::from(micros.clone()).with_timezone("UTC")),
+            Arc::new(Int64Array::from_iter_values(0..4000)),
+        ],
+    )
+    .unwrap();
+    let one = encode_data_files(&batch, &options(&batch, Some("ts"))).unwrap();
+    for threads in [2, 3, 64] {
+        let many = encode_data_files(&batch, &DataFileOptions { threads, ..options(&batch, Some("ts")) }).unwrap();
+        assert_eq!(many, one, "{threads} threads");
+    }
+    assert_eq!(one.len(), 40);
 }

@@ -95,7 +95,7 @@ def compact(
     for label, group in sorted(groups.items()):
         rows = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue()).to_table(group)
         rewritten = _write_data_files(
-            table, _with_table_nullability(rows, table), lake.settings.lake.zstd_level
+            table, _with_table_nullability(rows, table), lake.settings.lake
         )
         before = [task.file for task in group]
         records_before = sum(f.record_count for f in before)

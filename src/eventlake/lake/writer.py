@@ -22,6 +22,7 @@ Exactly once, through crashes and races:
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 import uuid
@@ -46,7 +47,7 @@ from pyiceberg.table import Table
 from pyiceberg.typedef import Record
 from sqlalchemy.exc import OperationalError
 
-from eventlake.config import Settings
+from eventlake.config import LakeSettings, Settings
 from eventlake.contracts import ContractSpec
 from eventlake.lake import watermark
 from eventlake.lake.catalog import open_catalog
@@ -200,7 +201,7 @@ class Lake:
         if watermark.covered(watermark.read(table), ranges):
             # The common replay: known before a byte is encoded.
             return TableCommit(table_name, None, True, 0, 0, 0)
-        written = _write_data_files(table, data, self.settings.lake.zstd_level)
+        written = _write_data_files(table, data, self.settings.lake)
         properties = {
             watermark.RANGES: watermark.dump_ranges(ranges),
             watermark.JOB_IDS: ",".join(job_ids),
@@ -320,7 +321,9 @@ def dead_letter_rows(
     return pa.Table.from_pydict(columns, schema=schema)
 
 
-def _write_data_files(table: Table, data: ArrowData | pa.Table, zstd_level: int) -> list[DataFile]:
+def _write_data_files(
+    table: Table, data: ArrowData | pa.Table, settings: LakeSettings
+) -> list[DataFile]:
     """Encode in Rust, store through the table's FileIO, describe for the manifest."""
     spec = table.spec()
     schema = table.schema()
@@ -336,7 +339,8 @@ def _write_data_files(table: Table, data: ArrowData | pa.Table, zstd_level: int)
         file_prefix=f"{uuid.uuid4()}",
         partition_source=partition_source,
         partition_name=partition_name,
-        zstd_level=zstd_level,
+        zstd_level=settings.zstd_level,
+        threads=settings.encode_threads or os.cpu_count() or 1,
     )
     stats_columns = compute_statistics_plan(schema, table.metadata.properties)
     column_mapping = parquet_path_to_id_mapping(schema)
