@@ -35,7 +35,7 @@ import data_processor_rs
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.expressions import EqualTo
 from pyiceberg.io.pyarrow import (
     compute_statistics_plan,
@@ -158,8 +158,8 @@ class Lake:
                     partition_spec=spec.partition_spec(schema),
                     properties={**DEFAULT_TABLE_PROPERTIES, **spec.properties},
                 )
-            except Exception:
-                # Another process may have created it a moment ago.
+            except TableAlreadyExistsError:
+                # Another process created it a moment ago.
                 table = self.table(spec.name)
         if evolve(table, spec):
             log.info("evolved the schema of %s", spec.name)
