@@ -28,6 +28,7 @@ import data_processor_rs
 import typer
 from data_processor_rs import ContractError, InputError
 from pydantic import ValidationError
+from pyiceberg.exceptions import CommitFailedException
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -39,14 +40,18 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from eventlake import __version__
 from eventlake.config import Settings, get_settings
 from eventlake.contracts import load_contract
-from eventlake.lake import DEAD_LETTER_TABLE, Lake, maintenance
+from eventlake.lake import DEAD_LETTER_TABLE, CommitConflictError, Lake, maintenance
 from eventlake.lake.catalog import describe as describe_catalog
 from eventlake.pipeline.process_files import FileReport, process_file
 from eventlake.sample_data import FORMATS, Format, SampleConfig, SampleSummary, write_sample
+
+# Failures of the lake that a person can act on: said in one line, exit code 1.
+LAKE_ERRORS = (CommitConflictError, CommitFailedException, SQLAlchemyError, NotImplementedError)
 
 app = typer.Typer(
     name="eventlake",
@@ -444,7 +449,7 @@ def process(
         with _processing_progress() as progress:
             for path in files:
                 reports.append(_process_with_progress(progress, path, dataset, out, job_id, lake))
-    except (InputError, ValueError, OSError) as exc:
+    except (InputError, ValueError, OSError, *LAKE_ERRORS) as exc:
         raise _fail(str(exc)) from None
     console.print(_report_table(reports))
     reasons = _reasons_table(reports)
@@ -499,7 +504,7 @@ def run(
             for dataset in ("events", "users", "products"):
                 path = samples / f"{dataset}.ndjson"
                 reports.append(_process_with_progress(progress, path, dataset, None, job_id, lake))
-    except (InputError, ContractError, OSError) as exc:
+    except (InputError, ContractError, ValueError, OSError, *LAKE_ERRORS) as exc:
         raise _fail(str(exc)) from None
 
     expected = {name: dict(stats) for name, stats in summary.manifest["files"].items()}
@@ -711,14 +716,17 @@ def lake_compact(
                 f"{partition!r} is not a date like 2026-11-01", param_hint="'--partition'"
             ) from None
     lake = _open_lake(_settings(), [table])
-    with console.status(f"compacting {table}…"):
-        report = maintenance.compact(
-            lake,
-            table,
-            partition=day,
-            small_file_bytes=int(small_file_mb * 1e6),
-            min_files=min_files,
-        )
+    try:
+        with console.status(f"compacting {table}…"):
+            report = maintenance.compact(
+                lake,
+                table,
+                partition=day,
+                small_file_bytes=int(small_file_mb * 1e6),
+                min_files=min_files,
+            )
+    except (ValueError, OSError, *LAKE_ERRORS) as exc:
+        raise _fail(f"compaction of {table} failed, nothing changed: {exc}") from None
     if not report.partitions:
         console.print(f"Nothing to compact in {table}: no partition has {min_files}+ small files.")
         return
@@ -758,7 +766,10 @@ def lake_expire(
     """Expire old snapshots and delete data files no remaining snapshot uses."""
     age = _parse_duration(older_than)
     lake = _open_lake(_settings(), [table])
-    report = maintenance.expire(lake, table, older_than=age, retain_last=retain_last)
+    try:
+        report = maintenance.expire(lake, table, older_than=age, retain_last=retain_last)
+    except (ValueError, OSError, *LAKE_ERRORS) as exc:
+        raise _fail(f"expiry of {table} failed: {exc}") from None
     console.print(
         f"{table}: expired {report.expired_snapshots} snapshots, kept "
         f"{report.kept_snapshots}, deleted {report.deleted_files} unreferenced data files.",

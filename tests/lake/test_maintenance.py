@@ -70,7 +70,7 @@ def test_compact_rewrites_small_files_without_changing_a_row(small_files_lake: L
     table = small_files_lake.table("events")
     summary = table.current_snapshot().summary
     assert summary["eventlake.operation"] == "compact"
-    assert summary[WATERMARK] == '{"events/0":3}'
+    assert table.properties[WATERMARK] == '{"events/0":3}'
     after = inspect(small_files_lake, "events")
     assert all(p.files == 1 for p in after.partitions)
     assert after.watermark == {"events/0": BATCHES - 1}

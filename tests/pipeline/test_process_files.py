@@ -90,3 +90,47 @@ def test_gzip_csv_and_json_files_are_one_batch(tmp_path: Path) -> None:
         "csv",
         "auto",
     ]
+
+
+def test_into_the_lake_once_and_a_resume_with_other_chunks_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventlake.config import Settings
+    from eventlake.lake import Lake, WatermarkOverlapError
+    from tests.lake.conftest import sample_body
+
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(sample_body(600))
+    lake = Lake(Settings(home=tmp_path / "home"))
+    contract = load_contract("events")
+    first = process_file(path, contract, lake=lake, chunk_bytes=20_000)
+    assert first.committed_batches > 3
+    assert first.skipped_batches == 0
+    assert lake.table("events").scan().to_arrow().num_rows == first.landed
+    again = process_file(path, contract, lake=lake, chunk_bytes=20_000)
+    assert again.committed_batches == 0
+    assert again.skipped_batches == first.committed_batches
+
+    # A run that dies after two chunks, resumed with other chunk boundaries: positions are
+    # byte offsets, so the first new chunk straddles the watermark and is refused.
+    other = Lake(Settings(home=tmp_path / "other"))
+    real_commit = Lake.commit_processed
+    calls = []
+
+    def dies_after_two(self: Lake, *args: object, **kwargs: object) -> object:
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real_commit(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Lake, "commit_processed", dies_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        process_file(path, contract, lake=other, chunk_bytes=20_000)
+    monkeypatch.undo()
+    landed = other.table("events").scan().to_arrow().num_rows
+    with pytest.raises(WatermarkOverlapError, match="committed up to"):
+        process_file(path, contract, lake=other, chunk_bytes=50_000)
+    assert other.table("events").scan().to_arrow().num_rows == landed
+    resumed = process_file(path, contract, lake=other, chunk_bytes=20_000)
+    assert resumed.skipped_batches == 2
+    assert other.table("events").scan().to_arrow().num_rows == first.landed

@@ -1,9 +1,9 @@
 """Keeping tables healthy: compact small files, expire old snapshots, inspect what is there.
 
 Streaming commits leave many small files (one per day partition per batch). Compaction
-rewrites the small files of a partition into one, in a single overwrite snapshot that carries
-the exactly-once watermark forward. Expiry drops old snapshots and the files only they used;
-the watermark survives it in the current snapshot's summary and the table property.
+rewrites the small files of a partition into one, in a single overwrite snapshot; the
+exactly-once watermark lives in the table property and is untouched. Expiry drops old
+snapshots and the files only they used; the watermark survives it for the same reason.
 """
 
 from __future__ import annotations
@@ -118,9 +118,18 @@ def compact(
     try:
         snapshot_id = _replace_files(lake, table_name, old_files, new_files)
     except BaseException:
-        _delete_files(table, new_files)
+        # Interrupted or failed, the commit may still have landed: delete the new files only
+        # when the table does not use them.
+        if not _live_files(lake.table(table_name)) & {f.file_path for f in new_files}:
+            _delete_files(table, new_files)
         raise
     return CompactionReport(table_name, snapshot_id, tuple(compacted))
+
+
+def _live_files(table: Table) -> set[str]:
+    if table.current_snapshot() is None:
+        return set()
+    return {task.file.file_path for task in table.scan().plan_files()}
 
 
 def _with_table_nullability(rows: pa.Table, table: Table) -> pa.Table:
@@ -135,15 +144,16 @@ def _replace_files(
 ) -> int | None:
     attempts = lake.settings.lake.commit_attempts
     for attempt in range(1, attempts + 1):
-        table = lake.table(table_name)
-        live = {task.file.file_path for task in table.scan().plan_files()}
+        table = lake._writable_table(table_name)
+        live = _live_files(table)
+        if all(f.file_path in live for f in new_files):
+            # An earlier attempt whose outcome was unknown did land.
+            current = table.current_snapshot()
+            return current.snapshot_id if current else None
         missing = [f.file_path for f in old_files if f.file_path not in live]
         if missing:
             raise CommitFailedException(f"files were removed while compacting: {missing[:3]}")
-        properties = {
-            OPERATION: "compact",
-            watermark.WATERMARK: watermark.dump(watermark.read(table)),
-        }
+        properties = {OPERATION: "compact"}  # the watermark stays in the table property
         transaction = table.transaction()
         with transaction.update_snapshot(properties).overwrite() as rewrite:
             for data_file in old_files:

@@ -2,14 +2,15 @@
 
 A position key names one ordered source (a stream shard such as ``events/shardId-000``, or a
 file) and maps to the highest sequence number committed from it. Every eventlake commit
-writes two records of it, atomically with the data:
+records, atomically with the data:
 
-* the snapshot summary: ``eventlake.watermark`` (the whole map after the commit),
-  ``eventlake.ranges`` (what this commit covers) and ``eventlake.job-ids``; and
-* the table property ``eventlake.watermark``, which survives when snapshots are expired
-  or when another engine (a compaction job, Spark) commits a snapshot without the summary.
+* in its snapshot summary, the positions it covers (``eventlake.ranges``: per key, the first
+  and last sequence number) and its job ids (``eventlake.job-ids``); and
+* in the table property ``eventlake.watermark``, the whole map after the commit. A property
+  survives snapshot expiry and commits by other engines (a compaction job, Spark), and keeping
+  the map out of the summaries keeps metadata linear in the number of commits.
 
-Reading takes, per key, the highest value found in either.
+Reading merges the property with the ranges of the newest snapshot that has them.
 """
 
 from __future__ import annotations
@@ -86,22 +87,27 @@ def lineage(table: Table) -> Iterable[Snapshot]:
         snapshot = table.snapshot_by_id(snapshot.parent_snapshot_id)
 
 
-def summary_watermark(snapshot: Snapshot) -> dict[str, int] | None:
+def summary_ranges(snapshot: Snapshot) -> dict[str, int] | None:
+    """Per key, the last position a snapshot's commit covered; None for foreign snapshots."""
     summary = snapshot.summary
-    if summary is None or WATERMARK not in summary.additional_properties:
+    if summary is None or RANGES not in summary.additional_properties:
         return None
-    return parse(summary.additional_properties[WATERMARK])
+    try:
+        ranges = json.loads(summary.additional_properties[RANGES])
+        return {str(key): int(last) for key, (_, last) in ranges.items()}
+    except (ValueError, TypeError, AttributeError) as error:
+        raise ValueError(f"unreadable {RANGES} in snapshot {snapshot.snapshot_id}") from error
 
 
 def read(table: Table) -> dict[str, int]:
-    """The table's watermark: the newest snapshot summary that has one, and the property."""
+    """The table's watermark: the property, and the newest eventlake snapshot's ranges."""
     from_summary: dict[str, int] = {}
     for snapshot in lineage(table):
-        found = summary_watermark(snapshot)
+        found = summary_ranges(snapshot)
         if found is not None:
             from_summary = found
             break
-    return merge(from_summary, parse(table.properties.get(WATERMARK)))
+    return merge(parse(table.properties.get(WATERMARK)), from_summary)
 
 
 def covered(watermark: Mapping[str, int], ranges: Mapping[str, SequenceRange]) -> bool:

@@ -13,10 +13,19 @@ Exactly once, through crashes and races:
 2. Each attempt reloads the table and reads its watermark. A batch whose positions are all
    at or below it was committed before (a replay after a crash, or a race lost to a twin
    consumer): its files are deleted and the commit is a no-op.
-3. The append, the snapshot summary and the watermark property go in one catalog commit that
-   asserts the table has not moved since step 2 (the SQL catalog's compare-and-swap on the
-   metadata location; Glue's version check). A writer that loses the race gets
-   ``CommitFailedException`` and goes back to step 2 with the table as the winner left it.
+3. The append, the snapshot summary (positions covered, job ids, a commit id) and the
+   watermark property go in one catalog commit. The append asserts that the branch still
+   points at the snapshot read in step 2, and the catalog applies the commit atomically (SQL:
+   compare-and-swap of the metadata location; Glue: its version check). A writer that loses
+   the race gets ``CommitFailedException`` and goes back to step 2 with the table as the
+   winner left it. pyiceberg's own retries are off on these tables: they would re-apply a
+   stale append on top of the winner's.
+4. When an attempt's outcome is unknown (a dropped connection after the catalog committed),
+   the next attempt looks for its commit id in the table's history before anything else: a
+   commit that landed is reported as committed and its files are never deleted.
+
+Atomic per table: a reader sees all of a batch's rows or none. The dead-letter commit comes
+first, so for a moment a reader can see a batch's rejections before its rows.
 """
 
 from __future__ import annotations
@@ -73,6 +82,9 @@ DEFAULT_TABLE_PROPERTIES = {
     "write.parquet.compression-codec": "zstd",
     **NO_BLIND_RETRIES,
 }
+COMMIT_ID = "eventlake.commit-id"
+# How far back to look for a commit whose outcome was unknown: it is always among the newest.
+RECENT_SNAPSHOTS = 1000
 # Summary keys with the job's reconciliation: received = landed + rejected + duplicates.
 RECEIVED = "eventlake.received"
 REJECTED = "eventlake.rejected"
@@ -224,38 +236,60 @@ class Lake:
     ) -> TableCommit:
         attempts = self.settings.lake.commit_attempts
         records = sum(f.record_count for f in written)
+        # Names this commit in the snapshot summary: after an attempt whose outcome is unknown
+        # (a dropped connection, a lost reply), finding it means "ours landed", not "a twin's".
+        commit_id = uuid.uuid4().hex
+        properties = {**properties, COMMIT_ID: commit_id}
         for attempt in range(1, attempts + 1):
-            table = self.table(table_name)
+            table = self._writable_table(table_name)
+            if attempt > 1 and (landed := _find_commit(table, commit_id)) is not None:
+                return self._committed(table_name, landed, records, written, attempt - 1)
             current = watermark.read(table)
             if watermark.covered(current, ranges):
-                _delete_files(table, written)
+                _delete_files(table, written)  # another writer committed these positions
                 return TableCommit(table_name, None, True, 0, 0, attempt)
             after = watermark.dump(watermark.advanced(current, ranges))
             transaction = table.transaction()
-            snapshot_properties = {**properties, watermark.WATERMARK: after}
-            with transaction.update_snapshot(snapshot_properties).fast_append() as append:
+            with transaction.update_snapshot(properties).fast_append() as append:
                 for data_file in written:
                     append.append_data_file(data_file)
             transaction.set_properties({watermark.WATERMARK: after})
             try:
                 committed = transaction.commit_transaction()
             except (CommitFailedException, OperationalError) as error:
-                log.info("commit to %s lost a race (attempt %d): %s", table_name, attempt, error)
+                log.info(
+                    "commit to %s did not go through (attempt %d): %s", table_name, attempt, error
+                )
                 _backoff(attempt)
                 continue
             snapshot = committed.current_snapshot()
-            return TableCommit(
-                table_name,
-                snapshot.snapshot_id if snapshot else None,
-                False,
-                records,
-                len(written),
-                attempt,
-                tuple(f.file_path for f in written),
+            return self._committed(
+                table_name, snapshot.snapshot_id if snapshot else None, records, written, attempt
             )
+        if (landed := _find_commit(self.table(table_name), commit_id)) is not None:
+            return self._committed(table_name, landed, records, written, attempts)
         raise CommitConflictError(
             f"{table_name}: gave up after {attempts} attempts while other writers committed"
         )
+
+    @staticmethod
+    def _committed(
+        table_name: str,
+        snapshot_id: int | None,
+        records: int,
+        written: list[DataFile],
+        attempts: int,
+    ) -> TableCommit:
+        paths = tuple(f.file_path for f in written)
+        return TableCommit(table_name, snapshot_id, False, records, len(written), attempts, paths)
+
+    def _writable_table(self, table_name: str) -> Table:
+        """The table, with pyiceberg's blind retries off even if someone turned them back on."""
+        table = self.table(table_name)
+        if any(table.properties.get(k) != v for k, v in NO_BLIND_RETRIES.items()):
+            log.warning("%s: setting %s again", table_name, NO_BLIND_RETRIES)
+            table = table.transaction().set_properties(NO_BLIND_RETRIES).commit_transaction()
+        return table
 
     def commit_processed(
         self,
@@ -299,6 +333,17 @@ class Lake:
             },
         )
         return BatchCommit(rows, rejected_commit, batch.num_received, batch.num_duplicates)
+
+
+def _find_commit(table: Table, commit_id: str) -> int | None:
+    """The snapshot id of the commit named ``commit_id``, if it landed."""
+    for depth, snapshot in enumerate(watermark.lineage(table)):
+        if depth >= RECENT_SNAPSHOTS:
+            break
+        summary = snapshot.summary
+        if summary is not None and summary.additional_properties.get(COMMIT_ID) == commit_id:
+            return snapshot.snapshot_id
+    return None
 
 
 def dead_letter_rows(

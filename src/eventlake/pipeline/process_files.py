@@ -7,7 +7,8 @@ batch. Landed rows go to the dataset's Iceberg table and rejected records, with 
 numbers in the file, to the dead-letter table; a Parquet export is optional.
 
 Exactly once for files: the position key is the file's name and content hash, each chunk's
-sequence number its index. Processing the same file again skips every chunk the lake already
+positions the byte offsets it spans (so a resume with another chunk size is refused as an
+overlap rather than misread). Processing the same file again skips every chunk the lake already
 holds (resuming after a crash mid-file), while every chunk still passes through the
 deduplicator, so duplicates across the crash point are still found.
 """
@@ -159,7 +160,9 @@ def process_file(
                 stale.unlink()  # this run's output replaces the last one's
     began = time.perf_counter()
     try:
-        for sequence, (chunk, lines_before) in enumerate(_file_batches(path, chosen, chunk_bytes)):
+        offset = 0  # a chunk's positions are its bytes' offsets in the file
+        for chunk, lines_before in _file_batches(path, chosen, chunk_bytes):
+            first, offset = offset, offset + len(chunk)
             core_began = time.perf_counter()
             batch = data_processor_rs.process(
                 chunk,
@@ -181,7 +184,7 @@ def process_file(
             if lake is not None:
                 landed = lake.commit_processed(
                     batch,
-                    ranges={report.position_key: SequenceRange(sequence, sequence)},
+                    ranges={report.position_key: SequenceRange(first, max(first, offset - 1))},
                     job_id=job_id,
                     source=source,
                     received_at=datetime.now(UTC),
