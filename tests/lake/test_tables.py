@@ -12,7 +12,7 @@ from pyiceberg.types import DoubleType, StringType, TimestamptzType
 
 from eventlake.config import get_settings
 from eventlake.lake import DEAD_LETTER_TABLE, IncompatibleSchemaError, Lake, SequenceRange
-from tests.lake.conftest import process, sample_body
+from tests.lake.conftest import RECEIVED_AT, process, sample_body
 
 EVENTS_YAML = (get_settings().contracts_dir / "events.yaml").read_text()
 
@@ -82,7 +82,7 @@ def test_a_new_optional_field_evolves_the_table_and_old_rows_read_null(
     lake.ensure_dataset(events_contract)
     old = process(sample_body(300), events_contract)
     lake.commit_processed(
-        old, ranges={"s": SequenceRange(0, 0)}, job_id="old", source="t", received_at=_now()
+        old, ranges={"s": SequenceRange(0, 0)}, job_id="old", source="t", received_at=RECEIVED_AT
     )
 
     evolved = contract_with(NEW_OPTIONAL)
@@ -94,7 +94,7 @@ def test_a_new_optional_field_evolves_the_table_and_old_rows_read_null(
     )
     new = process(body, evolved)
     lake.commit_processed(
-        new, ranges={"s": SequenceRange(1, 1)}, job_id="new", source="t", received_at=_now()
+        new, ranges={"s": SequenceRange(1, 1)}, job_id="new", source="t", received_at=RECEIVED_AT
     )
 
     rows = lake.table("events").scan().to_arrow()
@@ -139,7 +139,7 @@ def test_an_incompatible_contract_is_refused_before_anything_is_written(
         ranges={"s": SequenceRange(0, 0)},
         job_id="j",
         source="t",
-        received_at=_now(),
+        received_at=RECEIVED_AT,
     )
     before = lake.table("events")
     files_before = _files(lake)
@@ -156,12 +156,6 @@ def _files(lake: Lake) -> set[Path]:
     return set((lake.settings.home / "lake").rglob("*"))
 
 
-def _now():
-    from tests.lake.conftest import RECEIVED_AT
-
-    return RECEIVED_AT
-
-
 def test_scan_gives_arrow_with_the_table_types(
     lake: Lake, events_contract: data_processor_rs.Contract
 ) -> None:
@@ -171,7 +165,7 @@ def test_scan_gives_arrow_with_the_table_types(
         ranges={"s": SequenceRange(0, 0)},
         job_id="j",
         source="t",
-        received_at=_now(),
+        received_at=RECEIVED_AT,
     )
     rows = lake.table("events").scan().to_arrow()
     assert rows.schema.field("event_timestamp").type == pa.timestamp("us", tz="UTC")

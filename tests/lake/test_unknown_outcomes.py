@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from eventlake.lake import Lake, SequenceRange
 from eventlake.lake.maintenance import compact, inspect
-from tests.lake.conftest import RECEIVED_AT, process, sample_body
+from tests.lake.conftest import process, sample_body
 
 
 @pytest.fixture
@@ -60,22 +60,21 @@ def test_a_commit_that_landed_is_reported_committed_and_keeps_its_files(
     assert lake.watermark("events") == {"s0": 0}
 
 
+def three_small_commits(lake: Lake, contract: data_processor_rs.Contract) -> int:
+    """Three batches over two days: two small files per partition to compact. Returns rows."""
+    lake.ensure_dataset(contract)
+    for sequence in range(3):
+        batch = process(sample_body(200, seed=sequence, days=2), contract)
+        lake.commit("events", batch, ranges={"s0": SequenceRange(sequence, sequence)})
+    return int(lake.table("events").scan().to_arrow().num_rows)
+
+
 def test_an_interrupted_compaction_that_landed_keeps_the_table_readable(
     lake: Lake,
     events_contract: data_processor_rs.Contract,
     reply_lost_once: Callable[[type[BaseException]], None],
 ) -> None:
-    lake.ensure_dataset(events_contract)
-    for sequence in range(3):
-        batch = process(sample_body(200, seed=sequence, days=2), events_contract)
-        lake.commit_processed(
-            batch,
-            ranges={"s0": SequenceRange(sequence, sequence)},
-            job_id="j",
-            source="t",
-            received_at=RECEIVED_AT,
-        )
-    rows = lake.table("events").scan().to_arrow().num_rows
+    rows = three_small_commits(lake, events_contract)
     reply_lost_once(KeyboardInterrupt)
     with pytest.raises(KeyboardInterrupt):
         compact(lake, "events")
@@ -90,11 +89,7 @@ def test_a_compaction_whose_reply_was_lost_succeeds(
     events_contract: data_processor_rs.Contract,
     reply_lost_once: Callable[[type[BaseException]], None],
 ) -> None:
-    lake.ensure_dataset(events_contract)
-    for sequence in range(3):
-        batch = process(sample_body(200, seed=sequence, days=2), events_contract)
-        lake.commit("events", batch, ranges={"s0": SequenceRange(sequence, sequence)})
-    rows = lake.table("events").scan().to_arrow().num_rows
+    rows = three_small_commits(lake, events_contract)
     reply_lost_once(lost_reply())
     report = compact(lake, "events")
     assert report.files_removed > 0

@@ -176,9 +176,7 @@ class Lake:
         if evolve(table, spec):
             log.info("evolved the schema of %s", spec.name)
             table = self.table(spec.name)
-        if any(table.properties.get(k) != v for k, v in NO_BLIND_RETRIES.items()):
-            table = table.transaction().set_properties(NO_BLIND_RETRIES).commit_transaction()
-        return table
+        return _without_blind_retries(table)
 
     def ensure_dataset(self, contract: data_processor_rs.Contract) -> Table:
         spec = table_spec_from_contract(ContractSpec.from_rust(contract), contract.arrow_schema())
@@ -285,11 +283,7 @@ class Lake:
 
     def _writable_table(self, table_name: str) -> Table:
         """The table, with pyiceberg's blind retries off even if someone turned them back on."""
-        table = self.table(table_name)
-        if any(table.properties.get(k) != v for k, v in NO_BLIND_RETRIES.items()):
-            log.warning("%s: setting %s again", table_name, NO_BLIND_RETRIES)
-            table = table.transaction().set_properties(NO_BLIND_RETRIES).commit_transaction()
-        return table
+        return _without_blind_retries(self.table(table_name))
 
     def commit_processed(
         self,
@@ -333,6 +327,13 @@ class Lake:
             },
         )
         return BatchCommit(rows, rejected_commit, batch.num_received, batch.num_duplicates)
+
+
+def _without_blind_retries(table: Table) -> Table:
+    if all(table.properties.get(k) == v for k, v in NO_BLIND_RETRIES.items()):
+        return table
+    log.info("%s: setting %s", table.name(), NO_BLIND_RETRIES)
+    return table.transaction().set_properties(NO_BLIND_RETRIES).commit_transaction()
 
 
 def _find_commit(table: Table, commit_id: str) -> int | None:
