@@ -57,6 +57,81 @@ class LakeSettings(BaseModel):
     )
 
 
+class EmbeddedStreamSettings(BaseModel):
+    """The default stream: a durable log in SQLite (WAL) under EVENTLAKE_HOME."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["embedded"] = "embedded"
+    path: Path | None = Field(default=None, description="SQLite file; default HOME/stream.db.")
+    shards: int = Field(default=4, ge=1, le=256, description="Shards of each new stream.")
+    retention_hours: float = Field(
+        default=168, gt=0, description="Records older than this are deleted, as Kinesis does."
+    )
+
+
+class KinesisStreamSettings(BaseModel):
+    """AWS Kinesis Data Streams. Credentials come from the usual AWS chain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["kinesis"]
+    region: str = "us-east-1"
+    endpoint_url: str | None = Field(default=None, description="Only for Kinesis look-alikes.")
+    shards: int = Field(default=2, ge=1, le=10_000, description="Shards of a stream it creates.")
+    create_missing: bool = Field(
+        default=True, description="Create a dataset's stream when it does not exist."
+    )
+
+
+StreamBackendSettings = Annotated[
+    EmbeddedStreamSettings | KinesisStreamSettings, Field(discriminator="kind")
+]
+
+
+class StreamSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backend: StreamBackendSettings = Field(default_factory=EmbeddedStreamSettings)
+    name_prefix: str = Field(
+        default="eventlake",
+        pattern=r"^[a-zA-Z0-9_.-]{1,100}$",
+        description="Each dataset has its own stream, named PREFIX-DATASET.",
+    )
+
+    def stream_name(self, dataset: str) -> str:
+        return f"{self.name_prefix}-{dataset}"
+
+
+class ApiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_body_bytes: int = Field(
+        default=5 * 1_048_576, gt=0, le=256 * 1_048_576, description="Larger bodies are 413."
+    )
+    max_reasons: int = Field(
+        default=100, ge=0, le=10_000, description="Rejections listed in an answer at most."
+    )
+
+
+class ConsumerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_batch_events: int = Field(
+        default=500_000, gt=0, description="Events gathered into one lake commit at most."
+    )
+    max_batch_seconds: float = Field(
+        default=2.0, gt=0, description="A commit waits at most this long for more events."
+    )
+    read_limit: int = Field(
+        default=1000, ge=1, le=10_000, description="Stream records read per shard per call."
+    )
+    poll_seconds: float = Field(default=0.2, gt=0, description="Pause when every shard is idle.")
+    dedup_window: int = Field(
+        default=2_000_000, gt=0, description="Event keys remembered across batches per dataset."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="EVENTLAKE_", env_nested_delimiter="__", extra="forbid"
@@ -75,10 +150,25 @@ class Settings(BaseSettings):
     )
 
     lake: LakeSettings = Field(default_factory=LakeSettings)
+    stream: StreamSettings = Field(default_factory=StreamSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
+    api_keys: str = Field(
+        default="",
+        repr=False,
+        description="Comma-separated API keys; none: a local key is generated under HOME.",
+    )
+    state_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the job state; default HOME/state.db."
+    )
 
     @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
+
+    @property
+    def state_database_url(self) -> str:
+        return self.state_url or f"sqlite:///{(self.home / 'state.db').resolve()}"
 
 
 @lru_cache

@@ -1,0 +1,19 @@
+"""Job state shared by the API, the consumer and the pipeline runner (any SQLAlchemy URL)."""
+
+from eventlake.state.store import (
+    CommitRecord,
+    IdempotencyConflictError,
+    JobProgress,
+    ShardProgress,
+    StateStore,
+    open_state,
+)
+
+__all__ = [
+    "CommitRecord",
+    "IdempotencyConflictError",
+    "JobProgress",
+    "ShardProgress",
+    "StateStore",
+    "open_state",
+]

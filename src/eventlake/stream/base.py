@@ -1,0 +1,184 @@
+"""What every stream backend offers: durable publishing, shards, reading from a position.
+
+A stream is an ordered, replayable log split into shards, as Kinesis defines it. A record goes
+to the shard that owns the hash of its partition key and gets a sequence number that grows
+within the shard. Publishing returns only once the records are durable, which is what lets the
+API answer 202. Reading starts after any sequence number, so a consumer resumes from the lake's
+watermark. After a reshard a shard closes and has children; a reader drains a closed parent
+before reading its children so that each key stays in order.
+
+Sequence numbers are Python ints: the embedded log counts 1, 2, 3…, Kinesis's are decimal
+strings of up to 128 bits, read as ints.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+class StreamError(RuntimeError):
+    """The stream could not take or give records (unreachable, throttled past every retry,
+    missing). Nothing published by a call that raised is acknowledged."""
+
+
+@dataclass(frozen=True)
+class OutgoingRecord:
+    partition_key: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class PublishedRecord:
+    shard_id: str
+    sequence_number: int
+
+
+@dataclass(frozen=True)
+class StreamRecord:
+    shard_id: str
+    sequence_number: int
+    data: bytes
+    arrived_at: datetime
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    shard_id: str
+    parent_shard_ids: tuple[str, ...] = ()
+    closed: bool = False
+
+
+@dataclass(frozen=True)
+class ShardBatch:
+    """One read from a shard. ``at_end``: the shard is closed and every record was read.
+    ``behind``: how far the reader is from the newest record (records for the embedded log,
+    milliseconds for Kinesis, as its GetRecords reports), None when unknown."""
+
+    records: list[StreamRecord]
+    at_end: bool
+    behind: int | None
+
+
+class ShardReader(Protocol):
+    shard_id: str
+
+    def read(self, limit: int) -> ShardBatch:
+        """The next records, oldest first; an empty list when there is nothing new yet."""
+        ...
+
+
+class Stream(Protocol):
+    """One named stream (eventlake keeps one per dataset)."""
+
+    name: str
+
+    def ensure(self) -> None:
+        """Create the stream when it does not exist (or raise StreamError if not allowed)."""
+        ...
+
+    def publish(self, records: Sequence[OutgoingRecord]) -> list[PublishedRecord]:
+        """Durably append every record, in order, or raise StreamError. Thread-safe; concurrent
+        callers may be grouped into one write (group commit)."""
+        ...
+
+    def shards(self) -> list[ShardInfo]: ...
+
+    def reader(self, shard_id: str, after: int | None) -> ShardReader:
+        """Read ``shard_id`` from just after sequence number ``after`` (None: the oldest
+        record retained)."""
+        ...
+
+    def check(self) -> None:
+        """Raise StreamError when the stream is not usable (for readiness checks)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class GroupCommit(Generic[_T, _R]):
+    """Gathers concurrent calls into one write, so that N threads publishing at once cost one
+    transaction (one fsync, one PutRecords) instead of N.
+
+    Leader/follower, no background thread: the first caller to find no write in progress
+    becomes the leader, takes every queued call (up to ``max_items`` items), writes them with
+    ``write`` outside the lock and wakes the others; callers that arrived meanwhile queue up
+    for the next write. Each caller returns only once its own items were written, with its own
+    slice of the results. When ``write`` raises, every caller in that write raises StreamError:
+    none of their items is acknowledged.
+    """
+
+    def __init__(self, write: Callable[[list[_T]], list[_R]], *, max_items: int = 10_000) -> None:
+        self._write = write
+        self._max_items = max_items
+        self._cond = threading.Condition()
+        self._queue: deque[_Call[_T, _R]] = deque()
+        self._writing = False
+
+    def submit(self, items: Sequence[_T]) -> list[_R]:
+        call: _Call[_T, _R] = _Call(list(items))
+        with self._cond:
+            self._queue.append(call)
+            while self._writing and not call.done:
+                self._cond.wait()
+            if not call.done:
+                self._writing = True
+                try:
+                    while not call.done:
+                        self._lead()
+                finally:
+                    self._writing = False
+                    self._cond.notify_all()
+        if call.error is not None:
+            raise StreamError(str(call.error)) from call.error
+        return call.results
+
+    def _lead(self) -> None:
+        """One write of the queue's head; called with the lock held, releases it to write."""
+        group: list[_Call[_T, _R]] = []
+        size = 0
+        while self._queue and (not group or size + len(self._queue[0].items) <= self._max_items):
+            call = self._queue.popleft()
+            group.append(call)
+            size += len(call.items)
+        items = [item for call in group for item in call.items]
+        results: list[_R] = []
+        error: BaseException | None = None
+        self._cond.release()
+        try:
+            results = self._write(items)
+            if len(results) != len(items):
+                raise StreamError(f"{len(results)} results for {len(items)} records")
+        except BaseException as caught:
+            # Even KeyboardInterrupt must settle the group, or its followers would wait forever.
+            error = caught
+        finally:
+            self._cond.acquire()
+        start = 0
+        for call in group:
+            if error is None:
+                call.results = results[start : start + len(call.items)]
+            else:
+                call.error = error
+            start += len(call.items)
+            call.done = True
+        self._cond.notify_all()
+        if error is not None and not isinstance(error, Exception):
+            raise error
+
+
+class _Call(Generic[_T, _R]):
+    __slots__ = ("done", "error", "items", "results")
+
+    def __init__(self, items: list[_T]) -> None:
+        self.items = items
+        self.results: list[_R] = []
+        self.error: BaseException | None = None
+        self.done = False

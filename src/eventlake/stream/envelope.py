@@ -1,0 +1,112 @@
+"""How an accepted request travels in a stream record: a small header, then the body.
+
+The header says what the consumer needs to process the body exactly as the API validated it:
+the dataset, the job, the source (API key name), the time received, and the body's format.
+The body is kept as the client sent it (decompressed, with generated event ids filled in), so
+the consumer's Rust core sees the same bytes and rejects the same records, and those
+rejections land in the dead-letter table under the job. One record per request, like the
+Kinesis Producer Library's aggregation: a 500-event request costs one stream write, not 500.
+
+Records written by anything else (or damaged) are not trusted: ``decode`` raises
+EnvelopeError and the consumer sends the record to the dead-letter table.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Literal
+
+MAGIC = b"EL1\n"
+MAX_HEADER_BYTES = 4096
+# A stream record must stay under Kinesis's 1 MiB; 24 KiB is left for the header and key.
+MAX_RECORD_BYTES = 1_048_576 - 24_576
+
+Encoding = Literal["identity", "gzip"]
+
+
+class EnvelopeError(ValueError):
+    """A stream record that eventlake did not write, or that was damaged."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    dataset: str
+    job_id: str
+    source: str
+    received_at_us: int
+    format: str
+    encoding: Encoding = "identity"
+
+    def header(self) -> dict[str, object]:
+        return {
+            "dataset": self.dataset,
+            "job_id": self.job_id,
+            "source": self.source,
+            "received_at_us": self.received_at_us,
+            "format": self.format,
+            "encoding": self.encoding,
+        }
+
+
+def encode(envelope: Envelope, body: bytes) -> bytes:
+    header = json.dumps(envelope.header(), separators=(",", ":")).encode()
+    if envelope.encoding == "gzip":
+        body = gzip.compress(body, compresslevel=1)
+    return MAGIC + header + b"\n" + body
+
+
+def decode(data: bytes, *, max_body_bytes: int) -> tuple[Envelope, bytes]:
+    """The header and the (decompressed) body, or EnvelopeError saying what is wrong."""
+    if not data.startswith(MAGIC):
+        raise EnvelopeError("not an eventlake record (no EL1 header)")
+    end = data.find(b"\n", len(MAGIC), len(MAGIC) + MAX_HEADER_BYTES)
+    if end < 0:
+        raise EnvelopeError("the header is unterminated or longer than 4 KiB")
+    try:
+        header = json.loads(data[len(MAGIC) : end])
+        envelope = Envelope(
+            dataset=_text(header, "dataset"),
+            job_id=_text(header, "job_id"),
+            source=_text(header, "source"),
+            received_at_us=_int(header, "received_at_us"),
+            format=_text(header, "format"),
+            encoding=header.get("encoding", "identity"),
+        )
+    except (ValueError, TypeError, AttributeError) as error:
+        raise EnvelopeError(f"unreadable header: {error}") from error
+    body = data[end + 1 :]
+    if envelope.encoding == "gzip":
+        body = _gunzip(body, max_body_bytes)
+    elif envelope.encoding != "identity":
+        raise EnvelopeError(f"unknown encoding {envelope.encoding!r}")
+    return envelope, body
+
+
+def _text(header: dict[str, object], key: str) -> str:
+    value = header[key]
+    if not isinstance(value, str) or len(value) > 256:
+        raise ValueError(f"{key} must be a string of at most 256 characters")
+    return value
+
+
+def _int(header: dict[str, object], key: str) -> int:
+    value = header[key]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{key} must be an integer")
+    return value
+
+
+def _gunzip(body: bytes, limit: int) -> bytes:
+    decompressor = zlib.decompressobj(wbits=31)
+    try:
+        out = decompressor.decompress(body, limit + 1)
+    except zlib.error as error:
+        raise EnvelopeError(f"corrupt gzip body: {error}") from error
+    if len(out) > limit:
+        raise EnvelopeError(f"the body is larger than {limit} bytes once decompressed")
+    if not decompressor.eof:
+        raise EnvelopeError("truncated gzip body")
+    return out
