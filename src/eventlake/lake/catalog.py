@@ -42,8 +42,16 @@ def open_catalog(settings: Settings) -> Catalog:
         if settings.lake.catalog.warehouse is None:
             (settings.home / "lake").mkdir(parents=True, exist_ok=True)
         from pyiceberg.catalog.sql import SqlCatalog
+        from sqlalchemy.exc import OperationalError
 
-        return SqlCatalog(CATALOG_NAME, **properties)
+        try:
+            return SqlCatalog(CATALOG_NAME, **properties)
+        except OperationalError as error:
+            # Two processes opening a new catalog both create its tables; the loser sees
+            # "already exists". The tables are there now: open it again.
+            if "already exists" not in str(error):
+                raise
+            return SqlCatalog(CATALOG_NAME, **properties)
     from pyiceberg.catalog.glue import GlueCatalog  # boto3: only imported for AWS
 
     return GlueCatalog(CATALOG_NAME, **properties)

@@ -54,7 +54,7 @@ from pyiceberg.io.pyarrow import (
 from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
 from pyiceberg.table import Table
 from pyiceberg.typedef import Record
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from eventlake.config import LakeSettings, Settings
 from eventlake.contracts import ContractSpec
@@ -142,7 +142,11 @@ class Lake:
 
     def __post_init__(self) -> None:
         self.catalog = open_catalog(self.settings)
-        self.catalog.create_namespace_if_not_exists(self.namespace)
+        try:
+            self.catalog.create_namespace_if_not_exists(self.namespace)
+        except IntegrityError:
+            # Another process created it between the check and the insert.
+            self.catalog.load_namespace_properties(self.namespace)
 
     @property
     def namespace(self) -> str:

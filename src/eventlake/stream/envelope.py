@@ -25,6 +25,8 @@ MAX_HEADER_BYTES = 4096
 MAX_RECORD_BYTES = 1_048_576 - 24_576
 
 Encoding = Literal["identity", "gzip"]
+BodyFormat = Literal["json", "ndjson", "csv"]
+FORMATS: tuple[BodyFormat, ...] = ("json", "ndjson", "csv")
 
 
 class EnvelopeError(ValueError):
@@ -37,7 +39,7 @@ class Envelope:
     job_id: str
     source: str
     received_at_us: int
-    format: str
+    format: BodyFormat
     encoding: Encoding = "identity"
 
     def header(self) -> dict[str, object]:
@@ -72,7 +74,7 @@ def decode(data: bytes, *, max_body_bytes: int) -> tuple[Envelope, bytes]:
             job_id=_text(header, "job_id"),
             source=_text(header, "source"),
             received_at_us=_int(header, "received_at_us"),
-            format=_text(header, "format"),
+            format=_format(header),
             encoding=header.get("encoding", "identity"),
         )
     except (ValueError, TypeError, AttributeError) as error:
@@ -90,6 +92,14 @@ def _text(header: dict[str, object], key: str) -> str:
     if not isinstance(value, str) or len(value) > 256:
         raise ValueError(f"{key} must be a string of at most 256 characters")
     return value
+
+
+def _format(header: dict[str, object]) -> BodyFormat:
+    value = header["format"]
+    for known in FORMATS:
+        if value == known:
+            return known
+    raise ValueError(f"format must be one of {', '.join(FORMATS)}")
 
 
 def _int(header: dict[str, object], key: str) -> int:

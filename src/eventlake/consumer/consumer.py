@@ -1,0 +1,648 @@
+"""Stream → Rust core → Iceberg, with every accepted event landing exactly once.
+
+Reading is at-least-once; committing is idempotent. Each shard's position key
+(``stream:<stream>/<shard>``) and the range of sequence numbers a batch covers go into the
+lake commit itself (see ``eventlake.lake.watermark``), so a consumer that crashes anywhere
+restarts from the table's watermark and a replayed record is never committed twice.
+
+Three pieces of state have to agree after a crash, and the order of writes makes them:
+
+1. dead-letter rows are committed first, under the same positions, with the dead-letter
+   table's own watermark; on a replay, rejections of records at or below it are dropped;
+2. then the rows, whose watermark is where reading resumes;
+3. then, lazily, the deduplication window, saved with the positions it has seen. On start the
+   window is loaded and the records between its positions and the table's watermark (committed,
+   but not in the saved window) are read again to re-learn their keys, without committing. A
+   missing window file is rebuilt the same way from the oldest record the stream retains.
+
+The window never holds a key from a record that is not committed, because a failed commit
+throws the in-memory window away and starts over from the lake (``reset``).
+
+Several consumers split a dataset's shards by a stable hash (``Membership``); a child shard
+after a reshard is read only once its parents are read to their end, by whichever consumer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import data_processor_rs
+import pyarrow as pa
+
+from eventlake.config import Settings
+from eventlake.contracts import DATASETS, load_contract
+from eventlake.lake import watermark
+from eventlake.lake.writer import (
+    DEAD_LETTER_TABLE,
+    DUPLICATES,
+    RECEIVED,
+    REJECTED,
+    Lake,
+    TableCommit,
+    dead_letter_rows,
+)
+from eventlake.state import CommitRecord, JobProgress, ShardProgress, StateStore, open_state
+from eventlake.stream import envelope, open_stream
+from eventlake.stream.base import ShardInfo, ShardReader, Stream, StreamRecord
+
+log = logging.getLogger(__name__)
+
+# Dead-letter ``raw`` is capped like the core caps it.
+MAX_RAW_CHARS = 65_536
+# How often the window is written to disk; the replay on start covers the rest.
+SAVE_WINDOW_EVERY_SECONDS = 30.0
+SHARD_REFRESH_SECONDS = 10.0
+REJECTED_SCHEMA = pa.schema(
+    [
+        pa.field("record_index", pa.int64(), nullable=False),
+        pa.field("line", pa.int64(), nullable=False),
+        pa.field("field", pa.string()),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("message", pa.string(), nullable=False),
+        pa.field("raw", pa.string(), nullable=False),
+    ]
+)
+
+
+def position_key(stream_name: str, shard_id: str) -> str:
+    return f"stream:{stream_name}/{shard_id}"
+
+
+@dataclass(frozen=True)
+class Membership:
+    """This consumer's share of the shards: in the sorted list of every shard of the stream,
+    those at positions ``index``, ``index + count``, … Every member sees the same list, so the
+    shares never overlap and are as even as they can be; Kinesis numbers new shards upwards, so
+    a reshard appends to the list and leaves existing shares in place. Every consumer of a group
+    must be started with the same ``count``."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"member {self.index} of {self.count}: need 0 <= index < count")
+
+    def owns(self, shard_id: str, all_shards: Iterable[str]) -> bool:
+        if self.count == 1:
+            return True
+        ordered = sorted(all_shards)
+        return shard_id in ordered and ordered.index(shard_id) % self.count == self.index
+
+    @property
+    def label(self) -> str:
+        return f"{self.index}-of-{self.count}"
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """One lake commit of a dataset's stream."""
+
+    dataset: str
+    records: int  # stream records (one per accepted request)
+    received: int  # events in them
+    landed: int
+    dead_lettered: int
+    duplicates: int
+    snapshot_id: int | None
+    skipped: bool
+    seconds: float
+
+
+@dataclass
+class DatasetReport:
+    dataset: str
+    batches: int = 0
+    records: int = 0
+    received: int = 0
+    landed: int = 0
+    dead_lettered: int = 0
+    duplicates: int = 0
+    snapshot_ids: list[int] = field(default_factory=list)
+
+    def add(self, batch: BatchReport) -> None:
+        self.batches += 1
+        self.records += batch.records
+        self.received += batch.received
+        self.landed += batch.landed
+        self.dead_lettered += batch.dead_lettered
+        self.duplicates += batch.duplicates
+        if batch.snapshot_id is not None:
+            self.snapshot_ids.append(batch.snapshot_id)
+
+
+@dataclass
+class DrainReport:
+    datasets: dict[str, DatasetReport] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def landed(self) -> int:
+        return sum(d.landed for d in self.datasets.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seconds": round(self.seconds, 3),
+            "datasets": {
+                name: {
+                    "batches": d.batches,
+                    "records": d.records,
+                    "received": d.received,
+                    "landed": d.landed,
+                    "dead_lettered": d.dead_lettered,
+                    "duplicates": d.duplicates,
+                    "snapshot_ids": [str(s) for s in d.snapshot_ids],
+                }
+                for name, d in self.datasets.items()
+            },
+        }
+
+
+@dataclass
+class _Pending:
+    """What a batch has read and processed but not committed yet."""
+
+    rows: list[pa.RecordBatch] = field(default_factory=list)
+    dead_letters: list[tuple[str, int, pa.Table]] = field(default_factory=list)
+    first: dict[str, int] = field(default_factory=dict)
+    last: dict[str, int] = field(default_factory=dict)
+    jobs: list[JobProgress] = field(default_factory=list)
+    finished: set[str] = field(default_factory=set)
+    records: int = 0
+    received: int = 0
+    landed: int = 0
+    dead_lettered: int = 0
+    duplicates: int = 0
+
+    def saw(self, key: str, sequence_number: int) -> None:
+        self.first.setdefault(key, sequence_number)
+        self.last[key] = sequence_number
+        self.records += 1
+
+
+@dataclass
+class _Processed:
+    rows: pa.RecordBatch | None
+    dead_letters: pa.Table | None
+    job: JobProgress | None
+    received: int
+    duplicates: int
+
+
+def window_path(settings: Settings, stream_name: str, membership: Membership) -> Path:
+    """Where a consumer keeps its deduplication window between runs."""
+    return settings.home / "consumers" / f"{stream_name}.{membership.label}.window"
+
+
+class DatasetConsumer:
+    """Consumes one dataset's stream (its shards owned by ``membership``) into its table."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        lake: Lake,
+        state: StateStore,
+        dataset: str,
+        *,
+        membership: Membership = Membership(),
+        stream: Stream | None = None,
+    ) -> None:
+        self.settings = settings
+        self.lake = lake
+        self.state = state
+        self.dataset = dataset
+        self.membership = membership
+        self.contract = load_contract(dataset)
+        self.schema = self.contract.arrow_schema()
+        self.stream = stream or open_stream(settings, dataset)
+        self.consumer_name = f"{os.uname().nodename}:{os.getpid()}:{membership.label}"
+        self._window_path = window_path(settings, self.stream.name, membership)
+        self._readers: dict[str, ShardReader] = {}
+        self._shards: dict[str, ShardInfo] = {}
+        self._finished: set[str] = set()
+        self._behind: dict[str, int | None] = {}
+        self._rows_watermark: dict[str, int] = {}
+        self._dead_letter_watermark: dict[str, int] = {}
+        self._window = data_processor_rs.Deduplicator(settings.consumer.dedup_window)
+        self._window_saved_at = 0.0
+        self._shards_listed_at = 0.0
+
+    # --- start and restart ------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create what is missing, load the window, catch it up, open a reader per shard."""
+        self.stream.ensure()
+        self.lake.ensure_dataset(self.contract)
+        self.lake.ensure_dead_letter()
+        self._readers.clear()
+        self._finished.clear()
+        self._rows_watermark = self.lake.watermark(self.dataset)
+        self._dead_letter_watermark = self.lake.watermark(DEAD_LETTER_TABLE)
+        self._refresh_shards(force=True)
+        saved = self._load_window()
+        for shard_id in self._shards:
+            if self._owns(shard_id):
+                self._relearn(shard_id, saved)
+
+    def reset(self) -> None:
+        """Forget everything not committed and start again from the lake."""
+        self._window = data_processor_rs.Deduplicator(self.settings.consumer.dedup_window)
+        self.open()
+
+    def _key(self, shard_id: str) -> str:
+        return position_key(self.stream.name, shard_id)
+
+    def _load_window(self) -> dict[str, int] | None:
+        """The saved window and the positions it covers; None when there is no usable file."""
+        try:
+            data = self._window_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            length = int.from_bytes(data[:4], "big")
+            positions = watermark.parse(data[4 : 4 + length].decode())
+            window = data_processor_rs.Deduplicator.from_bytes(data[4 + length :])
+        except (ValueError, UnicodeDecodeError) as error:
+            log.warning("ignoring an unreadable window file %s: %s", self._window_path, error)
+            return None
+        self._window = window
+        return positions
+
+    def _save_window(self) -> None:
+        """Write the window with the positions it has seen (atomically: a temporary file,
+        fsync, rename). Only called right after a commit, when both agree."""
+        positions = {
+            key: value
+            for key, value in self._rows_watermark.items()
+            if key.startswith(position_key(self.stream.name, ""))
+        }
+        header = json.dumps(positions).encode()
+        self._window_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self._window_path.with_suffix(".tmp")
+        with open(temporary, "wb") as out:
+            out.write(len(header).to_bytes(4, "big"))
+            out.write(header)
+            out.write(self._window.to_bytes())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, self._window_path)
+        self._window_saved_at = time.monotonic()
+
+    def _relearn(self, shard_id: str, saved: dict[str, int] | None) -> None:
+        """Re-read the committed records the saved window has not seen, for their keys (and
+        for their jobs' status, in case the crash came before it was recorded)."""
+        key = self._key(shard_id)
+        committed = self._rows_watermark.get(key)
+        seen = None if saved is None else saved.get(key)
+        if committed is not None and (seen is None or seen < committed):
+            reader = self.stream.reader(shard_id, seen)
+            relearned = 0
+            jobs: list[JobProgress] = []
+            done = False
+            while not done:
+                batch = reader.read(self.settings.consumer.read_limit)
+                for record in batch.records:
+                    if record.sequence_number > committed:
+                        done = True
+                        break
+                    processed = self._process(record)
+                    if processed.job is not None:
+                        jobs.append(processed.job)
+                    relearned += 1
+                if not batch.records or batch.at_end:
+                    done = True
+            self.state.record_processed(jobs)
+            if relearned:
+                log.info("%s: re-learned the keys of %d committed records", key, relearned)
+        self._readers[shard_id] = self.stream.reader(shard_id, committed)
+
+    # --- shards -----------------------------------------------------------------------------
+
+    def _refresh_shards(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._shards_listed_at < SHARD_REFRESH_SECONDS:
+            return
+        self._shards = {s.shard_id: s for s in self.stream.shards()}
+        self._shards_listed_at = now
+
+    def _parent_done(self, parent_id: str) -> bool:
+        if parent_id in self._finished or parent_id not in self._shards:
+            return True  # read to its end, or expired from the stream
+        if self._owns(parent_id):
+            return False  # this consumer reads it; it is done when it says so
+        # Another consumer reads it: done when nothing is left after the table's watermark.
+        after = self.lake.watermark(self.dataset).get(self._key(parent_id))
+        probe = self.stream.reader(parent_id, after).read(1)
+        if not probe.records and probe.at_end:
+            self._finished.add(parent_id)
+            return True
+        return False
+
+    def _owns(self, shard_id: str) -> bool:
+        return self.membership.owns(shard_id, self._shards)
+
+    def _readable(self) -> list[str]:
+        readable = []
+        for shard_id, info in self._shards.items():
+            if shard_id in self._finished or not self._owns(shard_id):
+                continue
+            if all(self._parent_done(p) for p in info.parent_shard_ids):
+                if shard_id not in self._readers:
+                    self._readers[shard_id] = self.stream.reader(
+                        shard_id, self._rows_watermark.get(self._key(shard_id))
+                    )
+                readable.append(shard_id)
+        return readable
+
+    # --- one record -------------------------------------------------------------------------
+
+    def _process(self, record: StreamRecord) -> _Processed:
+        """Run the core on one stream record (one accepted request). Never raises for bad
+        data: what cannot be read becomes a dead-letter row."""
+        try:
+            env, body = envelope.decode(
+                record.data, max_body_bytes=self.settings.max_decompressed_bytes
+            )
+            if env.dataset != self.dataset:
+                raise envelope.EnvelopeError(
+                    f"a record for {env.dataset!r} in the stream of {self.dataset!r}"
+                )
+        except envelope.EnvelopeError as error:
+            raw = record.data[:MAX_RAW_CHARS].decode("utf-8", errors="replace")
+            rows = _whole_record_rejection("unreadable_record", str(error), raw)
+            at = record.arrived_at
+            source = f"stream:{record.shard_id}"
+            return _Processed(None, self._dead_letter(rows, "", source, at), None, 1, 0)
+        received_at = datetime.fromtimestamp(env.received_at_us / 1_000_000, tz=UTC)
+        try:
+            batch = data_processor_rs.process(
+                body,
+                self.contract,
+                format=env.format,
+                job_id=env.job_id,
+                source=env.source,
+                ingested_at_us=env.received_at_us,
+                deduplicator=self._window,
+                max_record_bytes=self.settings.max_record_bytes,
+                max_decompressed_bytes=self.settings.max_decompressed_bytes,
+            )
+        except data_processor_rs.ProcessorError as error:
+            raw = body[:MAX_RAW_CHARS].decode("utf-8", errors="replace")
+            reason = getattr(error, "reason", "unreadable_body")
+            rows = _whole_record_rejection(reason, str(error), raw)
+            job = JobProgress(env.job_id, 0, 1, 0, None)
+            dead = self._dead_letter(rows, env.job_id, env.source, received_at)
+            return _Processed(None, dead, job, 1, 0)
+        dead = None
+        if batch.num_rejected:
+            dead = self._dead_letter(batch.rejected, env.job_id, env.source, received_at)
+        job = JobProgress(env.job_id, len(batch), batch.num_rejected, batch.num_duplicates, None)
+        return _Processed(batch.to_arrow(), dead, job, batch.num_received, batch.num_duplicates)
+
+    def _dead_letter(
+        self, rejected: pa.RecordBatch, job_id: str, source: str, at: datetime
+    ) -> pa.Table:
+        return dead_letter_rows(rejected, dataset=self.dataset, job_id=job_id, source=source, at=at)
+
+    # --- one batch --------------------------------------------------------------------------
+
+    def poll_batch(
+        self, *, stop: threading.Event | None = None, wait: bool = True
+    ) -> BatchReport | None:
+        """Read what is there (up to the batch limits), process it and commit it. None when
+        every shard was idle. ``wait``: once something was read, keep gathering until the
+        batch is full or ``max_batch_seconds`` passed (fewer, larger snapshots)."""
+        started = time.monotonic()
+        limits = self.settings.consumer
+        self._refresh_shards()
+        pending = _Pending()
+        while True:
+            got = False
+            for shard_id in self._readable():
+                batch = self._readers[shard_id].read(limits.read_limit)
+                self._behind[shard_id] = batch.behind
+                key = self._key(shard_id)
+                for record in batch.records:
+                    got = True
+                    self._add(pending, key, record)
+                if batch.at_end:
+                    pending.finished.add(shard_id)
+                if pending.received >= limits.max_batch_events:
+                    break
+            if not pending.records:
+                # Nothing to commit; shards read to their end with nothing left are done.
+                self._finished |= pending.finished
+                return None
+            stopping = stop is not None and stop.is_set()
+            late = time.monotonic() - started >= limits.max_batch_seconds
+            if pending.received >= limits.max_batch_events or late or stopping:
+                break
+            if not got:
+                if not wait:
+                    break
+                time.sleep(limits.poll_seconds)
+        return self._commit(pending, started)
+
+    def _add(self, pending: _Pending, key: str, record: StreamRecord) -> None:
+        processed = self._process(record)
+        pending.saw(key, record.sequence_number)
+        pending.received += processed.received
+        pending.duplicates += processed.duplicates
+        if processed.rows is not None and processed.rows.num_rows:
+            pending.rows.append(processed.rows)
+            pending.landed += processed.rows.num_rows
+        if processed.dead_letters is not None:
+            pending.dead_letters.append((key, record.sequence_number, processed.dead_letters))
+            pending.dead_lettered += processed.dead_letters.num_rows
+        if processed.job is not None:
+            pending.jobs.append(processed.job)
+
+    def _commit(self, pending: _Pending, started: float) -> BatchReport:
+        ranges = {
+            key: watermark.SequenceRange(pending.first[key], last)
+            for key, last in pending.last.items()
+        }
+        try:
+            self._commit_dead_letters(pending)
+            commit = self.lake.commit(
+                self.dataset,
+                pa.Table.from_batches(pending.rows, schema=self.schema),
+                ranges=ranges,
+                summary={
+                    RECEIVED: str(pending.received),
+                    REJECTED: str(pending.dead_lettered),
+                    DUPLICATES: str(pending.duplicates),
+                },
+            )
+        except Exception as error:
+            # Another consumer took these positions, the lake kept refusing, or the outcome is
+            # unknown: start over from what the lake holds, remembering nothing uncommitted.
+            log.warning("%s: commit failed (%s); starting again from the lake", self.dataset, error)
+            self.reset()
+            raise
+        self._rows_watermark = watermark.advanced(self._rows_watermark, ranges)
+        self._finished |= pending.finished
+        self._record(pending, commit)
+        if time.monotonic() - self._window_saved_at >= SAVE_WINDOW_EVERY_SECONDS:
+            self._save_window()
+        landed = 0 if commit.skipped else pending.landed
+        return BatchReport(
+            self.dataset,
+            pending.records,
+            pending.received,
+            landed,
+            pending.dead_lettered,
+            pending.duplicates,
+            commit.snapshot_id,
+            commit.skipped,
+            time.monotonic() - started,
+        )
+
+    def _commit_dead_letters(self, pending: _Pending) -> None:
+        """Rejections of records the dead-letter table does not hold yet (after a crash
+        between the two commits it holds some), under their own ranges."""
+        committed = self._dead_letter_watermark
+        tables = [t for key, seq, t in pending.dead_letters if seq > committed.get(key, 0)]
+        if not tables:
+            return
+        ranges = {}
+        for key, last in pending.last.items():
+            already = committed.get(key)
+            if already is None or last > already:
+                first = (
+                    pending.first[key] if already is None else max(pending.first[key], already + 1)
+                )
+                ranges[key] = watermark.SequenceRange(first, last)
+        self.lake.commit(DEAD_LETTER_TABLE, pa.concat_tables(tables), ranges=ranges)
+        self._dead_letter_watermark = watermark.advanced(committed, ranges)
+
+    def _record(self, pending: _Pending, commit: TableCommit) -> None:
+        """Job status, commit log and shard progress: informational, after the lake."""
+        snapshot = commit.snapshot_id
+        self.state.record_processed(
+            [
+                JobProgress(j.job_id, j.landed, j.dead_lettered, j.duplicates, snapshot)
+                for j in pending.jobs
+            ]
+        )
+        if not commit.skipped:
+            self.state.record_commit(
+                CommitRecord(
+                    self.dataset,
+                    snapshot,
+                    pending.landed,
+                    pending.dead_lettered,
+                    pending.duplicates,
+                )
+            )
+        self.record_progress()
+
+    def record_progress(self) -> None:
+        self.state.record_shards(
+            ShardProgress(
+                self.stream.name,
+                shard_id,
+                self.consumer_name,
+                self._rows_watermark.get(self._key(shard_id)),
+                self._behind.get(shard_id),
+            )
+            for shard_id in self._readers
+        )
+
+    def close(self) -> None:
+        """Save the window (the last batch was committed: it agrees with the lake)."""
+        self._save_window()
+
+
+def _whole_record_rejection(reason: str, message: str, raw: str) -> pa.RecordBatch:
+    return pa.record_batch(
+        [
+            pa.array([0], pa.int64()),
+            pa.array([0], pa.int64()),
+            pa.array([None], pa.string()),
+            pa.array([reason]),
+            pa.array([message]),
+            pa.array([raw]),
+        ],
+        schema=REJECTED_SCHEMA,
+    )
+
+
+BatchCallback = Callable[[BatchReport], None]
+
+
+def consume(
+    settings: Settings,
+    *,
+    datasets: Sequence[str] | None = None,
+    membership: Membership = Membership(),
+    until_caught_up: bool = False,
+    stop: threading.Event | None = None,
+    on_batch: BatchCallback | None = None,
+    lake: Lake | None = None,
+    state: StateStore | None = None,
+) -> DrainReport:
+    """Consume the datasets' streams into the lake until ``stop`` is set (or, with
+    ``until_caught_up``, until every shard is idle). Commits in progress always finish."""
+    started = time.monotonic()
+    lake = lake or Lake(settings)
+    state = state or open_state(settings.state_database_url)
+    stop = stop or threading.Event()
+    report = DrainReport()
+    consumers = []
+    for dataset in datasets or DATASETS:
+        consumer = DatasetConsumer(settings, lake, state, dataset, membership=membership)
+        consumer.open()
+        consumers.append(consumer)
+        report.datasets[dataset] = DatasetReport(dataset)
+    failures = 0
+    try:
+        while not stop.is_set():
+            idle = True
+            for consumer in consumers:
+                try:
+                    batch = consumer.poll_batch(stop=stop, wait=not until_caught_up)
+                except Exception:
+                    if until_caught_up:
+                        raise
+                    # A service keeps going: the consumer has reset itself to the lake.
+                    failures += 1
+                    log.exception("%s: batch failed; retrying", consumer.dataset)
+                    stop.wait(min(30.0, 0.5 * 2**failures))
+                    continue
+                failures = 0
+                if batch is None:
+                    consumer.record_progress()
+                    continue
+                idle = False
+                report.datasets[consumer.dataset].add(batch)
+                if on_batch is not None:
+                    on_batch(batch)
+            if idle:
+                if until_caught_up:
+                    break
+                stop.wait(settings.consumer.poll_seconds)
+    finally:
+        for consumer in consumers:
+            consumer.close()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def drain(
+    settings: Settings,
+    *,
+    datasets: Sequence[str] | None = None,
+    on_batch: BatchCallback | None = None,
+) -> DrainReport:
+    """Everything in the streams, into the lake, then return (the ``process`` pipeline)."""
+    return consume(settings, datasets=datasets, until_caught_up=True, on_batch=on_batch)

@@ -1,0 +1,342 @@
+"""The consumer against the real embedded stream, the real lake and the real state database.
+
+What a user would notice: every accepted event in the table once, every rejection in the
+dead-letter table with its job, job status complete, and all of that still true after a crash
+at any point, a lost window file, a failed commit, or two consumers sharing the shards.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pyarrow.compute as pc
+import pytest
+
+from eventlake.config import Settings
+from eventlake.consumer import Membership, consume, drain, position_key
+from eventlake.consumer.consumer import window_path
+from eventlake.lake import DEAD_LETTER_TABLE, Lake
+from eventlake.state import StateStore, open_state
+from eventlake.stream import envelope, open_stream
+from eventlake.stream.base import OutgoingRecord
+
+NOW_US = 1_795_000_000_000_000
+
+
+@pytest.fixture
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(home=tmp_path_factory.mktemp("home"))
+
+
+@pytest.fixture
+def state(settings: Settings) -> Iterator[StateStore]:
+    store = open_state(settings.state_database_url)
+    yield store
+    store.close()
+
+
+def event(event_id: str, user: str = "u1", event_type: str = "page_view") -> dict[str, object]:
+    return {
+        "event_id": event_id,
+        "user_id": user,
+        "event_type": event_type,
+        "event_timestamp": "2026-11-20T10:00:00Z",
+        "event_value": 1.5,
+    }
+
+
+def publish(
+    settings: Settings,
+    state: StateStore,
+    records: list[dict[str, object]],
+    *,
+    dataset: str = "events",
+) -> str:
+    """What the API does for one accepted request: one envelope, one job."""
+    job_id = uuid.uuid4().hex
+    body = "\n".join(json.dumps(r) for r in records).encode()
+    data = envelope.encode(envelope.Envelope(dataset, job_id, "tests", NOW_US, "ndjson"), body)
+    stream = open_stream(settings, dataset)
+    stream.ensure()
+    (published,) = stream.publish([OutgoingRecord(job_id, data)])
+    state.create_job(
+        job_id,
+        kind="ingest",
+        name=dataset,
+        source="tests",
+        status="published",
+        received=len(records),
+        accepted=len(records),
+        stream=stream.name,
+        shard_id=published.shard_id,
+        sequence_number=published.sequence_number,
+        published=True,
+    )
+    return job_id
+
+
+def event_ids(lake: Lake) -> list[str]:
+    return sorted(
+        lake.table("events").scan(selected_fields=("event_id",)).to_arrow()["event_id"].to_pylist()
+    )
+
+
+def dead_letters(lake: Lake) -> list[dict[str, object]]:
+    table = lake.table(DEAD_LETTER_TABLE).scan().to_arrow()
+    return table.select(["job_id", "reason", "field", "dataset"]).to_pylist()
+
+
+def test_every_accepted_event_lands_once_with_job_status(
+    settings: Settings, state: StateStore
+) -> None:
+    jobs = [publish(settings, state, [event(f"e{j}-{i}") for i in range(50)]) for j in range(20)]
+    bad = publish(settings, state, [event("ok-1"), {**event("bad-1"), "event_type": "teleport"}])
+    report = drain(settings, datasets=["events"])
+
+    lake = Lake(settings)
+    ids = event_ids(lake)
+    assert len(ids) == len(set(ids)) == 20 * 50 + 1
+    assert report.datasets["events"].landed == 1001
+    assert dead_letters(lake) == [
+        {"job_id": bad, "reason": "not_in_enum", "field": "event_type", "dataset": "events"}
+    ]
+    for job_id in jobs:
+        job = state.job(job_id)
+        assert job is not None
+        assert (job["status"], job["landed"], job["dead_lettered"]) == ("committed", 50, 0)
+        assert job["snapshot_id"] is not None
+    bad_job = state.job(bad)
+    assert bad_job is not None
+    assert (bad_job["landed"], bad_job["dead_lettered"]) == (1, 1)
+    # Positions: one watermark key per shard used, at that shard's last sequence number.
+    stream = open_stream(settings, "events")
+    marks = lake.watermark("events")
+    assert set(marks) <= {position_key(stream.name, s.shard_id) for s in stream.shards()}
+    metrics = state.metrics()
+    assert metrics["events_landed"] == 1001
+    assert metrics["last_commit"]["table"] == "events"
+
+
+def test_a_second_drain_commits_nothing(settings: Settings, state: StateStore) -> None:
+    publish(settings, state, [event(f"e{i}") for i in range(10)])
+    drain(settings, datasets=["events"])
+    snapshots = len(Lake(settings).table("events").snapshots())
+    again = drain(settings, datasets=["events"])
+    assert again.datasets["events"].batches == 0
+    assert len(Lake(settings).table("events").snapshots()) == snapshots
+
+
+def test_duplicates_across_requests_are_dropped_and_counted(
+    settings: Settings, state: StateStore
+) -> None:
+    publish(settings, state, [event("a"), event("b")])
+    drain(settings, datasets=["events"])
+    retry = publish(settings, state, [event("a"), event("c")])  # a client retried "a"
+    report = drain(settings, datasets=["events"])
+    assert event_ids(Lake(settings)) == ["a", "b", "c"]
+    assert report.datasets["events"].duplicates == 1
+    job = state.job(retry)
+    assert job is not None
+    assert (job["landed"], job["duplicates"]) == (1, 1)
+
+
+def test_window_is_rebuilt_from_the_stream_when_its_file_is_lost(
+    settings: Settings, state: StateStore
+) -> None:
+    publish(settings, state, [event("a"), event("b")])
+    drain(settings, datasets=["events"])
+    window_path(settings, "eventlake-events", Membership()).unlink()
+    publish(settings, state, [event("b"), event("d")])
+    drain(settings, datasets=["events"])
+    assert event_ids(Lake(settings)) == ["a", "b", "d"]
+
+
+def test_window_saved_before_a_commit_is_caught_up_from_the_stream(
+    settings: Settings, state: StateStore
+) -> None:
+    """A crash after a commit but before the window was saved: the saved window misses the
+    committed keys; the consumer re-learns them from the stream instead of landing twice."""
+    publish(settings, state, [event("a")])
+    drain(settings, datasets=["events"])
+    path = window_path(settings, "eventlake-events", Membership())
+    old = path.with_name("old-window")
+    shutil.copy(path, old)
+    publish(settings, state, [event("b")])
+    drain(settings, datasets=["events"])
+    shutil.copy(old, path)  # as if the process died before saving after "b"
+    publish(settings, state, [event("b"), event("c")])
+    report = drain(settings, datasets=["events"])
+    assert event_ids(Lake(settings)) == ["a", "b", "c"]
+    assert report.datasets["events"].duplicates == 1
+
+
+class _FailingLake(Lake):
+    """A real lake whose next commit to ``fail_table`` dies after the data files are written
+    and before the catalog is told, as a crash or a network failure would."""
+
+    fail_table: str | None = None
+
+    def commit(self, table_name, data, **kwargs):  # type: ignore[no-untyped-def,override]
+        if table_name == self.fail_table:
+            self.fail_table = None
+            raise ConnectionError(f"lost the catalog while committing {table_name}")
+        return super().commit(table_name, data, **kwargs)
+
+
+def test_a_failed_commit_forgets_the_uncommitted_keys(
+    settings: Settings, state: StateStore
+) -> None:
+    publish(settings, state, [event("a"), event("b"), {**event("x"), "user_id": ""}])
+    lake = _FailingLake(settings)
+    lake.fail_table = "events"  # after the dead-letter commit: the worst place
+    with pytest.raises(ConnectionError):
+        consume(settings, datasets=["events"], until_caught_up=True, lake=lake, state=state)
+    assert len(dead_letters(Lake(settings))) == 1
+    consume(settings, datasets=["events"], until_caught_up=True, lake=lake, state=state)
+    fresh = Lake(settings)
+    assert event_ids(fresh) == ["a", "b"]  # not dropped as "duplicates" of the failed try
+    assert len(dead_letters(fresh)) == 1  # the replayed rejection is not written twice
+
+
+def test_a_crash_between_the_two_commits_is_repaired_by_a_new_process(
+    settings: Settings, state: StateStore
+) -> None:
+    publish(settings, state, [event("a"), {**event("x"), "event_type": "?"}])
+    lake = _FailingLake(settings)
+    lake.fail_table = "events"
+    with pytest.raises(ConnectionError):
+        consume(settings, datasets=["events"], until_caught_up=True, lake=lake, state=state)
+    # A new consumer, as after a restart, with more traffic meanwhile.
+    publish(settings, state, [event("b"), {**event("y"), "event_type": "?"}])
+    drain(settings, datasets=["events"])
+    fresh = Lake(settings)
+    assert event_ids(fresh) == ["a", "b"]
+    assert sorted(r["reason"] for r in dead_letters(fresh)) == ["not_in_enum", "not_in_enum"]
+
+
+def test_records_eventlake_did_not_write_go_to_the_dead_letter_table(
+    settings: Settings, state: StateStore
+) -> None:
+    stream = open_stream(settings, "events")
+    stream.ensure()
+    users_record = envelope.encode(
+        envelope.Envelope("users", "j-users", "tests", NOW_US, "ndjson"), b"{}"
+    )
+    stream.publish(
+        [
+            OutgoingRecord("k1", b"\x00\x01 not an envelope"),
+            OutgoingRecord("k2", users_record),
+            OutgoingRecord("k3", envelope.MAGIC + b'{"dataset": 1}\n{}'),
+        ]
+    )
+    publish(settings, state, [event("a")])
+    report = drain(settings, datasets=["events"])
+    lake = Lake(settings)
+    assert event_ids(lake) == ["a"]
+    reasons = [r["reason"] for r in dead_letters(lake)]
+    assert reasons == ["unreadable_record"] * 3
+    assert report.datasets["events"].dead_lettered == 3
+
+
+def test_csv_and_gzip_bodies_are_processed_as_sent(settings: Settings, state: StateStore) -> None:
+    stream = open_stream(settings, "events")
+    stream.ensure()
+    csv_body = (
+        b"event_id,user_id,event_type,event_timestamp,event_value\n"
+        b"c1,u1,purchase,2026-11-20T10:00:00Z,9.5\n"
+        b"c2,u2,purchase,not-a-time,1\n"
+    )
+    gz = envelope.Envelope("events", "j-gz", "tests", NOW_US, "ndjson", "gzip")
+    stream.publish(
+        [
+            OutgoingRecord(
+                "a",
+                envelope.encode(envelope.Envelope("events", "j-csv", "t", NOW_US, "csv"), csv_body),
+            ),
+            OutgoingRecord("b", envelope.encode(gz, json.dumps(event("g1")).encode())),
+        ]
+    )
+    drain(settings, datasets=["events"])
+    lake = Lake(settings)
+    assert event_ids(lake) == ["c1", "g1"]
+    assert [r["field"] for r in dead_letters(lake)] == ["event_timestamp"]
+    rows = lake.table("events").scan().to_arrow()
+    assert set(rows["_job_id"].to_pylist()) == {"j-csv", "j-gz"}
+
+
+def test_two_consumers_split_the_shards_and_land_everything_once(
+    settings: Settings, state: StateStore
+) -> None:
+    for j in range(40):
+        publish(settings, state, [event(f"e{j}-{i}", user=f"u{j}") for i in range(25)])
+    errors: list[BaseException] = []
+
+    def member(index: int) -> None:
+        try:
+            consume(
+                settings, datasets=["events"], membership=Membership(index, 2), until_caught_up=True
+            )
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=member, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    ids = event_ids(Lake(settings))
+    assert len(ids) == len(set(ids)) == 1000
+    # Each snapshot holds one member's shards; both members committed.
+    members = set()
+    shards = [s.shard_id for s in open_stream(settings, "events").shards()]
+    for snapshot in Lake(settings).table("events").snapshots():
+        assert snapshot.summary is not None
+        ranges = json.loads(snapshot.summary.additional_properties["eventlake.ranges"])
+        owners = {
+            m
+            for key in ranges
+            for m in (0, 1)
+            if Membership(m, 2).owns(key.rsplit("/", 1)[1], shards)
+        }
+        assert len(owners) == 1
+        members |= owners
+    assert members == {0, 1}
+
+
+def test_a_long_running_consumer_stops_on_request_after_committing(
+    settings: Settings, state: StateStore
+) -> None:
+    stop = threading.Event()
+    settings.consumer.max_batch_seconds = 0.2
+    result: list[object] = []
+    thread = threading.Thread(
+        target=lambda: result.append(consume(settings, datasets=["events"], stop=stop))
+    )
+    thread.start()
+    job_id = publish(settings, state, [event("live-1")])
+    for _ in range(300):  # the consumer commits within its batch time
+        job = state.job(job_id)
+        if job is not None and job["status"] == "committed":
+            break
+        time.sleep(0.1)
+    stop.set()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert event_ids(Lake(settings)) == ["live-1"]
+
+
+def test_landed_rows_carry_the_job_source_and_receive_time(
+    settings: Settings, state: StateStore
+) -> None:
+    job = publish(settings, state, [event("a")])
+    drain(settings, datasets=["events"])
+    rows = Lake(settings).table("events").scan().to_arrow()
+    assert rows["_job_id"].to_pylist() == [job]
+    assert rows["_source"].to_pylist() == ["tests"]
+    assert pc.max(rows["_ingested_at"]).value == NOW_US
