@@ -16,7 +16,7 @@ export EVENTLAKE_HOME ?= $(CURDIR)/.eventlake
 
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name 'Cargo.toml' -o -name '*.pyi' -o -name 'pyproject.toml') Cargo.toml Cargo.lock $(wildcard contracts/*.yaml)
 
-.PHONY: help setup build test test-rust test-python lint fmt run bench generate clean
+.PHONY: help setup build test test-rust test-python lint fmt run bench generate serve consume loadtest clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -44,8 +44,8 @@ test-python: setup ## pytest
 	$(PY) -m pytest -q
 
 lint: setup ## ruff, mypy, stubtest, cargo fmt --check, cargo clippy -D warnings
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks loadtest
+	$(VENV)/bin/ruff format --check src tests benchmarks loadtest
 	$(VENV)/bin/mypy
 	$(PY) -m mypy.stubtest data_processor_rs --mypy-config-file pyproject.toml \
 		--allowlist crates/data_processor_rs/stubtest-allowlist.txt
@@ -53,8 +53,8 @@ lint: setup ## ruff, mypy, stubtest, cargo fmt --check, cargo clippy -D warnings
 	cargo clippy --workspace --all-targets --release -- -D warnings
 
 fmt: setup ## Format Python and Rust sources
-	$(VENV)/bin/ruff format src tests benchmarks
-	$(VENV)/bin/ruff check --fix src tests benchmarks
+	$(VENV)/bin/ruff format src tests benchmarks loadtest
+	$(VENV)/bin/ruff check --fix src tests benchmarks loadtest
 	cargo fmt --all
 
 run: setup ## The main job on embedded defaults: generate sample events and process them through the Rust core
@@ -65,6 +65,15 @@ generate: setup ## Generate sample data (make generate N=100000)
 
 bench: setup ## Benchmarks: Rust core against the Python reference, polars and DuckDB on 1M events
 	$(PY) benchmarks/bench_processing.py --events $${N:-1000000}
+
+serve: setup ## The ingest API on 127.0.0.1:8000 (docs at /docs; make serve PORT=8001)
+	$(VENV)/bin/eventlake serve --port $${PORT:-8000}
+
+consume: setup ## Consume the streams into the lake until stopped (Ctrl-C commits, then stops)
+	$(VENV)/bin/eventlake consume
+
+loadtest: setup ## Locust against the API: 16 connections, 500-event batches; prints events/s, p50, p99
+	$(PY) loadtest/run.py --seconds $${LOADTEST_SECONDS:-20}
 
 clean: ## Remove build outputs, the virtual environment and EVENTLAKE_HOME
 	rm -rf target $(VENV) $(TOOLS) .eventlake .pytest_cache .mypy_cache .ruff_cache .hypothesis

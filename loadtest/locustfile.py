@@ -1,0 +1,78 @@
+"""Load on the ingest path: 500-event JSON batches, as a busy client library would send them.
+
+Run by ``make loadtest`` (see ``loadtest/run.py``), or by hand against a running API:
+
+    LOADTEST_API_KEY=... locust -f loadtest/locustfile.py --host http://127.0.0.1:8000
+
+Bodies are built before the test starts (a pool of distinct batches, each event with its own
+id), so the load generator spends its CPU on sending, not on JSON: on a 2-core machine it
+shares the CPUs with the server. After the pool is used up, batches repeat; the API accepts
+them (the consumer later drops them as duplicates), which does not change the ingest path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from locust import FastHttpUser, events, task
+
+EVENTS_PER_REQUEST = int(os.environ.get("LOADTEST_EVENTS_PER_REQUEST", "500"))
+POOL = int(os.environ.get("LOADTEST_POOL", "200"))
+EVENT_TYPES = ["page_view", "page_view", "page_view", "add_to_cart", "purchase", "search"]
+
+
+def _batch(rng: random.Random) -> bytes:
+    start = datetime.now(UTC) - timedelta(days=1)
+    batch = []
+    for _ in range(EVENTS_PER_REQUEST):
+        event_type = rng.choice(EVENT_TYPES)
+        batch.append(
+            {
+                "event_id": uuid.UUID(int=rng.getrandbits(128)).hex,
+                "user_id": f"user-{rng.randrange(5000):05d}",
+                "event_type": event_type,
+                "event_timestamp": (start + timedelta(seconds=rng.randrange(86_400))).isoformat(),
+                "event_value": round(rng.uniform(1, 300), 2) if event_type == "purchase" else None,
+                "product_id": f"prod-{rng.randrange(500):04d}",
+                "properties": {"page": f"/p/{rng.randrange(100)}", "ab": rng.choice("AB")},
+            }
+        )
+    return json.dumps(batch, separators=(",", ":")).encode()
+
+
+BODIES: list[bytes] = []
+
+
+@events.init.add_listener
+def _build_bodies(**_kwargs: object) -> None:
+    rng = random.Random(int(os.environ.get("LOADTEST_SEED", "7")))
+    BODIES.extend(_batch(rng) for _ in range(POOL))
+
+
+class IngestClient(FastHttpUser):
+    """One client connection posting batches back to back (no think time)."""
+
+    def on_start(self) -> None:
+        self.headers = {
+            "Content-Type": "application/json",
+            "X-API-Key": os.environ["LOADTEST_API_KEY"],
+        }
+        self.next_body = random.randrange(len(BODIES))
+
+    @task
+    def ingest(self) -> None:
+        body = BODIES[self.next_body % len(BODIES)]
+        self.next_body += 1
+        with self.client.post(
+            "/api/v1/ingest?dataset=events",
+            data=body,
+            headers=self.headers,
+            name="POST /api/v1/ingest (500 events)",
+            catch_response=True,
+        ) as response:
+            if response.status_code != 202:
+                response.failure(f"{response.status_code}: {response.text[:200]}")

@@ -1,0 +1,150 @@
+"""``make loadtest``: start the API on a loopback port, run locust headless against it, print
+requests/s, events/s, p50 and p99, and compare them with the targets.
+
+The API runs as users run it (``eventlake serve``, one worker, the embedded stream), in a
+throwaway EVENTLAKE_HOME, with a key made for the run. Locust runs as its own process (its
+gevent patches must not meet boto3 in ours).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+TARGET_EVENTS_PER_SECOND = 150_000
+TARGET_P99_MS = 100.0
+console = Console()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the API exited with code {server.returncode} before it was ready")
+        try:
+            if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the API did not become ready within a minute")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=16, help="concurrent connections")
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--events-per-request", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=1, help="API worker processes")
+    args = parser.parse_args()
+
+    key = secrets.token_urlsafe(24)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="eventlake-loadtest-") as home:
+        env = {**os.environ, "EVENTLAKE_HOME": home, "EVENTLAKE_API_KEYS": f"loadtest:{key}"}
+        server = subprocess.Popen(
+            [
+                str(BIN / "eventlake"),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            _wait_ready(url, server)
+            console.print(
+                f"API on {url} ({args.workers} worker); locust: {args.users} connections, "
+                f"{args.events_per_request}-event JSON batches, {args.seconds} s"
+            )
+            prefix = Path(home) / "locust"
+            subprocess.run(
+                [
+                    str(BIN / "locust"),
+                    "-f",
+                    str(HERE / "locustfile.py"),
+                    "--headless",
+                    "--host",
+                    url,
+                    "--users",
+                    str(args.users),
+                    "--spawn-rate",
+                    str(args.users),
+                    "--run-time",
+                    f"{args.seconds}s",
+                    "--csv",
+                    str(prefix),
+                    "--only-summary",
+                    "--loglevel",
+                    "WARNING",
+                ],
+                env={
+                    **env,
+                    "LOADTEST_API_KEY": key,
+                    "LOADTEST_EVENTS_PER_REQUEST": str(args.events_per_request),
+                },
+                check=False,
+            )
+            stats = _aggregated(prefix.with_name("locust_stats.csv"))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return _report(stats, args.events_per_request)
+
+
+def _aggregated(path: Path) -> dict[str, str]:
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["Name"] == "Aggregated":
+                return row
+    raise SystemExit(f"no aggregated row in {path}")
+
+
+def _report(stats: dict[str, str], events_per_request: int) -> int:
+    requests = int(stats["Request Count"])
+    failures = int(stats["Failure Count"])
+    rps = float(stats["Requests/s"]) * (requests - failures) / max(requests, 1)
+    events_per_second = rps * events_per_request
+    p50, p99 = float(stats["50%"]), float(stats["99%"])
+    table = Table(title="Ingest load test (accepted into the embedded stream)")
+    for column in ("measure", "value", "target"):
+        table.add_column(column, justify="right" if column != "measure" else "left")
+    table.add_row("requests", f"{requests:,} ({failures:,} failed)", "0 failed")
+    table.add_row("accepted requests/s", f"{rps:,.0f}", "")
+    table.add_row("events/s", f"{events_per_second:,.0f}", f"≥ {TARGET_EVENTS_PER_SECOND:,}")
+    table.add_row("p50 latency", f"{p50:.0f} ms", "")
+    table.add_row("p99 latency", f"{p99:.0f} ms", f"< {TARGET_P99_MS:.0f} ms")
+    console.print(table)
+    met = failures == 0 and events_per_second >= TARGET_EVENTS_PER_SECOND and p99 < TARGET_P99_MS
+    console.print("[bold green]targets met" if met else "[bold yellow]targets not met")
+    return 0 if failures == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
