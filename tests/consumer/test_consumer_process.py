@@ -1,0 +1,161 @@
+"""The consumer as users run it: ``eventlake consume`` in its own process, killed with -9 at
+arbitrary moments and restarted, stopped with SIGTERM, given bad arguments."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from eventlake.config import Settings
+from eventlake.lake import DEAD_LETTER_TABLE, Lake
+from eventlake.state import open_state
+from eventlake.stream import envelope, open_stream
+from eventlake.stream.base import OutgoingRecord
+
+EVENTLAKE = [sys.executable, "-m", "eventlake.cli"]
+NOW_US = 1_795_000_000_000_000
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "EVENTLAKE_HOME": str(home),
+        # Small, frequent batches: more commits for the kills to land between.
+        "EVENTLAKE_CONSUMER__MAX_BATCH_SECONDS": "0.05",
+        "EVENTLAKE_CONSUMER__READ_LIMIT": "3",
+    }
+
+
+def _publish_requests(settings: Settings, start: int, requests: int) -> None:
+    stream = open_stream(settings, "events")
+    stream.ensure()
+    for r in range(start, start + requests):
+        lines = [
+            json.dumps(
+                {
+                    "event_id": f"e{r}-{i}",
+                    "user_id": f"u{r % 7}",
+                    "event_type": "purchase" if i else "teleport",  # one rejection per request
+                    "event_timestamp": "2026-11-20T10:00:00Z",
+                    "event_value": float(i),
+                }
+            )
+            for i in range(20)
+        ]
+        # Every fifth request repeats the previous one's ids: duplicates across requests.
+        if r % 5 == 4:
+            lines += [
+                json.dumps(
+                    {
+                        "event_id": f"e{r - 1}-{i}",
+                        "user_id": "u",
+                        "event_type": "login",
+                        "event_timestamp": "2026-11-20T10:00:00Z",
+                    }
+                )
+                for i in range(1, 4)
+            ]
+        body = "\n".join(lines).encode()
+        job = f"job-{r}"
+        data = envelope.encode(envelope.Envelope("events", job, "t", NOW_US, "ndjson"), body)
+        stream.publish([OutgoingRecord(uuid.uuid4().hex, data)])
+
+
+def _start(home: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [*EVENTLAKE, "consume", "--dataset", "events"],
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.mark.slow
+def test_kill_9_at_any_moment_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    total = 0
+    for round_ in range(6):
+        _publish_requests(settings, total, 40)
+        total += 40
+        consumer = _start(tmp_path)
+        time.sleep(0.6 + 0.35 * round_)  # kills land in different phases of a batch
+        consumer.send_signal(signal.SIGKILL)
+        consumer.wait(timeout=30)
+    finish = subprocess.run(
+        [*EVENTLAKE, "consume", "--until-caught-up"],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert finish.returncode == 0, finish.stdout + finish.stderr
+
+    lake = Lake(settings)
+    ids = lake.table("events").scan(selected_fields=("event_id",)).to_arrow()["event_id"]
+    ids = ids.to_pylist()
+    assert len(ids) == len(set(ids)) == total * 19  # every valid event once, duplicates not
+    dead = lake.table(DEAD_LETTER_TABLE).scan().to_arrow()
+    assert sorted(dead["job_id"].to_pylist()) == sorted(f"job-{r}" for r in range(total))
+    assert set(dead["reason"].to_pylist()) == {"not_in_enum"}
+
+
+def test_sigterm_commits_the_batch_in_hand_and_exits_cleanly(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    _publish_requests(settings, 0, 10)
+    consumer = _start(tmp_path)
+    state = open_state(settings.state_database_url)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and state.metrics()["last_commit"] is None:
+        time.sleep(0.1)
+    consumer.send_signal(signal.SIGTERM)
+    out, _ = consumer.communicate(timeout=60)
+    assert consumer.returncode == 0, out.decode()
+    assert b"SIGTERM" in out
+    rows = Lake(settings).table("events").scan().to_arrow().num_rows
+    assert rows == 10 * 19
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--member", "2/2"], "INDEX/COUNT"),
+        (["--member", "x"], "INDEX/COUNT"),
+        (["--member", "../1"], "INDEX/COUNT"),
+        (["--dataset", "../../etc/passwd"], "unknown dataset"),
+        (["--dataset", "orders"], "unknown dataset"),
+    ],
+)
+def test_bad_arguments_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    result = subprocess.run(
+        [*EVENTLAKE, "consume", "--until-caught-up", *args],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_stream_settings_exit_2(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*EVENTLAKE, "consume", "--until-caught-up"],
+        env={**_env(tmp_path), "EVENTLAKE_STREAM__BACKEND__KIND": "kafka"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "EVENTLAKE_" in result.stderr

@@ -1,0 +1,133 @@
+"""Parents before children after a reshard.
+
+Neither stream that runs here can show it: the embedded log never reshards, and moto keeps
+routing records to a split parent instead of its children. So this test gives the consumer a
+small in-memory stream with Kinesis's reshard semantics (a closed parent, two children, reads
+that report the end of a closed shard), and everything else real: the Rust core, the lake,
+the state database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from eventlake.config import Settings
+from eventlake.consumer import Membership, consume, position_key
+from eventlake.lake import Lake
+from eventlake.state import open_state
+from eventlake.stream import envelope
+from eventlake.stream.base import (
+    OutgoingRecord,
+    PublishedRecord,
+    ShardBatch,
+    ShardInfo,
+    StreamRecord,
+)
+
+
+class _ReshardedStream:
+    """Kinesis after ``SplitShard``: ``parent`` is closed and holds the older records of the
+    same keys whose newer records are in ``child-a`` and ``child-b``."""
+
+    name = "resharded-events"
+
+    def __init__(self, records: dict[str, list[bytes]]) -> None:
+        self.records = records
+        self.reads: list[str] = []
+
+    def ensure(self) -> None:
+        pass
+
+    def publish(self, records: Sequence[OutgoingRecord]) -> list[PublishedRecord]:
+        raise NotImplementedError
+
+    def shards(self) -> list[ShardInfo]:
+        return [
+            ShardInfo("child-a", ("parent",)),
+            ShardInfo("child-b", ("parent",)),
+            ShardInfo("parent", (), closed=True),
+        ]
+
+    def reader(self, shard_id: str, after: int | None) -> _Reader:
+        return _Reader(self, shard_id, after or 0)
+
+    def check(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _Reader:
+    def __init__(self, stream: _ReshardedStream, shard_id: str, after: int) -> None:
+        self.stream, self.shard_id, self.position = stream, shard_id, after
+
+    def read(self, limit: int) -> ShardBatch:
+        data = self.stream.records[self.shard_id]
+        chunk = data[self.position : self.position + limit]
+        records = [
+            StreamRecord(self.shard_id, self.position + i + 1, d, datetime.now(UTC))
+            for i, d in enumerate(chunk)
+        ]
+        self.position += len(chunk)
+        if records:
+            self.stream.reads.append(self.shard_id)
+        closed = self.shard_id == "parent"
+        return ShardBatch(records, closed and self.position == len(data), len(data) - self.position)
+
+
+def _record(job: str, event_ids: list[str]) -> bytes:
+    body = "\n".join(
+        json.dumps(
+            {
+                "event_id": e,
+                "user_id": "u1",
+                "event_type": "login",
+                "event_timestamp": "2026-11-20T10:00:00Z",
+            }
+        )
+        for e in event_ids
+    ).encode()
+    return envelope.encode(envelope.Envelope("events", job, "t", 1, "ndjson"), body)
+
+
+def test_children_are_read_only_after_their_parent_is_read_to_its_end(
+    tmp_path_factory,  # type: ignore[no-untyped-def]
+    monkeypatch,
+) -> None:
+    settings = Settings(home=tmp_path_factory.mktemp("home"))
+    settings.consumer.read_limit = 2  # the parent takes several reads
+    stream = _ReshardedStream(
+        {
+            "parent": [_record(f"p{i}", [f"p{i}"]) for i in range(5)],
+            "child-a": [_record("a0", ["a0"]), _record("a1", ["p0"])],  # p0 again: a duplicate
+            "child-b": [_record("b0", ["b0"])],
+        }
+    )
+    lake = Lake(settings)
+    state = open_state(settings.state_database_url)
+
+    monkeypatch.setattr(
+        "eventlake.consumer.consumer.open_stream", lambda _settings, _dataset: stream
+    )
+    report = consume(
+        settings,
+        datasets=["events"],
+        membership=Membership(),
+        until_caught_up=True,
+        lake=lake,
+        state=state,
+    )
+
+    first_child = min(i for i, shard in enumerate(stream.reads) if shard != "parent")
+    assert set(stream.reads[:first_child]) == {"parent"}
+    assert "parent" not in stream.reads[first_child:]
+    assert report.datasets["events"].landed == 7
+    assert report.datasets["events"].duplicates == 1
+    ids = lake.table("events").scan().to_arrow()["event_id"].to_pylist()
+    assert sorted(ids) == sorted([f"p{i}" for i in range(5)] + ["a0", "b0"])
+    marks = lake.watermark("events")
+    assert marks[position_key(stream.name, "parent")] == 5
+    assert marks[position_key(stream.name, "child-a")] == 2
