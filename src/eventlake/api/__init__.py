@@ -1,0 +1,1 @@
+"""The HTTP API: ingest batches, follow jobs, trigger runs, health and metrics."""

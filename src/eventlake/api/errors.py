@@ -1,0 +1,79 @@
+"""Every error answer has one shape: ``{"error": {"code": ..., "message": ...}}``.
+
+That covers the library's typed errors (:mod:`eventlake.ingest`), FastAPI's request
+validation (422, with ``details``), unknown routes and methods (404, 405) and anything
+unexpected (500, logged with its traceback, answered without one).
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from eventlake.ingest import DependencyUnavailableError, IngestError, NoValidRecordsError
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_S = "5"
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def error_response(
+    status_code: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status_code=status_code, headers=headers)
+
+
+async def _ingest_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IngestError)
+    if isinstance(exc, NoValidRecordsError):
+        body = {"error": {"code": exc.code, "message": exc.message}, **exc.answer}
+        return JSONResponse(body, status_code=exc.status_code)
+    headers = (
+        {"Retry-After": RETRY_AFTER_S} if isinstance(exc, DependencyUnavailableError) else None
+    )
+    return error_response(exc.status_code, exc.code, exc.message, headers)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+    return JSONResponse(
+        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Only where and what: the rejected input is not echoed back.
+    details = [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg"), "type": error.get("type")}
+        for error in exc.errors()
+    ]
+    first = details[0] if details else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(part) for part in first["loc"])
+    return JSONResponse(
+        error_body("invalid_request", f"{where}: {first['msg']}", details=details),
+        status_code=422,
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "internal error; the server log has details")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(IngestError, _ingest_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)

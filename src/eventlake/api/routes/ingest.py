@@ -1,0 +1,140 @@
+"""POST /api/v1/ingest: a batch of records for one dataset, as JSON, NDJSON or CSV."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from eventlake.api.deps import ServicesDep, SourceDep
+from eventlake.api.models import ErrorBody, IngestRejected
+from eventlake.api.models import IngestAnswer as IngestAnswerModel
+from eventlake.ingest import BadBodyError, IngestAnswer, PayloadTooLargeError
+
+router = APIRouter(tags=["ingest"])
+
+RECORD_EXAMPLE = {
+    "event_id": "e-0001",
+    "user_id": "u-42",
+    "event_type": "purchase",
+    "event_timestamp": "2026-11-01T12:00:00Z",
+    "event_value": 19.99,
+    "product_id": "p-7",
+    "properties": {"currency": "EUR"},
+}
+
+# The body is read raw (see read_body), so FastAPI cannot infer its schema: documented here,
+# which also lets schemathesis generate bodies of each content type.
+REQUEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "Records of the dataset. Content-Encoding: gzip is accepted.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"type": "object"},
+                        {"type": "array", "items": {"type": "object"}},
+                    ]
+                },
+                "example": [RECORD_EXAMPLE],
+            },
+            "application/x-ndjson": {
+                "schema": {"type": "string", "description": "One JSON object per line."},
+            },
+            "text/csv": {
+                "schema": {"type": "string", "description": "A header row, then records."},
+            },
+        },
+    }
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("Unreadable body: empty, corrupt gzip, unusable CSV header, bad key."),
+    401: _error("No valid API key."),
+    404: _error("Unknown dataset."),
+    409: _error("Idempotency-Key in use by a request in flight, or sent with another body."),
+    413: _error("The body (or, gzipped, its decompressed size) is over the limit."),
+    415: _error("Unsupported Content-Type or Content-Encoding."),
+    422: {"model": IngestRejected, "description": "No valid record; nothing was published."},
+    503: _error("The stream or the job database is down; nothing was published."),
+}
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it passes ``limit``: by its Content-Length before
+    reading anything, or while reading a chunked body that declared none."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BadBodyError("Content-Length is not a number", code="bad_content_length")
+        if int(declared) > limit:
+            raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
+    return bytes(body)
+
+
+@router.post(
+    "/ingest",
+    status_code=202,
+    response_model=IngestAnswerModel,
+    responses=RESPONSES,
+    openapi_extra=REQUEST_BODY,
+    summary="Send a batch of records",
+)
+async def ingest(
+    request: Request,
+    services: ServicesDep,
+    source: SourceDep,
+    dataset: Annotated[
+        str,
+        Query(
+            pattern=r"^[a-z][a-z0-9_]{0,63}$",
+            description="The dataset, i.e. the data contract the records follow.",
+            examples=["events"],
+        ),
+    ],
+    content_encoding: Annotated[
+        str | None, Header(description="gzip or identity (the default).")
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="Up to 255 printable ASCII characters. A retry with the same key and "
+            "body gets the first answer back and publishes nothing."
+        ),
+    ] = None,
+) -> JSONResponse:
+    """Validate the records against the dataset's contract and publish the batch to the
+    stream. 202 once the batch is durably in the stream, with the rejected records' reasons;
+    the invalid records go to the dead-letter table under the job. Follow the job at
+    ``status_url``."""
+    body = await read_body(request, services.settings.api.max_body_bytes)
+    content_type = request.headers.get("content-type")
+
+    def accept() -> IngestAnswer:
+        # In the thread pool, with the ingestor (opened on first use): validation, the
+        # stream's group commit and the job database all block.
+        return services.ingestor().accept(
+            body,
+            dataset=dataset,
+            content_type=content_type,
+            content_encoding=content_encoding,
+            source=source,
+            idempotency_key=idempotency_key,
+        )
+
+    answer = await run_in_threadpool(accept)
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)

@@ -1,0 +1,567 @@
+"""Take one request body in: check it, validate it with the Rust core, publish it to the stream.
+
+This is the library behind ``POST /api/v1/ingest``; the API only reads the body and maps the
+typed errors below onto HTTP answers. Each step, in order:
+
+1. The dataset names a data contract, the content type a format (JSON, NDJSON, CSV), the
+   content encoding ``identity`` or ``gzip``. A gzip body is decompressed here, with the same
+   size limit as a raw body, so the stream carries plain bytes.
+2. With an ``Idempotency-Key``, the key is claimed (or the first answer replayed) before any
+   work is done; it is released again if the request fails before anything is published.
+3. The Rust core parses and validates the body. For a contract whose dedup key is
+   ``event_id``, records sent without one get a fresh id and the body is validated again.
+   Only then is Python's json/csv module used, and only on the records that need an id: a
+   body where every record has one is never rewritten.
+4. A body with no valid record is answered 422, recorded as a ``rejected`` job (so that
+   ``/status`` can say why) and not published. Otherwise the whole body,
+   invalid records included, is published as ONE stream record (see
+   :mod:`eventlake.stream.envelope`): the consumer validates it again, deterministically,
+   and sends the same rejections to the dead-letter table under the job, so nothing is
+   dropped silently.
+5. The job is in the state database before the record is published (status ``accepted``),
+   so a consumer that commits the record before this function returns always finds it.
+   The answer (202) is given only once the stream has the record durably.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import data_processor_rs
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from eventlake.config import KinesisStreamSettings, Settings
+from eventlake.event_ids import fill_ids, missing_key_records
+from eventlake.state import IdempotencyConflictError, StateStore
+from eventlake.state.store import jobs
+from eventlake.stream import OutgoingRecord, Stream, StreamError, open_stream
+from eventlake.stream.envelope import MAX_RECORD_BYTES, BodyFormat, Encoding, Envelope, encode
+
+log = logging.getLogger(__name__)
+
+# Content types and the Rust core's format for each; parameters (charset) are checked apart.
+MEDIA_TYPES: Mapping[str, BodyFormat] = {
+    "application/json": "json",
+    "application/x-ndjson": "ndjson",
+    "application/jsonl": "ndjson",
+    "text/csv": "csv",
+}
+CHARSETS = frozenset({"utf-8", "utf8", "us-ascii"})
+GZIP_MAGIC = b"\x1f\x8b"
+EXCERPT_CHARS = 100
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+
+
+# Built once: building an SQLAlchemy statement costs more than running it on this hot path.
+MARK_PUBLISHED = (
+    jobs.update()
+    .where(jobs.c.job_id == sa.bindparam("b_job_id"))
+    .values(
+        status=sa.case((jobs.c.status == "accepted", "published"), else_=jobs.c.status),
+        published_at=sa.bindparam("b_now"),
+        updated_at=sa.bindparam("b_now"),
+        shard_id=sa.bindparam("b_shard_id"),
+        sequence_number=sa.bindparam("b_sequence_number"),
+    )
+)
+
+
+# --- errors: each carries the HTTP status and a stable code the edge puts in its answer ----
+
+
+class IngestError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class UnknownDatasetError(IngestError):
+    """The dataset has no contract. 404: the dataset is the resource written to."""
+
+    status_code = 404
+    code = "unknown_dataset"
+
+
+class UnsupportedMediaTypeError(IngestError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class PayloadTooLargeError(IngestError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class BadBodyError(IngestError):
+    """The body as a whole cannot be read: corrupt gzip, unusable CSV header, no records."""
+
+    status_code = 400
+    code = "bad_body"
+
+
+class BadIdempotencyKeyError(IngestError):
+    status_code = 400
+    code = "bad_idempotency_key"
+
+
+class IdempotencyConflict(IngestError):  # noqa: N818 (named after the HTTP answer)
+    """409 both while the first request is in flight and for a key reused with another body
+    (some APIs answer 422 to the latter; one code is simpler for clients to handle)."""
+
+    status_code = 409
+    code = "idempotency_conflict"
+
+
+class NoValidRecordsError(IngestError):
+    """Every record was rejected: 422, with the reasons and the job that records it."""
+
+    status_code = 422
+    code = "no_valid_records"
+
+    def __init__(self, message: str, answer: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.answer = answer
+
+
+class DependencyUnavailableError(IngestError):
+    """The stream or the state database failed: 503, nothing was published, retry later."""
+
+    status_code = 503
+    code = "unavailable"
+
+
+@dataclass(frozen=True)
+class IngestAnswer:
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool = False  # the stored answer of an earlier request with the same key
+
+
+@dataclass
+class _Checked:
+    """What the Rust core made of a body."""
+
+    body: bytes
+    received: int
+    accepted: int
+    rejected: int
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    reasons_truncated: bool = False
+
+
+class StreamPool:
+    """One stream per dataset, opened and ensured on first use, so that a stream that is
+    down when the service starts is tried again on the next request rather than never."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._streams: dict[str, Stream] = {}
+        self._lock = threading.Lock()
+
+    def get(self, dataset: str) -> Stream:
+        stream = self._streams.get(dataset)
+        if stream is not None:
+            return stream
+        with self._lock:
+            stream = self._streams.get(dataset)
+            if stream is None:
+                stream = open_stream(self.settings, dataset)
+                stream.ensure()
+                self._streams[dataset] = stream
+            return stream
+
+    def close(self) -> None:
+        with self._lock:
+            streams, self._streams = list(self._streams.values()), {}
+        for stream in streams:
+            stream.close()
+
+
+def load_contracts(contracts_dir: Path) -> dict[str, data_processor_rs.Contract]:
+    """Every contract in the folder, by name (a bad contract fails here, at start-up)."""
+    contracts = {}
+    for path in sorted(contracts_dir.glob("*.yaml")):
+        contract = data_processor_rs.Contract.from_file(path)
+        contracts[contract.name] = contract
+    return contracts
+
+
+class Ingestor:
+    """Thread-safe; one per process. ``accept`` blocks (validation, group commit): call it
+    from a worker thread in async code."""
+
+    def __init__(
+        self, settings: Settings, state: StateStore, *, streams: StreamPool | None = None
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self.streams = streams or StreamPool(settings)
+        self.contracts = load_contracts(settings.contracts_dir)
+        self.max_body_bytes = settings.api.max_body_bytes
+        # Kinesis takes records of 1 MiB at most; the embedded log has no such limit.
+        self.max_stream_record_bytes = (
+            MAX_RECORD_BYTES if isinstance(settings.stream.backend, KinesisStreamSettings) else None
+        )
+
+    @property
+    def datasets(self) -> list[str]:
+        return sorted(self.contracts)
+
+    def accept(
+        self,
+        body: bytes,
+        *,
+        dataset: str,
+        content_type: str | None,
+        content_encoding: str | None,
+        source: str,
+        idempotency_key: str | None = None,
+    ) -> IngestAnswer:
+        received_at_us = time.time_ns() // 1000
+        contract = self._contract(dataset)
+        body_format = body_format_of(content_type)
+        encoding = content_encoding_of(content_encoding)
+        if len(body) > self.max_body_bytes:
+            raise PayloadTooLargeError(f"the body is larger than {self.max_body_bytes} bytes")
+
+        def run() -> IngestAnswer:
+            return self._accept(body, contract, body_format, encoding, source, received_at_us)
+
+        if idempotency_key is None:
+            return run()
+        check_idempotency_key(idempotency_key)
+        fingerprint = hashlib.sha256(
+            b"\0".join((dataset.encode(), body_format.encode(), encoding.encode(), body))
+        ).hexdigest()
+        try:
+            first = self.state.claim_idempotency_key(source, idempotency_key, fingerprint)
+        except IdempotencyConflictError as error:
+            raise IdempotencyConflict(str(error)) from None
+        except SQLAlchemyError as error:
+            raise _state_unavailable(error) from None
+        if first is not None:
+            status_code, stored = first
+            return IngestAnswer(status_code, json.loads(stored), replayed=True)
+        try:
+            answer = run()
+        except BaseException:
+            # Nothing was published (``_accept`` raises only before publishing): the client
+            # may retry with the same key, e.g. after fixing the body.
+            self._release(source, idempotency_key)
+            raise
+        try:
+            self.state.store_idempotent_answer(
+                source, idempotency_key, answer.status_code, json.dumps(answer.body)
+            )
+        except SQLAlchemyError:
+            # The record is in the stream: answering an error now would invite a retry that
+            # publishes it twice. The claim stays pending and lapses after a minute.
+            log.exception("could not store the answer of idempotent job %s", answer.body)
+        return answer
+
+    # --- the steps ------------------------------------------------------------------------
+
+    def _contract(self, dataset: str) -> data_processor_rs.Contract:
+        contract = self.contracts.get(dataset)
+        if contract is None:
+            known = ", ".join(self.datasets)
+            raise UnknownDatasetError(f"unknown dataset {dataset[:64]!r}; datasets: {known}")
+        return contract
+
+    def _accept(
+        self,
+        raw: bytes,
+        contract: data_processor_rs.Contract,
+        body_format: BodyFormat,
+        encoding: Encoding,
+        source: str,
+        received_at_us: int,
+    ) -> IngestAnswer:
+        body = self._decompress(raw, encoding)
+        checked = self._check(body, body_format, contract)
+        dataset = contract.name
+        job_id = uuid.uuid4().hex
+        answer = {
+            "job_id": job_id,
+            "dataset": dataset,
+            "status": "accepted",
+            "received": checked.received,
+            "accepted": checked.accepted,
+            "rejected": checked.rejected,
+            "reasons": checked.reasons,
+            "reasons_truncated": checked.reasons_truncated,
+            "status_url": f"/api/v1/status/{job_id}",
+        }
+        if checked.accepted == 0:
+            # A job that says why, so /status answers for it too; nothing is published.
+            answer["status"] = "rejected"
+            self._create_job(answer, source, status="rejected", detail={"reasons": checked.reasons})
+            raise NoValidRecordsError("no record in the body is valid", answer)
+
+        stream = self._stream(dataset)
+        record = self._stream_record(
+            Envelope(dataset, job_id, source, received_at_us, body_format), checked.body
+        )
+        self._create_job(answer, source, status="accepted", stream=stream.name)
+        try:
+            published = stream.publish([OutgoingRecord(partition_key=job_id, data=record)])[0]
+        except StreamError as error:
+            self._fail_job(job_id, error)
+            raise DependencyUnavailableError(
+                f"the stream did not take the batch, nothing was published: {error}",
+                code="stream_unavailable",
+            ) from None
+        except BaseException as error:
+            self._fail_job(job_id, error)
+            raise
+        self._mark_published(job_id, published.shard_id, published.sequence_number)
+        answer["status"] = "published"
+        return IngestAnswer(202, answer)
+
+    def _decompress(self, raw: bytes, encoding: Encoding) -> bytes:
+        # A gzip body sent without Content-Encoding would be gunzipped by the core anyway
+        # (it sniffs the magic bytes); doing it here keeps the same size limit on it.
+        if encoding == "gzip" or raw.startswith(GZIP_MAGIC):
+            return gunzip(raw, self.max_body_bytes)
+        return raw
+
+    def _check(
+        self, body: bytes, body_format: BodyFormat, contract: data_processor_rs.Contract
+    ) -> _Checked:
+        batch = self._validate(body, body_format, contract)
+        dedup_key = contract.dedup_key
+        if batch.num_rejected and len(dedup_key) == 1 and dedup_key[0] == "event_id":
+            missing = missing_key_records(batch.rejected, dedup_key[0])
+            if missing:
+                filled = fill_ids(body, body_format, dedup_key[0], missing)
+                if filled is not None:
+                    body = filled
+                    batch = self._validate(body, body_format, contract)
+        if batch.num_received == 0:
+            raise BadBodyError("the body holds no records", code="empty_body")
+        reasons, truncated = (
+            rejection_reasons(batch.rejected, self.settings.api.max_reasons)
+            if batch.num_rejected
+            else ([], False)
+        )
+        return _Checked(
+            body=body,
+            received=batch.num_received,
+            accepted=len(batch),
+            rejected=batch.num_rejected,
+            reasons=reasons,
+            reasons_truncated=truncated,
+        )
+
+    def _validate(
+        self, body: bytes, body_format: BodyFormat, contract: data_processor_rs.Contract
+    ) -> data_processor_rs.ValidatedBatch:
+        try:
+            parsed = data_processor_rs.parse_events(
+                body,
+                body_format,
+                max_record_bytes=self.settings.max_record_bytes,
+                max_decompressed_bytes=self.max_body_bytes,
+            )
+        except data_processor_rs.InputError as error:
+            raise BadBodyError(error.reason, code="unreadable_body") from None
+        return data_processor_rs.validate_schema(parsed, contract)
+
+    def _stream(self, dataset: str) -> Stream:
+        try:
+            return self.streams.get(dataset)
+        except Exception as error:  # StreamError, or a backend that cannot even be set up
+            if not isinstance(error, StreamError):
+                log.exception("could not open the stream of %s", dataset)
+            raise DependencyUnavailableError(
+                f"the stream is not available, nothing was published: {error}",
+                code="stream_unavailable",
+            ) from None
+
+    def _stream_record(self, envelope: Envelope, body: bytes) -> bytes:
+        record = encode(envelope, body)
+        limit = self.max_stream_record_bytes
+        if limit is None or len(record) <= limit:
+            return record
+        record = encode(replace(envelope, encoding="gzip"), body)
+        if len(record) > limit:
+            raise PayloadTooLargeError(
+                f"the batch is {len(record)} bytes once compressed, more than the stream's "
+                f"{limit} per record: send smaller batches"
+            )
+        return record
+
+    # --- state ----------------------------------------------------------------------------
+
+    def _create_job(
+        self,
+        answer: dict[str, Any],
+        source: str,
+        *,
+        status: str,
+        stream: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        try:
+            self.state.create_job(
+                answer["job_id"],
+                kind="ingest",
+                name=answer["dataset"],
+                source=source,
+                status=status,
+                received=answer["received"],
+                accepted=answer["accepted"],
+                rejected=answer["rejected"],
+                stream=stream,
+                detail=detail,
+            )
+        except SQLAlchemyError as error:
+            raise _state_unavailable(error) from None
+
+    def _mark_published(self, job_id: str, shard_id: str, sequence_number: int) -> None:
+        """Record where the batch went. The status moves to ``published`` only from
+        ``accepted``: a fast consumer may already have marked the job committed."""
+        try:
+            with self.state.engine.begin() as connection:
+                connection.execute(
+                    MARK_PUBLISHED,
+                    {
+                        "b_job_id": job_id,
+                        "b_now": time.time(),
+                        "b_shard_id": shard_id,
+                        "b_sequence_number": str(sequence_number),
+                    },
+                )
+        except SQLAlchemyError:
+            # The batch is durably in the stream, so the answer is still 202; the consumer
+            # completes the job's record when it commits the batch.
+            log.exception("job %s was published but its stream position was not recorded", job_id)
+
+    def _fail_job(self, job_id: str, error: BaseException) -> None:
+        try:
+            self.state.update_job(
+                job_id, status="failed", finished_at=time.time(), error=_one_line(error)
+            )
+        except SQLAlchemyError:
+            log.exception("could not mark job %s failed", job_id)
+
+    def _release(self, source: str, key: str) -> None:
+        try:
+            self.state.release_idempotency_key(source, key)
+        except SQLAlchemyError:
+            log.exception("could not release an idempotency key; it lapses after a minute")
+
+    def close(self) -> None:
+        self.streams.close()
+
+
+# --- request headers ------------------------------------------------------------------------
+
+
+def body_format_of(content_type: str | None) -> BodyFormat:
+    """The core's format for a Content-Type header; UnsupportedMediaTypeError otherwise."""
+    supported = ", ".join(MEDIA_TYPES)
+    if not content_type:
+        raise UnsupportedMediaTypeError(f"a Content-Type is required: one of {supported}")
+    media_type, *parameters = content_type.split(";")
+    body_format = MEDIA_TYPES.get(media_type.strip().lower())
+    if body_format is None:
+        raise UnsupportedMediaTypeError(
+            f"unsupported Content-Type {media_type.strip()[:100]!r}: send one of {supported}"
+        )
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in CHARSETS:
+            raise UnsupportedMediaTypeError(f"unsupported charset {charset[:40]!r}: send UTF-8")
+    return body_format
+
+
+def content_encoding_of(content_encoding: str | None) -> Encoding:
+    value = (content_encoding or "identity").strip().lower()
+    if value in ("", "identity"):
+        return "identity"
+    if value in ("gzip", "x-gzip"):
+        return "gzip"
+    raise UnsupportedMediaTypeError(
+        f"unsupported Content-Encoding {value[:40]!r}: send gzip or identity",
+        code="unsupported_encoding",
+    )
+
+
+def check_idempotency_key(key: str) -> None:
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_CHARS or not all(
+        " " <= char <= "~" for char in key
+    ):
+        raise BadIdempotencyKeyError(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters"
+        )
+
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    """Decompress a gzip body (several members too, as ``gzip -c a b`` writes), stopping as
+    soon as the output passes ``limit``: a small bomb never becomes a large buffer."""
+    out = bytearray()
+    rest = data
+    while rest:
+        decompressor = zlib.decompressobj(wbits=31)
+        try:
+            out += decompressor.decompress(rest, limit + 1 - len(out))
+        except zlib.error as error:
+            raise BadBodyError(f"corrupt gzip body: {error}", code="bad_gzip") from None
+        if len(out) > limit:
+            raise PayloadTooLargeError(f"the body is larger than {limit} bytes once decompressed")
+        if not decompressor.eof:
+            raise BadBodyError("truncated gzip body", code="bad_gzip")
+        rest = decompressor.unused_data
+    return bytes(out)
+
+
+# --- rejections -----------------------------------------------------------------------------
+
+
+def rejection_reasons(rejected: pa.RecordBatch, limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """The first ``limit`` rejections for the answer: where, which field, why, and a short
+    excerpt of the record (never the whole payload)."""
+    reasons = []
+    for row in rejected.slice(0, limit).to_pylist():
+        raw = row["raw"]
+        reasons.append(
+            {
+                "record_index": row["record_index"],
+                "line": row["line"],
+                "field": row["field"],
+                "reason": row["reason"],
+                "message": row["message"],
+                "excerpt": raw if len(raw) <= EXCERPT_CHARS else raw[:EXCERPT_CHARS] + "…",
+            }
+        )
+    return reasons, rejected.num_rows > limit
+
+
+def _state_unavailable(error: SQLAlchemyError) -> DependencyUnavailableError:
+    log.error("state database error: %s", _one_line(error))
+    return DependencyUnavailableError(
+        "the job database is not available, nothing was published", code="state_unavailable"
+    )
+
+
+def _one_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]

@@ -1,0 +1,104 @@
+"""Pipeline runs started on request (``POST /api/v1/trigger/{pipeline}``), one at a time.
+
+``PIPELINES`` names what may be started; anything else is refused before a run is recorded.
+A run is a job of kind ``run`` in the state database, so ``/status`` follows it the same way
+as an ingest job: queued → running → succeeded (``detail.result``: what the pipeline
+reported) or failed (``error``). Runs go through one worker thread, in order: two drains of
+the same streams at once would only compete for the same records.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from eventlake.config import Settings
+from eventlake.state import StateStore
+
+log = logging.getLogger(__name__)
+
+Pipeline = Callable[[Settings], Mapping[str, Any]]
+
+
+def process(settings: Settings) -> Mapping[str, Any]:
+    """Drain every stream into the lake until caught up."""
+    # Imported here: the consumer pulls in the lake (pyiceberg), which the API's start-up
+    # does not need.
+    from eventlake.consumer import drain
+
+    return drain(settings).to_dict()
+
+
+PIPELINES: dict[str, Pipeline] = {"process": process}
+
+
+class UnknownPipelineError(KeyError):
+    pass
+
+
+class PipelineRunner:
+    def __init__(
+        self,
+        settings: Settings,
+        state: StateStore,
+        pipelines: Mapping[str, Pipeline] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self.pipelines = PIPELINES if pipelines is None else pipelines
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventlake-run")
+        self._queued: set[str] = set()
+        self._lock = threading.Lock()
+
+    def start(self, name: str, *, source: str = "") -> str:
+        """Record a queued run of ``name`` and hand it to the worker; its run id."""
+        pipeline = self.pipelines.get(name)
+        if pipeline is None:
+            raise UnknownPipelineError(name)
+        run_id = f"run-{uuid.uuid4().hex}"
+        self.state.create_job(run_id, kind="run", name=name, source=source, status="queued")
+        with self._lock:
+            self._queued.add(run_id)
+        self._executor.submit(self._run, run_id, name, pipeline)
+        return run_id
+
+    def _run(self, run_id: str, name: str, pipeline: Pipeline) -> None:
+        with self._lock:
+            self._queued.discard(run_id)
+        started = time.time()
+        try:
+            self.state.update_job(run_id, status="running", detail={"started_at": started})
+            result = dict(pipeline(self.settings))
+        except Exception as error:
+            log.exception("pipeline run %s (%s) failed", run_id, name)
+            self._finish(run_id, "failed", {"started_at": started}, error=_describe(error))
+        else:
+            self._finish(run_id, "succeeded", {"started_at": started, "result": result})
+
+    def _finish(
+        self, run_id: str, status: str, detail: dict[str, Any], *, error: str | None = None
+    ) -> None:
+        try:
+            self.state.update_job(
+                run_id, status=status, finished_at=time.time(), detail=detail, error=error
+            )
+        except Exception:
+            log.exception("could not record the end of pipeline run %s", run_id)
+
+    def close(self) -> None:
+        """Let the running run finish; runs still queued are marked failed, not left queued."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            cancelled, self._queued = self._queued, set()
+        for run_id in cancelled:
+            self._finish(run_id, "failed", {}, error="the service stopped before the run began")
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text}"[:2000] if text else type(error).__name__
