@@ -833,10 +833,6 @@ def lake_expire(
     console.print(f"Watermark kept: {shown}", highlight=False)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    app()
-
-
 def _parse_member(value: str) -> tuple[int, int]:
     match = re.fullmatch(r"(\d{1,4})/(\d{1,4})", value)
     if match is None or not 0 <= int(match[1]) < int(match[2]):
@@ -918,3 +914,7 @@ def consume(
         raise _fail(str(exc)) from None
     landed = report.landed
     console.print(f"done in {report.seconds:.1f} s: {landed:,} events landed", highlight=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

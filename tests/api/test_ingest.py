@@ -303,10 +303,17 @@ def test_unknown_dataset_is_404(client: TestClient, auth: dict[str, str]) -> Non
     assert "events, products, users" in error["message"]
 
 
-@pytest.mark.parametrize("query", ["", "?dataset=", "?dataset=../events", "?dataset=Events"])
-def test_a_missing_or_malformed_dataset_is_422(
-    client: TestClient, auth: dict[str, str], query: str
+def test_the_dataset_defaults_to_events(
+    client: TestClient, auth: dict[str, str], published: Published
 ) -> None:
+    answer = post(client, auth, json.dumps([event()]).encode(), url="/api/v1/ingest")
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["dataset"] == "events"
+    assert len(published("events")) == 1
+
+
+@pytest.mark.parametrize("query", ["?dataset=", "?dataset=../events", "?dataset=Events"])
+def test_a_malformed_dataset_is_422(client: TestClient, auth: dict[str, str], query: str) -> None:
     answer = post(client, auth, b"[]", url=f"/api/v1/ingest{query}")
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "invalid_request"

@@ -104,7 +104,7 @@ async def ingest(
             description="The dataset, i.e. the data contract the records follow.",
             examples=["events"],
         ),
-    ],
+    ] = "events",
     content_encoding: Annotated[
         str | None, Header(description="gzip or identity (the default).")
     ] = None,
