@@ -18,9 +18,9 @@ typed errors below onto HTTP answers. Each step, in order:
    :mod:`eventlake.stream.envelope`): the consumer validates it again, deterministically,
    and sends the same rejections to the dead-letter table under the job, so nothing is
    dropped silently.
-5. The job is in the state database before the record is published (status ``accepted``),
-   so a consumer that commits the record before this function returns always finds it.
-   The answer (202) is given only once the stream has the record durably.
+5. The answer (202) is given only once the stream has the record durably; then the job is
+   written (one upsert, grouped with concurrent requests' writes). A consumer that commits
+   the batch first writes its part of the same row; neither overwrites the other.
 """
 
 from __future__ import annotations
@@ -39,14 +39,12 @@ from typing import Any
 
 import data_processor_rs
 import pyarrow as pa
-import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from eventlake.config import KinesisStreamSettings, Settings
 from eventlake.event_ids import fill_ids, missing_key_records
 from eventlake.state import IdempotencyConflictError, StateStore
-from eventlake.state.store import jobs
-from eventlake.stream import OutgoingRecord, Stream, StreamError, open_stream
+from eventlake.stream import OutgoingRecord, PublishedRecord, Stream, StreamError, open_stream
 from eventlake.stream.envelope import MAX_RECORD_BYTES, BodyFormat, Encoding, Envelope, encode
 
 log = logging.getLogger(__name__)
@@ -62,20 +60,6 @@ CHARSETS = frozenset({"utf-8", "utf8", "us-ascii"})
 GZIP_MAGIC = b"\x1f\x8b"
 EXCERPT_CHARS = 100
 MAX_IDEMPOTENCY_KEY_CHARS = 255
-
-
-# Built once: building an SQLAlchemy statement costs more than running it on this hot path.
-MARK_PUBLISHED = (
-    jobs.update()
-    .where(jobs.c.job_id == sa.bindparam("b_job_id"))
-    .values(
-        status=sa.case((jobs.c.status == "accepted", "published"), else_=jobs.c.status),
-        published_at=sa.bindparam("b_now"),
-        updated_at=sa.bindparam("b_now"),
-        shard_id=sa.bindparam("b_shard_id"),
-        sequence_number=sa.bindparam("b_sequence_number"),
-    )
-)
 
 
 # --- errors: each carries the HTTP status and a stable code the edge puts in its answer ----
@@ -319,19 +303,14 @@ class Ingestor:
         record = self._stream_record(
             Envelope(dataset, job_id, source, received_at_us, body_format), checked.body
         )
-        self._create_job(answer, source, status="accepted", stream=stream.name)
         try:
             published = stream.publish([OutgoingRecord(partition_key=job_id, data=record)])[0]
         except StreamError as error:
-            self._fail_job(job_id, error)
             raise DependencyUnavailableError(
                 f"the stream did not take the batch, nothing was published: {error}",
                 code="stream_unavailable",
             ) from None
-        except BaseException as error:
-            self._fail_job(job_id, error)
-            raise
-        self._mark_published(job_id, published.shard_id, published.sequence_number)
+        self._record_published(answer, source, stream.name, published)
         answer["status"] = "published"
         return IngestAnswer(202, answer)
 
@@ -420,9 +399,8 @@ class Ingestor:
         detail: dict[str, Any] | None = None,
     ) -> None:
         try:
-            self.state.create_job(
+            self.state.add_job(
                 answer["job_id"],
-                kind="ingest",
                 name=answer["dataset"],
                 source=source,
                 status=status,
@@ -435,32 +413,25 @@ class Ingestor:
         except SQLAlchemyError as error:
             raise _state_unavailable(error) from None
 
-    def _mark_published(self, job_id: str, shard_id: str, sequence_number: int) -> None:
-        """Record where the batch went. The status moves to ``published`` only from
-        ``accepted``: a fast consumer may already have marked the job committed."""
+    def _record_published(
+        self, answer: dict[str, Any], source: str, stream: str, published: PublishedRecord
+    ) -> None:
         try:
-            with self.state.engine.begin() as connection:
-                connection.execute(
-                    MARK_PUBLISHED,
-                    {
-                        "b_job_id": job_id,
-                        "b_now": time.time(),
-                        "b_shard_id": shard_id,
-                        "b_sequence_number": str(sequence_number),
-                    },
-                )
-        except SQLAlchemyError:
-            # The batch is durably in the stream, so the answer is still 202; the consumer
-            # completes the job's record when it commits the batch.
-            log.exception("job %s was published but its stream position was not recorded", job_id)
-
-    def _fail_job(self, job_id: str, error: BaseException) -> None:
-        try:
-            self.state.update_job(
-                job_id, status="failed", finished_at=time.time(), error=_one_line(error)
+            self.state.add_published_job(
+                answer["job_id"],
+                name=answer["dataset"],
+                source=source,
+                received=answer["received"],
+                accepted=answer["accepted"],
+                rejected=answer["rejected"],
+                stream=stream,
+                shard_id=published.shard_id,
+                sequence_number=published.sequence_number,
             )
         except SQLAlchemyError:
-            log.exception("could not mark job %s failed", job_id)
+            # The batch is durably in the stream, so the answer is still 202; the consumer
+            # records the job when it commits the batch.
+            log.exception("job %s was published but could not be recorded", answer["job_id"])
 
     def _release(self, source: str, key: str) -> None:
         try:

@@ -399,13 +399,15 @@ class DatasetConsumer:
             raw = body[:MAX_RAW_CHARS].decode("utf-8", errors="replace")
             reason = getattr(error, "reason", "unreadable_body")
             rows = _whole_record_rejection(reason, str(error), raw)
-            job = JobProgress(env.job_id, 0, 1, 0, None)
+            job = JobProgress(env.job_id, 0, 1, 0, None, self.dataset)
             dead = self._dead_letter(rows, env.job_id, env.source, received_at)
             return _Processed(None, dead, job, 1, 0)
         dead = None
         if batch.num_rejected:
             dead = self._dead_letter(batch.rejected, env.job_id, env.source, received_at)
-        job = JobProgress(env.job_id, len(batch), batch.num_rejected, batch.num_duplicates, None)
+        job = JobProgress(
+            env.job_id, len(batch), batch.num_rejected, batch.num_duplicates, None, self.dataset
+        )
         return _Processed(batch.to_arrow(), dead, job, batch.num_received, batch.num_duplicates)
 
     def _dead_letter(
@@ -530,7 +532,9 @@ class DatasetConsumer:
         snapshot = commit.snapshot_id
         self.state.record_processed(
             [
-                JobProgress(j.job_id, j.landed, j.dead_lettered, j.duplicates, snapshot)
+                JobProgress(
+                    j.job_id, j.landed, j.dead_lettered, j.duplicates, snapshot, self.dataset
+                )
                 for j in pending.jobs
             ]
         )

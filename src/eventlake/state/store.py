@@ -12,16 +12,21 @@ in production).
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.expression import Executable
+
+from eventlake.stream.base import GroupCommit
 
 metadata = sa.MetaData()
 
@@ -108,6 +113,7 @@ class JobProgress:
     dead_lettered: int
     duplicates: int
     snapshot_id: int | None
+    dataset: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,15 +142,147 @@ def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Upserts, so that the API and the consumer may record a job in either order: a consumer can
+# commit a batch before the API that published it has written its job. SQLite and Postgres.
+_UPSERTS: dict[str, Callable[[sa.Table], Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
+
+
+def _published_upsert(dialect: str) -> Any:
+    """The API's one write per accepted request; leaves what a consumer recorded alone."""
+    insert = _UPSERTS[dialect](jobs)
+    published = (
+        "source", "created_at", "received", "accepted", "rejected", "published_at", "stream",
+        "shard_id", "sequence_number",
+    )  # fmt: skip
+    return insert.on_conflict_do_update(
+        index_elements=[jobs.c.job_id], set_={name: insert.excluded[name] for name in published}
+    )
+
+
+def _processed_upsert(dialect: str) -> Any:
+    insert = _UPSERTS[dialect](jobs)
+    return insert.on_conflict_do_update(
+        index_elements=[jobs.c.job_id],
+        set_={
+            "status": "committed",
+            "processed_at": sa.func.coalesce(jobs.c.processed_at, insert.excluded.processed_at),
+            "committed_at": sa.func.coalesce(jobs.c.committed_at, insert.excluded.committed_at),
+            "updated_at": insert.excluded.updated_at,
+            "landed": insert.excluded.landed,
+            "dead_lettered": insert.excluded.dead_lettered,
+            "duplicates": insert.excluded.duplicates,
+            # A replay after a crash knows the counts again but not the snapshot.
+            "snapshot_id": sa.func.coalesce(insert.excluded.snapshot_id, jobs.c.snapshot_id),
+        },
+    )
+
+
+_Write = tuple[Executable, dict[str, Any]]
+
+
 class StateStore:
     def __init__(self, url: str) -> None:
         self.url = url
         if url.startswith("sqlite"):
-            self.engine: Engine = sa.create_engine(url, connect_args={"timeout": 30})
+            # A connection per request thread, kept: opening one runs the PRAGMAs again.
+            self.engine: Engine = sa.create_engine(
+                url, connect_args={"timeout": 30}, pool_size=32, max_overflow=32
+            )
             sa.event.listen(self.engine, "connect", _enable_sqlite_wal)
         else:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
+        dialect = self.engine.dialect.name
+        if dialect not in _UPSERTS:
+            raise ValueError(f"the job state needs SQLite or Postgres, not {dialect}")
+        self._insert_job = jobs.insert()
+        self._published = _published_upsert(dialect)
+        self._processed = _processed_upsert(dialect)
         metadata.create_all(self.engine)
+        # The API's job writes, from many request threads at once, go in one transaction
+        # (one writer at a time: no thread sleeps in SQLite's busy handler behind another).
+        self._writes: GroupCommit[_Write, None] = GroupCommit(
+            self._write_group, max_items=1000, reraise=True
+        )
+
+    def _write_group(self, writes: list[_Write]) -> list[None]:
+        with self._begin() as connection:
+            # Consecutive writes of one statement run as one executemany, in order.
+            for _, run in itertools.groupby(writes, key=lambda write: id(write[0])):
+                batch = list(run)
+                connection.execute(batch[0][0], [params for _, params in batch])
+        return [None] * len(writes)
+
+    def add_job(
+        self,
+        job_id: str,
+        *,
+        name: str,
+        source: str,
+        status: str,
+        received: int,
+        accepted: int,
+        rejected: int,
+        stream: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Create an ingest job (grouped with concurrent requests' writes)."""
+        now = time.time()
+        row = {
+            "job_id": job_id,
+            "kind": "ingest",
+            "name": name,
+            "source": source,
+            "status": status,
+            "created_at": now,
+            "updated_at": now,
+            "received": received,
+            "accepted": accepted,
+            "rejected": rejected,
+            "published_at": None,
+            "stream": stream,
+            "shard_id": None,
+            "sequence_number": None,
+            "detail": json.dumps(detail) if detail else None,
+        }
+        self._writes.submit([(self._insert_job, row)])
+
+    def add_published_job(
+        self,
+        job_id: str,
+        *,
+        name: str,
+        source: str,
+        received: int,
+        accepted: int,
+        rejected: int,
+        stream: str,
+        shard_id: str,
+        sequence_number: int,
+    ) -> None:
+        """An ingest job whose batch is durably in the stream: one write per request, grouped
+        with concurrent requests'. A consumer may have recorded it committed already."""
+        now = time.time()
+        row = {
+            "job_id": job_id,
+            "kind": "ingest",
+            "name": name,
+            "source": source,
+            "status": "published",
+            "created_at": now,
+            "updated_at": now,
+            "received": received,
+            "accepted": accepted,
+            "rejected": rejected,
+            "published_at": now,
+            "stream": stream,
+            "shard_id": shard_id,
+            "sequence_number": str(sequence_number),
+            "detail": None,
+        }
+        self._writes.submit([(self._published, row)])
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
@@ -230,32 +368,29 @@ class StateStore:
         if not progress:
             return
         now = time.time()
+        rows = [
+            {
+                "job_id": p.job_id,
+                "kind": "ingest",
+                "name": p.dataset,
+                "source": "",
+                "status": "committed",
+                "created_at": now,
+                "updated_at": now,
+                "received": 0,
+                "accepted": 0,
+                "rejected": 0,
+                "processed_at": now,
+                "committed_at": now,
+                "landed": p.landed,
+                "dead_lettered": p.dead_lettered,
+                "duplicates": p.duplicates,
+                "snapshot_id": None if p.snapshot_id is None else str(p.snapshot_id),
+            }
+            for p in progress
+        ]
         with self._begin() as connection:
-            connection.execute(
-                jobs.update()
-                .where(jobs.c.job_id == sa.bindparam("b_job_id"))
-                .values(
-                    status="committed",
-                    processed_at=sa.func.coalesce(jobs.c.processed_at, now),
-                    committed_at=sa.func.coalesce(jobs.c.committed_at, now),
-                    updated_at=now,
-                    landed=sa.bindparam("b_landed"),
-                    dead_lettered=sa.bindparam("b_dead_lettered"),
-                    duplicates=sa.bindparam("b_duplicates"),
-                    # A replay after a crash knows the counts again but not the snapshot.
-                    snapshot_id=sa.func.coalesce(sa.bindparam("b_snapshot_id"), jobs.c.snapshot_id),
-                ),
-                [
-                    {
-                        "b_job_id": p.job_id,
-                        "b_landed": p.landed,
-                        "b_dead_lettered": p.dead_lettered,
-                        "b_duplicates": p.duplicates,
-                        "b_snapshot_id": None if p.snapshot_id is None else str(p.snapshot_id),
-                    }
-                    for p in progress
-                ],
-            )
+            connection.execute(self._processed, rows)
 
     # --- idempotency ------------------------------------------------------------------------
 

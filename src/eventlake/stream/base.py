@@ -115,8 +115,17 @@ class GroupCommit(Generic[_T, _R]):
     none of their items is acknowledged.
     """
 
-    def __init__(self, write: Callable[[list[_T]], list[_R]], *, max_items: int = 10_000) -> None:
+    def __init__(
+        self,
+        write: Callable[[list[_T]], list[_R]],
+        *,
+        max_items: int = 10_000,
+        reraise: bool = False,
+    ) -> None:
+        """``reraise``: callers get the write's own exception instead of a StreamError (for
+        writers that are not streams, such as the job database)."""
         self._write = write
+        self._reraise = reraise
         self._max_items = max_items
         self._cond = threading.Condition()
         self._queue: deque[_Call[_T, _R]] = deque()
@@ -137,6 +146,8 @@ class GroupCommit(Generic[_T, _R]):
                     self._writing = False
                     self._cond.notify_all()
         if call.error is not None:
+            if self._reraise:
+                raise call.error
             raise StreamError(str(call.error)) from call.error
         return call.results
 
