@@ -75,4 +75,5 @@ class IngestClient(FastHttpUser):
             catch_response=True,
         ) as response:
             if response.status_code != 202:
-                response.failure(f"{response.status_code}: {response.text[:200]}")
+                text = response.text or ""  # None when the connection failed
+                response.failure(f"{response.status_code}: {text[:200]}")

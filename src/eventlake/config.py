@@ -98,6 +98,12 @@ class StreamSettings(BaseModel):
         pattern=r"^[a-zA-Z0-9_.-]{1,100}$",
         description="Each dataset has its own stream, named PREFIX-DATASET.",
     )
+    compress_over_bytes: int = Field(
+        default=0,
+        ge=0,
+        description="Batches larger than this are gzipped in the stream (5x fewer bytes for "
+        "JSON, ~1 ms of CPU per 100 KB); 0: only when a batch is over Kinesis's record limit.",
+    )
 
     def stream_name(self, dataset: str) -> str:
         return f"{self.name_prefix}-{dataset}"
