@@ -16,10 +16,12 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
+from eventlake.api.auth import local_api_key
 from eventlake.api.routes.ingest import read_body
-from eventlake.config import Settings
+from eventlake.config import Settings, get_settings
 from eventlake.ingest import PayloadTooLargeError
-from eventlake.stream.envelope import Envelope
+from eventlake.stream import open_stream
+from eventlake.stream.envelope import Envelope, decode
 from tests.api.conftest import event
 
 Published = Callable[..., list[tuple[Envelope, bytes]]]
@@ -97,8 +99,6 @@ def test_mixed_valid_and_invalid_is_accepted_with_capped_reasons(
 ) -> None:
     settings = Settings(api={"max_reasons": 2})
     client = make_client(settings)
-    from eventlake.api.auth import local_api_key
-
     auth = {"X-API-Key": local_api_key(settings)}
     records = [event("ok-1"), event("bad-1", event_type="teleport"), event("ok-2")]
     records += [event("bad-2", event_value=-1), event("bad-3", user_id="")]
@@ -514,3 +514,32 @@ def test_a_batch_too_large_for_a_stream_record_is_gzipped_or_refused(
     assert refused.status_code == 413
     assert "smaller batches" in refused.json()["error"]["message"]
     assert len(published("events")) == 1
+
+
+def test_large_batches_travel_gzipped_when_configured(
+    make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With EVENTLAKE_STREAM__COMPRESS_OVER_BYTES, a batch over the threshold is gzipped in
+    the stream (fewer bytes written and fsynced) and decodes to the very body sent."""
+    monkeypatch.setenv("EVENTLAKE_STREAM__COMPRESS_OVER_BYTES", "1000")
+    get_settings.cache_clear()
+    settings = get_settings()
+    client = make_client(settings)
+    auth = {"X-API-Key": local_api_key(settings)}
+    small = json.dumps([event("s-1")]).encode()
+    large = json.dumps([event(f"l-{i}") for i in range(50)]).encode()
+    assert len(small) < 1000 < len(large)
+    for body in (small, large):
+        assert post(client, auth, body).status_code == 202
+    stream = open_stream(settings, "events")
+    records = [
+        r.data
+        for shard in stream.shards()
+        for r in stream.reader(shard.shard_id, None).read(100).records
+    ]
+    encodings = sorted(decode(data, max_body_bytes=1 << 20)[0].encoding for data in records)
+    assert encodings == ["gzip", "identity"]
+    bodies = sorted(decode(data, max_body_bytes=1 << 20)[1] for data in records)
+    assert bodies == sorted([small, large])
+    raw_sizes = sorted(len(data) for data in records)
+    assert raw_sizes[1] < len(large) / 3  # gzip really shrank it
