@@ -340,3 +340,76 @@ def test_landed_rows_carry_the_job_source_and_receive_time(
     assert rows["_job_id"].to_pylist() == [job]
     assert rows["_source"].to_pylist() == ["tests"]
     assert pc.max(rows["_ingested_at"]).value == NOW_US
+
+
+def test_a_stream_failure_mid_batch_forgets_what_the_batch_read(
+    settings: Settings, state: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records read and processed before the stream failed are neither skipped (the readers
+    start again from the lake) nor remembered as seen (they would become false duplicates)."""
+    from eventlake.stream.base import StreamError
+    from eventlake.stream.embedded import EmbeddedShardReader
+
+    for j in range(8):
+        publish(settings, state, [event(f"e{j}-{i}") for i in range(5)])
+    settings.consumer.read_limit = 1  # many reads per batch, so the failure lands mid-batch
+    real_read = EmbeddedShardReader.read
+    calls = {"n": 0}
+
+    def flaky_read(self: EmbeddedShardReader, limit: int):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise StreamError("the disk went away for a moment")
+        return real_read(self, limit)
+
+    monkeypatch.setattr(EmbeddedShardReader, "read", flaky_read)
+    stop = threading.Event()
+    settings.consumer.max_batch_seconds = 0.1
+    thread = threading.Thread(
+        target=consume, args=(settings,), kwargs={"datasets": ["events"], "stop": stop}
+    )
+    thread.start()
+    try:
+        for _ in range(300):
+            if "events" in Lake(settings).table_names() and len(event_ids(Lake(settings))) >= 40:
+                break
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert calls["n"] > 5
+    ids = event_ids(Lake(settings))
+    assert len(ids) == len(set(ids)) == 40
+
+
+def test_a_failure_while_starting_over_does_not_save_a_wrong_window(
+    settings: Settings, state: StateStore
+) -> None:
+    """The commit fails, and so does the lake when the consumer tries to start over: the
+    window in memory (holding the keys of the batch that did not land) must not be saved."""
+    publish(settings, state, [event("a"), event("b")])
+
+    class _BrokenLake(_FailingLake):
+        broken = False
+
+        def watermark(self, table_name):  # type: ignore[no-untyped-def,override]
+            if self.broken:
+                raise ConnectionError("the catalog is down")
+            return super().watermark(table_name)
+
+        def commit(self, table_name, data, **kwargs):  # type: ignore[no-untyped-def,override]
+            if table_name == "events":
+                self.broken = True
+                raise ConnectionError("lost the catalog while committing")
+            return super().commit(table_name, data, **kwargs)
+
+    with pytest.raises(ConnectionError):
+        consume(
+            settings,
+            datasets=["events"],
+            until_caught_up=True,
+            lake=_BrokenLake(settings),
+            state=state,
+        )
+    drain(settings, datasets=["events"])
+    assert event_ids(Lake(settings)) == ["a", "b"]

@@ -235,11 +235,15 @@ class DatasetConsumer:
         self._window = data_processor_rs.Deduplicator(settings.consumer.dedup_window)
         self._window_saved_at = 0.0
         self._shards_listed_at = 0.0
+        # False until open() has loaded and caught up the window and placed the readers at the
+        # lake's watermark, and again after any failure in a batch.
+        self._ready = False
 
     # --- start and restart ------------------------------------------------------------------
 
     def open(self) -> None:
         """Create what is missing, load the window, catch it up, open a reader per shard."""
+        self._invalidate()
         self.stream.ensure()
         self.lake.ensure_dataset(self.contract)
         self.lake.ensure_dead_letter()
@@ -252,10 +256,19 @@ class DatasetConsumer:
         for shard_id in self._shards:
             if self._owns(shard_id):
                 self._relearn(shard_id, saved)
+        self._ready = True
+
+    def _invalidate(self) -> None:
+        """Forget everything not committed: the window (it may hold keys of records that did
+        not land; saving it would turn them into false duplicates after a restart) and the
+        readers' positions (past records that did not land). The next poll starts again from
+        the lake."""
+        self._ready = False
+        self._window = data_processor_rs.Deduplicator(self.settings.consumer.dedup_window)
+        self._readers.clear()
 
     def reset(self) -> None:
         """Forget everything not committed and start again from the lake."""
-        self._window = data_processor_rs.Deduplicator(self.settings.consumer.dedup_window)
         self.open()
 
     def _key(self, shard_id: str) -> str:
@@ -422,7 +435,20 @@ class DatasetConsumer:
     ) -> BatchReport | None:
         """Read what is there (up to the batch limits), process it and commit it. None when
         every shard was idle. ``wait``: once something was read, keep gathering until the
-        batch is full or ``max_batch_seconds`` passed (fewer, larger snapshots)."""
+        batch is full or ``max_batch_seconds`` passed (fewer, larger snapshots).
+
+        Any failure (the stream, the core, the lake, the state database) forgets what the
+        batch read and processed; the next call starts again from the lake."""
+        if not self._ready:
+            self.open()
+        try:
+            return self._poll_batch(stop, wait)
+        except BaseException as error:
+            log.warning("%s: batch failed (%s); starting again from the lake", self.dataset, error)
+            self._invalidate()
+            raise
+
+    def _poll_batch(self, stop: threading.Event | None, wait: bool) -> BatchReport | None:
         started = time.monotonic()
         limits = self.settings.consumer
         self._refresh_shards()
@@ -473,24 +499,19 @@ class DatasetConsumer:
             key: watermark.SequenceRange(pending.first[key], last)
             for key, last in pending.last.items()
         }
-        try:
-            self._commit_dead_letters(pending)
-            commit = self.lake.commit(
-                self.dataset,
-                pa.Table.from_batches(pending.rows, schema=self.schema),
-                ranges=ranges,
-                summary={
-                    RECEIVED: str(pending.received),
-                    REJECTED: str(pending.dead_lettered),
-                    DUPLICATES: str(pending.duplicates),
-                },
-            )
-        except Exception as error:
-            # Another consumer took these positions, the lake kept refusing, or the outcome is
-            # unknown: start over from what the lake holds, remembering nothing uncommitted.
-            log.warning("%s: commit failed (%s); starting again from the lake", self.dataset, error)
-            self.reset()
-            raise
+        # On failure (another consumer took these positions, the lake kept refusing, the
+        # outcome is unknown), poll_batch starts over from what the lake holds.
+        self._commit_dead_letters(pending)
+        commit = self.lake.commit(
+            self.dataset,
+            pa.Table.from_batches(pending.rows, schema=self.schema),
+            ranges=ranges,
+            summary={
+                RECEIVED: str(pending.received),
+                REJECTED: str(pending.dead_lettered),
+                DUPLICATES: str(pending.duplicates),
+            },
+        )
         self._rows_watermark = watermark.advanced(self._rows_watermark, ranges)
         self._finished |= pending.finished
         self._record(pending, commit)
@@ -563,8 +584,9 @@ class DatasetConsumer:
         )
 
     def close(self) -> None:
-        """Save the window (the last batch was committed: it agrees with the lake)."""
-        self._save_window()
+        """Save the window, when it agrees with the lake (the last batch was committed)."""
+        if self._ready:
+            self._save_window()
 
 
 def _whole_record_rejection(reason: str, message: str, raw: str) -> pa.RecordBatch:
