@@ -30,6 +30,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,6 +191,17 @@ class _Pending:
 
 
 @dataclass
+class _Prepared:
+    """A record after the core's stateless steps; ``final`` when there is nothing left to do
+    (an unreadable record or body, already a dead-letter row)."""
+
+    final: _Processed | None = None
+    batch: data_processor_rs.TransformedBatch | None = None
+    job_id: str = ""
+    dead_letters: pa.Table | None = None
+
+
+@dataclass
 class _Processed:
     rows: pa.RecordBatch | None
     dead_letters: pa.Table | None
@@ -235,6 +247,9 @@ class DatasetConsumer:
         self._window = data_processor_rs.Deduplicator(settings.consumer.dedup_window)
         self._window_saved_at = 0.0
         self._shards_listed_at = 0.0
+        self._pool = ThreadPoolExecutor(
+            max_workers=min(4, os.cpu_count() or 1), thread_name_prefix=f"core-{dataset}"
+        )
         # False until open() has loaded and caught up the window and placed the readers at the
         # lake's watermark, and again after any failure in a batch.
         self._ready = False
@@ -323,14 +338,12 @@ class DatasetConsumer:
             done = False
             while not done:
                 batch = reader.read(self.settings.consumer.read_limit)
-                for record in batch.records:
-                    if record.sequence_number > committed:
-                        done = True
-                        break
-                    processed = self._process(record)
+                records = [r for r in batch.records if r.sequence_number <= committed]
+                done = len(records) < len(batch.records)
+                for processed in self._process(records):
                     if processed.job is not None:
                         jobs.append(processed.job)
-                    relearned += 1
+                relearned += len(records)
                 if not batch.records or batch.at_end:
                     done = True
             self.state.record_processed(jobs)
@@ -378,9 +391,19 @@ class DatasetConsumer:
 
     # --- one record -------------------------------------------------------------------------
 
-    def _process(self, record: StreamRecord) -> _Processed:
-        """Run the core on one stream record (one accepted request). Never raises for bad
-        data: what cannot be read becomes a dead-letter row."""
+    def _process(self, records: Sequence[StreamRecord]) -> list[_Processed]:
+        """Run the core on stream records (one per accepted request), in their order. The
+        stateless steps run on a thread pool (the core releases the GIL); the window, which
+        depends on order, is applied one record after the other. Never raises for bad data:
+        what cannot be read becomes a dead-letter row."""
+        if len(records) > 1:
+            prepared = list(self._pool.map(self._prepare, records))
+        else:
+            prepared = [self._prepare(record) for record in records]
+        return [self._deduplicate(p) for p in prepared]
+
+    def _prepare(self, record: StreamRecord) -> _Prepared:
+        """Parse, validate and transform one record: everything but the window."""
         try:
             env, body = envelope.decode(
                 record.data, max_body_bytes=self.settings.max_decompressed_bytes
@@ -392,21 +415,21 @@ class DatasetConsumer:
         except envelope.EnvelopeError as error:
             raw = record.data[:MAX_RAW_CHARS].decode("utf-8", errors="replace")
             rows = _whole_record_rejection("unreadable_record", str(error), raw)
-            at = record.arrived_at
-            source = f"stream:{record.shard_id}"
-            return _Processed(None, self._dead_letter(rows, "", source, at), None, 1, 0)
+            dead = self._dead_letter(rows, "", f"stream:{record.shard_id}", record.arrived_at)
+            return _Prepared(final=_Processed(None, dead, None, 1, 0))
         received_at = datetime.fromtimestamp(env.received_at_us / 1_000_000, tz=UTC)
         try:
-            batch = data_processor_rs.process(
+            parsed = data_processor_rs.parse_events(
                 body,
-                self.contract,
-                format=env.format,
+                env.format,
+                max_record_bytes=self.settings.max_record_bytes,
+                max_decompressed_bytes=self.settings.max_decompressed_bytes,
+            )
+            batch = data_processor_rs.transform_batch(
+                data_processor_rs.validate_schema(parsed, self.contract),
                 job_id=env.job_id,
                 source=env.source,
                 ingested_at_us=env.received_at_us,
-                deduplicator=self._window,
-                max_record_bytes=self.settings.max_record_bytes,
-                max_decompressed_bytes=self.settings.max_decompressed_bytes,
             )
         except data_processor_rs.ProcessorError as error:
             raw = body[:MAX_RAW_CHARS].decode("utf-8", errors="replace")
@@ -414,14 +437,28 @@ class DatasetConsumer:
             rows = _whole_record_rejection(reason, str(error), raw)
             job = JobProgress(env.job_id, 0, 1, 0, None, self.dataset)
             dead = self._dead_letter(rows, env.job_id, env.source, received_at)
-            return _Processed(None, dead, job, 1, 0)
+            return _Prepared(final=_Processed(None, dead, job, 1, 0))
         dead = None
         if batch.num_rejected:
             dead = self._dead_letter(batch.rejected, env.job_id, env.source, received_at)
+        return _Prepared(batch=batch, job_id=env.job_id, dead_letters=dead)
+
+    def _deduplicate(self, prepared: _Prepared) -> _Processed:
+        if prepared.final is not None:
+            return prepared.final
+        assert prepared.batch is not None
+        batch = self._window.deduplicate(prepared.batch)
         job = JobProgress(
-            env.job_id, len(batch), batch.num_rejected, batch.num_duplicates, None, self.dataset
+            prepared.job_id,
+            len(batch),
+            batch.num_rejected,
+            batch.num_duplicates,
+            None,
+            self.dataset,
         )
-        return _Processed(batch.to_arrow(), dead, job, batch.num_received, batch.num_duplicates)
+        return _Processed(
+            batch.to_arrow(), prepared.dead_letters, job, batch.num_received, batch.num_duplicates
+        )
 
     def _dead_letter(
         self, rejected: pa.RecordBatch, job_id: str, source: str, at: datetime
@@ -459,9 +496,11 @@ class DatasetConsumer:
                 batch = self._readers[shard_id].read(limits.read_limit)
                 self._behind[shard_id] = batch.behind
                 key = self._key(shard_id)
-                for record in batch.records:
-                    got = True
-                    self._add(pending, key, record)
+                got = got or bool(batch.records)
+                for record, processed in zip(
+                    batch.records, self._process(batch.records), strict=True
+                ):
+                    self._add(pending, key, record, processed)
                 if batch.at_end:
                     pending.finished.add(shard_id)
                 if pending.received >= limits.max_batch_events:
@@ -480,8 +519,9 @@ class DatasetConsumer:
                 time.sleep(limits.poll_seconds)
         return self._commit(pending, started)
 
-    def _add(self, pending: _Pending, key: str, record: StreamRecord) -> None:
-        processed = self._process(record)
+    def _add(
+        self, pending: _Pending, key: str, record: StreamRecord, processed: _Processed
+    ) -> None:
         pending.saw(key, record.sequence_number)
         pending.received += processed.received
         pending.duplicates += processed.duplicates
@@ -587,6 +627,7 @@ class DatasetConsumer:
         """Save the window, when it agrees with the lake (the last batch was committed)."""
         if self._ready:
             self._save_window()
+        self._pool.shutdown()
 
 
 def _whole_record_rejection(reason: str, message: str, raw: str) -> pa.RecordBatch:
