@@ -63,8 +63,9 @@ run: setup ## The main job on embedded defaults: generate sample events and proc
 generate: setup ## Generate sample data (make generate N=100000)
 	$(VENV)/bin/eventlake generate --events $${N:-100000}
 
-bench: setup ## Benchmarks: Rust core against the Python reference, polars and DuckDB on 1M events
+bench: setup ## Benchmarks on 1M events: the Rust core against the Python reference, polars and DuckDB; stream → lake against file → lake
 	$(PY) benchmarks/bench_processing.py --events $${N:-1000000}
+	$(PY) benchmarks/bench_consumer.py --events $${N:-1000000}
 
 serve: setup ## The ingest API on 127.0.0.1:8000 (docs at /docs; make serve PORT=8001)
 	$(VENV)/bin/eventlake serve --port $${PORT:-8000}
