@@ -32,6 +32,7 @@ class _ReshardedStream:
     same keys whose newer records are in ``child-a`` and ``child-b``."""
 
     name = "resharded-events"
+    gap_free = False
 
     def __init__(self, records: dict[str, list[bytes]]) -> None:
         self.records = records

@@ -24,11 +24,14 @@ after a reshard is read only once its parents are read to their end, by whicheve
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import threading
 import time
+import uuid
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +41,7 @@ from typing import Any
 
 import data_processor_rs
 import pyarrow as pa
+from sqlalchemy.exc import SQLAlchemyError
 
 from eventlake.config import Settings
 from eventlake.contracts import DATASETS, load_contract
@@ -198,6 +202,7 @@ class _Prepared:
     final: _Processed | None = None
     batch: data_processor_rs.TransformedBatch | None = None
     job_id: str = ""
+    source: str = ""
     dead_letters: pa.Table | None = None
 
 
@@ -247,6 +252,8 @@ class DatasetConsumer:
         self._window = data_processor_rs.Deduplicator(settings.consumer.dedup_window)
         self._window_saved_at = 0.0
         self._shards_listed_at = 0.0
+        self._table_uuid = ""
+        self._read_to: dict[str, int] = {}  # the last sequence number read, per shard
         self._pool = ThreadPoolExecutor(
             max_workers=min(4, os.cpu_count() or 1), thread_name_prefix=f"core-{dataset}"
         )
@@ -264,6 +271,7 @@ class DatasetConsumer:
         self.lake.ensure_dead_letter()
         self._readers.clear()
         self._finished.clear()
+        self._table_uuid = str(self.lake.table(self.dataset).metadata.table_uuid)
         self._rows_watermark = self.lake.watermark(self.dataset)
         self._dead_letter_watermark = self.lake.watermark(DEAD_LETTER_TABLE)
         self._refresh_shards(force=True)
@@ -281,6 +289,7 @@ class DatasetConsumer:
         self._ready = False
         self._window = data_processor_rs.Deduplicator(self.settings.consumer.dedup_window)
         self._readers.clear()
+        self._read_to.clear()
 
     def reset(self) -> None:
         """Forget everything not committed and start again from the lake."""
@@ -290,36 +299,56 @@ class DatasetConsumer:
         return position_key(self.stream.name, shard_id)
 
     def _load_window(self) -> dict[str, int] | None:
-        """The saved window and the positions it covers; None when there is no usable file."""
+        """The saved window and the positions it covers; None when there is no usable file.
+
+        A window is only trusted when it provably belongs to this table's history: the same
+        table (its UUID: not a rebuilt lake, another namespace or a recreated table), the same
+        capacity as configured, a checksum that matches, and no position beyond the table's
+        watermark (a rolled-back table). Anything else is rebuilt from the stream: a wrong
+        window would drop real events as duplicates."""
         try:
             data = self._window_path.read_bytes()
         except FileNotFoundError:
             return None
         try:
-            length = int.from_bytes(data[:4], "big")
-            positions = watermark.parse(data[4 : 4 + length].decode())
-            window = data_processor_rs.Deduplicator.from_bytes(data[4 + length :])
-        except (ValueError, UnicodeDecodeError) as error:
-            log.warning("ignoring an unreadable window file %s: %s", self._window_path, error)
+            header, window_bytes = _split_window_file(data)
+            problem = self._window_mismatch(header)
+            if problem is None:
+                window = data_processor_rs.Deduplicator.from_bytes(window_bytes)
+                if window.capacity != self.settings.consumer.dedup_window:
+                    problem = f"its capacity {window.capacity:,} is not the configured one"
+        except (ValueError, UnicodeDecodeError, KeyError, TypeError) as error:
+            problem = f"it is unreadable ({error})"
+        if problem is not None:
+            log.warning("rebuilding the window from the stream: %s: %s", self._window_path, problem)
             return None
         self._window = window
-        return positions
+        return dict(header["positions"])
+
+    def _window_mismatch(self, header: dict[str, Any]) -> str | None:
+        if header.get("table_uuid") != self._table_uuid:
+            return "it was saved for another table"
+        positions = watermark.parse(json.dumps(header["positions"]))
+        for key, position in positions.items():
+            if position > self._rows_watermark.get(key, 0):
+                return f"it has seen {key} up to {position}, beyond the table's watermark"
+        return None
 
     def _save_window(self) -> None:
-        """Write the window with the positions it has seen (atomically: a temporary file,
-        fsync, rename). Only called right after a commit, when both agree."""
+        """Write the window with the positions it has seen (atomically: a temporary file of
+        this process, fsync, rename). Only called right after a commit, when both agree."""
         positions = {
             key: value
             for key, value in self._rows_watermark.items()
             if key.startswith(position_key(self.stream.name, ""))
         }
-        header = json.dumps(positions).encode()
+        header = {"table_uuid": self._table_uuid, "positions": positions}
         self._window_path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self._window_path.with_suffix(".tmp")
+        temporary = self._window_path.with_name(
+            f"{self._window_path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+        )
         with open(temporary, "wb") as out:
-            out.write(len(header).to_bytes(4, "big"))
-            out.write(header)
-            out.write(self._window.to_bytes())
+            out.write(_window_file(header, self._window.to_bytes()))
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, self._window_path)
@@ -333,7 +362,7 @@ class DatasetConsumer:
         seen = None if saved is None else saved.get(key)
         if committed is not None and (seen is None or seen < committed):
             reader = self.stream.reader(shard_id, seen)
-            relearned = 0
+            relearned = empty_pages = 0
             jobs: list[JobProgress] = []
             done = False
             while not done:
@@ -344,12 +373,16 @@ class DatasetConsumer:
                     if processed.job is not None:
                         jobs.append(processed.job)
                 relearned += len(records)
-                if not batch.records or batch.at_end:
+                # GetRecords may answer an empty page before the records (Kinesis says so):
+                # only the end of a closed shard, or being caught up, ends the replay.
+                empty_pages = 0 if batch.records else empty_pages + 1
+                if batch.at_end or (not batch.records and (batch.behind == 0 or empty_pages > 20)):
                     done = True
             self.state.record_processed(jobs)
             if relearned:
                 log.info("%s: re-learned the keys of %d committed records", key, relearned)
         self._readers[shard_id] = self.stream.reader(shard_id, committed)
+        self._read_to[shard_id] = committed or 0
 
     # --- shards -----------------------------------------------------------------------------
 
@@ -435,13 +468,13 @@ class DatasetConsumer:
             raw = body[:MAX_RAW_CHARS].decode("utf-8", errors="replace")
             reason = getattr(error, "reason", "unreadable_body")
             rows = _whole_record_rejection(reason, str(error), raw)
-            job = JobProgress(env.job_id, 0, 1, 0, None, self.dataset)
+            job = JobProgress(env.job_id, 0, 1, 0, None, self.dataset, 1, env.source)
             dead = self._dead_letter(rows, env.job_id, env.source, received_at)
             return _Prepared(final=_Processed(None, dead, job, 1, 0))
         dead = None
         if batch.num_rejected:
             dead = self._dead_letter(batch.rejected, env.job_id, env.source, received_at)
-        return _Prepared(batch=batch, job_id=env.job_id, dead_letters=dead)
+        return _Prepared(batch=batch, job_id=env.job_id, source=env.source, dead_letters=dead)
 
     def _deduplicate(self, prepared: _Prepared) -> _Processed:
         if prepared.final is not None:
@@ -455,6 +488,8 @@ class DatasetConsumer:
             batch.num_duplicates,
             None,
             self.dataset,
+            batch.num_received,
+            prepared.source,
         )
         return _Processed(
             batch.to_arrow(), prepared.dead_letters, job, batch.num_received, batch.num_duplicates
@@ -500,6 +535,7 @@ class DatasetConsumer:
                 for record, processed in zip(
                     batch.records, self._process(batch.records), strict=True
                 ):
+                    self._note_expired(pending, key, record)
                     self._add(pending, key, record, processed)
                 if batch.at_end:
                     pending.finished.add(shard_id)
@@ -518,6 +554,25 @@ class DatasetConsumer:
                     break
                 time.sleep(limits.poll_seconds)
         return self._commit(pending, started)
+
+    def _note_expired(self, pending: _Pending, key: str, record: StreamRecord) -> None:
+        """Records the stream deleted (retention) before this consumer read them leave a gap
+        in a gap-free shard: said with a dead-letter row, never skipped silently. (Kinesis
+        numbers have gaps by design; there the trim horizon and its metrics tell.)"""
+        before = self._read_to.get(record.shard_id, 0)
+        self._read_to[record.shard_id] = record.sequence_number
+        if not getattr(self.stream, "gap_free", False) or record.sequence_number <= before + 1:
+            return
+        first, last = before + 1, record.sequence_number - 1
+        message = (
+            f"records {first}..{last} of {record.shard_id} expired from the stream (its "
+            "retention) before they were consumed; their events are lost"
+        )
+        log.error("%s: %s", self.dataset, message)
+        rows = _whole_record_rejection("expired_in_stream", message, "")
+        dead = self._dead_letter(rows, "", f"stream:{record.shard_id}", record.arrived_at)
+        pending.dead_letters.append((key, record.sequence_number, dead))
+        pending.dead_lettered += 1
 
     def _add(
         self, pending: _Pending, key: str, record: StreamRecord, processed: _Processed
@@ -589,15 +644,18 @@ class DatasetConsumer:
         self._dead_letter_watermark = watermark.advanced(committed, ranges)
 
     def _record(self, pending: _Pending, commit: TableCommit) -> None:
-        """Job status, commit log and shard progress: informational, after the lake."""
+        """Job status, commit log and shard progress: informational, after the lake. A
+        failure here does not undo the commit, so it is logged, not raised (job status is
+        repaired when a later start re-learns the records)."""
+        try:
+            self._record_in_state(pending, commit)
+        except SQLAlchemyError:
+            log.exception("%s: committed, but the job database was not updated", self.dataset)
+
+    def _record_in_state(self, pending: _Pending, commit: TableCommit) -> None:
         snapshot = commit.snapshot_id
         self.state.record_processed(
-            [
-                JobProgress(
-                    j.job_id, j.landed, j.dead_lettered, j.duplicates, snapshot, self.dataset
-                )
-                for j in pending.jobs
-            ]
+            [dataclasses.replace(job, snapshot_id=snapshot) for job in pending.jobs]
         )
         if not commit.skipped:
             self.state.record_commit(
@@ -628,6 +686,33 @@ class DatasetConsumer:
         if self._ready:
             self._save_window()
         self._pool.shutdown()
+
+
+WINDOW_MAGIC = b"ELW1"
+
+
+def _window_file(header: dict[str, Any], window: bytes) -> bytes:
+    """MAGIC, header length, JSON header, CRC-32 of header and window, the window."""
+    encoded = json.dumps(header).encode()
+    crc = zlib.crc32(window, zlib.crc32(encoded))
+    return b"".join(
+        [WINDOW_MAGIC, len(encoded).to_bytes(4, "big"), encoded, crc.to_bytes(4, "big"), window]
+    )
+
+
+def _split_window_file(data: bytes) -> tuple[dict[str, Any], bytes]:
+    if not data.startswith(WINDOW_MAGIC):
+        raise ValueError("not a window file")
+    length = int.from_bytes(data[4:8], "big")
+    encoded = data[8 : 8 + length]
+    crc = int.from_bytes(data[8 + length : 12 + length], "big")
+    window = data[12 + length :]
+    if zlib.crc32(window, zlib.crc32(encoded)) != crc:
+        raise ValueError("checksum mismatch")
+    header = json.loads(encoded)
+    if not isinstance(header, dict) or not isinstance(header.get("positions"), dict):
+        raise ValueError("bad header")
+    return header, window
 
 
 def _whole_record_rejection(reason: str, message: str, raw: str) -> pa.RecordBatch:

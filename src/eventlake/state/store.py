@@ -114,6 +114,10 @@ class JobProgress:
     duplicates: int
     snapshot_id: int | None
     dataset: str = ""
+    # What the API recorded, carried by the stream record: used when the API's own write of
+    # the job failed (it answered 202 all the same), so the job still reconciles.
+    received: int = 0
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -373,13 +377,13 @@ class StateStore:
                 "job_id": p.job_id,
                 "kind": "ingest",
                 "name": p.dataset,
-                "source": "",
+                "source": p.source,
                 "status": "committed",
                 "created_at": now,
                 "updated_at": now,
-                "received": 0,
-                "accepted": 0,
-                "rejected": 0,
+                "received": p.received,
+                "accepted": p.received - p.dead_lettered,
+                "rejected": p.dead_lettered,
                 "processed_at": now,
                 "committed_at": now,
                 "landed": p.landed,

@@ -74,6 +74,7 @@ class SharedStream:
 
     def __init__(self, key: tuple[object, ...], stream: EmbeddedStream | KinesisStream) -> None:
         self.name = stream.name
+        self.gap_free = stream.gap_free
         self.stream = stream
         self._key = key
         self._closed = False

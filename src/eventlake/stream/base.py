@@ -79,6 +79,9 @@ class Stream(Protocol):
     """One named stream (eventlake keeps one per dataset)."""
 
     name: str
+    # True when a shard's sequence numbers are 1, 2, 3… with no gaps, so that a reader can
+    # tell records that expired (retention) before it read them.
+    gap_free: bool
 
     def ensure(self) -> None:
         """Create the stream when it does not exist (or raise StreamError if not allowed)."""

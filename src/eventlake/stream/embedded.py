@@ -100,6 +100,8 @@ class EmbeddedStream:
     """One stream in the SQLite file at ``path``. Thread-safe; one instance per process is
     enough (``open_stream`` caches them), any number of processes may open the same file."""
 
+    gap_free = True  # a per-shard counter assigns 1, 2, 3…
+
     def __init__(
         self,
         path: Path,

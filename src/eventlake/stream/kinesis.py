@@ -75,6 +75,8 @@ def make_client(region: str, endpoint_url: str | None = None) -> Any:
 class KinesisStream:
     """One Kinesis data stream. Thread-safe: boto3 clients may be shared between threads."""
 
+    gap_free = False  # sequence numbers grow with gaps
+
     def __init__(
         self,
         name: str,
