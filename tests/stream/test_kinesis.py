@@ -6,6 +6,9 @@ on a real client: they rewrite a request or an answer on its way, the rest is re
 
 from __future__ import annotations
 
+import base64
+import threading
+import time
 import uuid
 from collections import Counter, defaultdict
 from datetime import datetime
@@ -373,3 +376,54 @@ def test_open_stream_chooses_kinesis(aws_env: AwsEnv) -> None:
     handle.close()
     second.close()
     assert stream.closed
+
+
+def test_a_failed_chunk_fails_only_its_own_callers(aws_env: AwsEnv) -> None:
+    """Concurrent publishes share one PutRecords group, chunked at 5 MiB. When one chunk
+    fails for good, only the callers with a record in it are told so: the others' records are
+    in the stream, and telling them "nothing was published" would make clients send them again.
+    """
+    client = aws_env.client("kinesis")
+    gate = threading.Event()
+    first = threading.Event()
+
+    def hold_first_and_refuse_poison(params: dict[str, Any], **_: Any) -> Any:
+        if not first.is_set():
+            first.set()
+            gate.wait(30)  # the other callers queue up behind this call meanwhile
+        body = params.get("body", b"")
+        if base64.b64encode(b"poison") in (body if isinstance(body, bytes) else body.encode()):
+            return error_response("InternalFailure", 500)
+        return None
+
+    client.meta.events.register("before-call.kinesis.PutRecords", hold_first_and_refuse_poison)
+    stream = make_stream(aws_env, client=client, max_attempts=1)
+    big = [bytes([65 + i]) * 1_000_000 for i in range(6)]  # five fill one 5 MiB chunk
+    results: dict[str, object] = {}
+
+    def call(name: str, data: bytes) -> None:
+        try:
+            results[name] = stream.publish([OutgoingRecord(name, data)])
+        except StreamError as error:
+            results[name] = error
+
+    leader = threading.Thread(target=call, args=("leader", b"small"))
+    leader.start()
+    assert first.wait(30)
+    followers = [(f"r{i}", data) for i, data in enumerate(big)] + [("poison", b"poison")]
+    threads = []
+    for name, data in followers:
+        thread = threading.Thread(target=call, args=(name, data))
+        thread.start()
+        threads.append(thread)
+        time.sleep(0.05)  # queue in this order: the poison lands in the last chunk
+    gate.set()
+    for thread in [leader, *threads]:
+        thread.join(60)
+
+    stored = {r.data for shard in read_everything(stream).values() for r in shard}
+    assert isinstance(results["poison"], StreamError)
+    for name, data in followers[:-1]:
+        stored_it = data in stored
+        assert stored_it != isinstance(results[name], StreamError), (name, results[name])
+    assert sum(data in stored for _, data in followers[:-1]) >= 5

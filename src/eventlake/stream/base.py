@@ -123,7 +123,7 @@ class GroupCommit(Generic[_T, _R]):
 
     def __init__(
         self,
-        write: Callable[[list[_T]], list[_R]],
+        write: Callable[[list[_T]], Sequence[_R | BaseException]],
         *,
         max_items: int = 10_000,
         reraise: bool = False,
@@ -179,7 +179,7 @@ class GroupCommit(Generic[_T, _R]):
 
     def _write_group(self, group: list[_Call[_T, _R]]) -> BaseException | None:
         items = [item for call in group for item in call.items]
-        results: list[_R] = []
+        results: Sequence[_R | BaseException] = []
         error: BaseException | None = None
         try:
             results = self._write(items)
@@ -191,7 +191,12 @@ class GroupCommit(Generic[_T, _R]):
         start = 0
         for call in group:
             if error is None:
-                call.results = results[start : start + len(call.items)]
+                mine = results[start : start + len(call.items)]
+                failures = [r for r in mine if isinstance(r, BaseException)]
+                if failures:
+                    call.error = failures[0]
+                else:
+                    call.results = [r for r in mine if not isinstance(r, BaseException)]
             else:
                 call.error = error
             start += len(call.items)

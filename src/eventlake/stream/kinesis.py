@@ -205,15 +205,21 @@ class KinesisStream:
 
     # -- publishing ------------------------------------------------------------------------
 
-    def _put(self, records: list[OutgoingRecord]) -> list[PublishedRecord]:
-        """PutRecords for a whole group of publish calls, in chunks within the limits."""
+    def _put(self, records: list[OutgoingRecord]) -> list[PublishedRecord | StreamError]:
+        """PutRecords for a whole group of publish calls, in chunks within the limits. A
+        record that could not be stored gets the error in place of its result, so that only
+        its caller is told it failed: the others' records are in the stream."""
         results: list[PublishedRecord | None] = [None] * len(records)
+        errors: dict[int, StreamError] = {}
         for chunk in _chunks(records):
-            self._put_chunk(records, chunk, results)
-        done = [result for result in results if result is not None]
-        if len(done) != len(records):
-            raise StreamError(f"PutRecords acknowledged {len(done)} of {len(records)} records")
-        return done
+            try:
+                self._put_chunk(records, chunk, results)
+            except StreamError as error:
+                errors.update({i: error for i in chunk if results[i] is None})
+        return [
+            result if result is not None else errors.get(i, StreamError("not acknowledged"))
+            for i, result in enumerate(results)
+        ]
 
     def _put_chunk(
         self,
