@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -38,26 +39,39 @@ def missing_key_records(rejected: pa.RecordBatch, key: str) -> set[int]:
     return {int(index) for index in indexes.to_pylist()}
 
 
-def fill_ids(body: bytes, body_format: BodyFormat, key: str, records: set[int]) -> bytes | None:
-    """``body`` with a fresh ``uuid4().hex`` in ``key`` of each record in ``records`` (by
-    record index, as the core counts them). None when the body cannot be rewritten (the records
-    then stay rejected as missing their key)."""
+def generated_id(job_id: str, record_index: int) -> str:
+    """The id given to record ``record_index`` of job ``job_id``: derived, not random, so that
+    a batch published twice under one job (an idempotent retry whose first answer was lost)
+    carries the same ids twice, and the consumer drops the copy as duplicates."""
+    return uuid.uuid5(uuid.UUID(hex=job_id), str(record_index)).hex
+
+
+def fill_ids(
+    body: bytes,
+    body_format: BodyFormat,
+    key: str,
+    records: set[int],
+    id_for: Callable[[int], str],
+) -> bytes | None:
+    """``body`` with ``id_for(index)`` in ``key`` of each record in ``records`` (by record
+    index, as the core counts them). None when the body cannot be rewritten (the records then
+    stay rejected as missing their key)."""
     if body.startswith(b"\xef\xbb\xbf"):  # the core skips a UTF-8 BOM; so does the rewrite
         body = body[3:]
     if body_format == "ndjson":
-        return _fill_ndjson(body, key, records)
+        return _fill_ndjson(body, key, records, id_for)
     if body_format == "csv":
-        return _fill_csv(body, key, records)
-    return _fill_json(body, key, records)
+        return _fill_csv(body, key, records, id_for)
+    return _fill_json(body, key, records, id_for)
 
 
-def _with_id(record: str | bytes, key: str) -> str | None:
+def _with_id(record: str | bytes, key: str, value_id: str) -> str | None:
     """The record (a JSON object) with an id, compact; None if the json module disagrees."""
     try:
         value = json.loads(record)
         if not isinstance(value, dict):
             return None
-        value[key] = uuid.uuid4().hex
+        value[key] = value_id
         # allow_nan=False: a number too large for a float must stay out of range, not turn
         # into NaN/Infinity text.
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -65,14 +79,14 @@ def _with_id(record: str | bytes, key: str) -> str | None:
         return None
 
 
-def _fill_ndjson(body: bytes, key: str, records: set[int]) -> bytes:
+def _fill_ndjson(body: bytes, key: str, records: set[int], id_for: Callable[[int], str]) -> bytes:
     lines = body.split(b"\n")
     index = 0
     for number, line in enumerate(lines):
         if not line.strip(b" \t\r\n"):
             continue  # blank lines are not records
         if index in records:
-            filled = _with_id(line, key)
+            filled = _with_id(line, key, id_for(index))
             if filled is not None:
                 lines[number] = filled.encode("utf-8", "surrogatepass")
         index += 1
@@ -83,12 +97,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _fill_json(body: bytes, key: str, records: set[int]) -> bytes | None:
+def _fill_json(
+    body: bytes, key: str, records: set[int], id_for: Callable[[int], str]
+) -> bytes | None:
     # surrogateescape keeps undecodable bytes as they were, for the core to reject again.
     text = body.decode("utf-8", "surrogateescape")
     start = len(text) - len(text.lstrip(JSON_WHITESPACE))
     if text[start : start + 1] != "[":  # one object: record 0 is the whole body
-        filled = _with_id(text, key) if 0 in records else None
+        filled = _with_id(text, key, id_for(0)) if 0 in records else None
         return None if filled is None else filled.encode("utf-8", "surrogateescape")
     # An array: find each element's extent and rewrite only the elements that need an id.
     decoder = json.JSONDecoder(parse_constant=_reject_constant)
@@ -103,7 +119,7 @@ def _fill_json(body: bytes, key: str, records: set[int]) -> bytes | None:
         except (ValueError, RecursionError):
             break  # the core stops reading here too: the rest is one invalid record
         if index in records:
-            filled = _with_id(text[position:end], key)
+            filled = _with_id(text[position:end], key, id_for(index))
             if filled is not None:
                 pieces += [text[kept:position], filled]
                 kept = end
@@ -122,7 +138,9 @@ def _skip_whitespace(text: str, position: int) -> int:
     return position
 
 
-def _fill_csv(body: bytes, key: str, records: set[int]) -> bytes | None:
+def _fill_csv(
+    body: bytes, key: str, records: set[int], id_for: Callable[[int], str]
+) -> bytes | None:
     text = body.decode("utf-8", "surrogateescape")
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
@@ -141,9 +159,9 @@ def _fill_csv(body: bytes, key: str, records: set[int]) -> bytes | None:
             continue  # an empty line, kept so that line numbers stay the same
         if index in records and len(row) == width:
             if add_column:
-                row.append(uuid.uuid4().hex)
+                row.append(id_for(index))
             else:
-                row[header.index(key)] = uuid.uuid4().hex
+                row[header.index(key)] = id_for(index)
         elif add_column:
             row.append("")  # a ragged row stays exactly as ragged
         index += 1

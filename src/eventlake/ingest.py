@@ -42,7 +42,7 @@ import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
 
 from eventlake.config import KinesisStreamSettings, Settings
-from eventlake.event_ids import fill_ids, missing_key_records
+from eventlake.event_ids import fill_ids, generated_id, missing_key_records
 from eventlake.state import IdempotencyConflictError, StateStore
 from eventlake.stream import OutgoingRecord, PublishedRecord, Stream, StreamError, open_stream
 from eventlake.stream.envelope import MAX_RECORD_BYTES, BodyFormat, Encoding, Envelope, encode
@@ -60,6 +60,8 @@ CHARSETS = frozenset({"utf-8", "utf8", "us-ascii"})
 GZIP_MAGIC = b"\x1f\x8b"
 EXCERPT_CHARS = 100
 MAX_IDEMPOTENCY_KEY_CHARS = 255
+# Job ids of idempotent requests: uuid5 of (source, key) in this namespace.
+IDEMPOTENT_JOBS = uuid.UUID("6f6b1c1e-7a0e-4d55-9a59-3f1de6c0e2a1")
 
 
 # --- errors: each carries the HTTP status and a stable code the edge puts in its answer ----
@@ -225,8 +227,19 @@ class Ingestor:
         if len(body) > self.max_body_bytes:
             raise PayloadTooLargeError(f"the body is larger than {self.max_body_bytes} bytes")
 
+        # With an Idempotency-Key the job id is derived from it (and generated event ids from
+        # the job id): should a retry ever publish the batch again (its first answer was lost
+        # and the claim lapsed), the copy carries the same ids and the consumer drops it.
+        job_id = (
+            uuid.uuid4().hex
+            if idempotency_key is None
+            else uuid.uuid5(IDEMPOTENT_JOBS, f"{source}\n{idempotency_key}").hex
+        )
+
         def run() -> IngestAnswer:
-            return self._accept(body, contract, body_format, encoding, source, received_at_us)
+            return self._accept(
+                body, contract, body_format, encoding, source, received_at_us, job_id
+            )
 
         if idempotency_key is None:
             return run()
@@ -243,6 +256,10 @@ class Ingestor:
         if first is not None:
             status_code, stored = first
             return IngestAnswer(status_code, json.loads(stored), replayed=True)
+        published = self._published_answer(job_id)
+        if published is not None:  # published before, but its answer was never stored
+            self._store_answer(source, idempotency_key, published)
+            return published
         try:
             answer = run()
         except BaseException:
@@ -250,15 +267,43 @@ class Ingestor:
             # may retry with the same key, e.g. after fixing the body.
             self._release(source, idempotency_key)
             raise
-        try:
-            self.state.store_idempotent_answer(
-                source, idempotency_key, answer.status_code, json.dumps(answer.body)
-            )
-        except SQLAlchemyError:
-            # The record is in the stream: answering an error now would invite a retry that
-            # publishes it twice. The claim stays pending and lapses after a minute.
-            log.exception("could not store the answer of idempotent job %s", answer.body)
+        self._store_answer(source, idempotency_key, answer)
         return answer
+
+    def _store_answer(self, source: str, key: str, answer: IngestAnswer) -> None:
+        """Store the first answer for replays, trying a few times. The record is in the
+        stream: answering an error now would invite a retry. If it cannot be stored, a retry
+        after the claim lapses finds the job (same id) and answers from it."""
+        for attempt in range(3):
+            try:
+                self.state.store_idempotent_answer(
+                    source, key, answer.status_code, json.dumps(answer.body)
+                )
+                return
+            except SQLAlchemyError:
+                if attempt == 2:
+                    log.exception("could not store the answer of job %s", answer.body["job_id"])
+                time.sleep(0.05 * (attempt + 1))
+
+    def _published_answer(self, job_id: str) -> IngestAnswer | None:
+        try:
+            job = self.state.job(job_id)
+        except SQLAlchemyError as error:
+            raise _state_unavailable(error) from None
+        if job is None or job["published_at"] is None:
+            return None
+        body = {
+            "job_id": job_id,
+            "dataset": job["name"],
+            "status": "published",
+            "received": job["received"],
+            "accepted": job["accepted"],
+            "rejected": job["rejected"],
+            "reasons": [],
+            "reasons_truncated": job["rejected"] > 0,
+            "status_url": f"/api/v1/status/{job_id}",
+        }
+        return IngestAnswer(202, body, replayed=True)
 
     # --- the steps ------------------------------------------------------------------------
 
@@ -277,11 +322,11 @@ class Ingestor:
         encoding: Encoding,
         source: str,
         received_at_us: int,
+        job_id: str,
     ) -> IngestAnswer:
         body = self._decompress(raw, encoding)
-        checked = self._check(body, body_format, contract)
+        checked = self._check(body, body_format, contract, job_id)
         dataset = contract.name
-        job_id = uuid.uuid4().hex
         answer = {
             "job_id": job_id,
             "dataset": dataset,
@@ -322,14 +367,24 @@ class Ingestor:
         return raw
 
     def _check(
-        self, body: bytes, body_format: BodyFormat, contract: data_processor_rs.Contract
+        self,
+        body: bytes,
+        body_format: BodyFormat,
+        contract: data_processor_rs.Contract,
+        job_id: str,
     ) -> _Checked:
         batch = self._validate(body, body_format, contract)
         dedup_key = contract.dedup_key
         if batch.num_rejected and len(dedup_key) == 1 and dedup_key[0] == "event_id":
             missing = missing_key_records(batch.rejected, dedup_key[0])
             if missing:
-                filled = fill_ids(body, body_format, dedup_key[0], missing)
+                filled = fill_ids(
+                    body,
+                    body_format,
+                    dedup_key[0],
+                    missing,
+                    lambda index: generated_id(job_id, index),
+                )
                 if filled is not None:
                     body = filled
                     batch = self._validate(body, body_format, contract)

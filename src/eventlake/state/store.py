@@ -96,8 +96,10 @@ commits = sa.Table(
     sa.Index("ix_commits_committed_at", "committed_at"),
 )
 
-# A first request that died between claiming its key and answering frees the key after this.
-IDEMPOTENCY_PENDING_SECONDS = 60.0
+# A first request that died between claiming its key and answering frees the key after this:
+# longer than any publish can take (the embedded log's lock waits 60 s at most, Kinesis
+# retries for less). A retry after that finds the job by its derived id (see ingest.py).
+IDEMPOTENCY_PENDING_SECONDS = 600.0
 
 
 class IdempotencyConflictError(RuntimeError):
@@ -166,6 +168,15 @@ def _published_upsert(dialect: str) -> Any:
     )
 
 
+def _rejected_upsert(dialect: str) -> Any:
+    """A job whose body had no valid record; the same idempotent job may be sent again."""
+    insert = _UPSERTS[dialect](jobs)
+    again = ("status", "updated_at", "received", "accepted", "rejected", "detail")
+    return insert.on_conflict_do_update(
+        index_elements=[jobs.c.job_id], set_={name: insert.excluded[name] for name in again}
+    )
+
+
 def _processed_upsert(dialect: str) -> Any:
     insert = _UPSERTS[dialect](jobs)
     return insert.on_conflict_do_update(
@@ -201,7 +212,7 @@ class StateStore:
         dialect = self.engine.dialect.name
         if dialect not in _UPSERTS:
             raise ValueError(f"the job state needs SQLite or Postgres, not {dialect}")
-        self._insert_job = jobs.insert()
+        self._insert_job = _rejected_upsert(dialect)
         self._published = _published_upsert(dialect)
         self._processed = _processed_upsert(dialect)
         metadata.create_all(self.engine)
