@@ -3,7 +3,10 @@ requests/s, events/s, p50 and p99, and compare them with the targets.
 
 The API runs as users run it (``eventlake serve``, one worker, the embedded stream), in a
 throwaway EVENTLAKE_HOME, with a key made for the run. Locust runs as its own process (its
-gevent patches must not meet boto3 in ours).
+gevent patches must not meet boto3 in ours). On a machine with two CPUs or more, the API is
+pinned to the first CPU and locust to the others, as if the load came from another machine:
+unpinned, the two fight over the same cores and the figures measure the scheduler
+(``--no-pin`` to compare).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -56,7 +60,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--events-per-request", type=int, default=500)
     parser.add_argument("--workers", type=int, default=1, help="API worker processes")
+    parser.add_argument(
+        "--no-pin", action="store_true", help="let the API and locust share every CPU"
+    )
     args = parser.parse_args()
+    server_cpus, locust_cpus = _cpu_split(args.workers, pin=not args.no_pin)
 
     key = secrets.token_urlsafe(24)
     port = _free_port()
@@ -76,11 +84,13 @@ def main() -> int:
             ],
             env=env,
             stdout=subprocess.DEVNULL,
+            preexec_fn=_pinned(server_cpus),
         )
         try:
             _wait_ready(url, server)
             console.print(
-                f"API on {url} ({args.workers} worker); locust: {args.users} connections, "
+                f"API on {url} ({args.workers} worker, CPUs {_cpus(server_cpus)}); locust "
+                f"(CPUs {_cpus(locust_cpus)}): {args.users} connections, "
                 f"{args.events_per_request}-event JSON batches, {args.seconds} s"
             )
             prefix = Path(home) / "locust"
@@ -116,6 +126,26 @@ def main() -> int:
             server.terminate()
             server.wait(timeout=30)
     return _report(stats, args.events_per_request)
+
+
+def _cpu_split(workers: int, *, pin: bool) -> tuple[set[int] | None, set[int] | None]:
+    """CPUs for the API (one per worker) and for locust (the rest); None: no pinning."""
+    if not pin or not hasattr(os, "sched_getaffinity"):
+        return None, None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < workers + 1:
+        return None, None
+    return set(cpus[:workers]), set(cpus[workers:])
+
+
+def _pinned(cpus: set[int] | None) -> Callable[[], None] | None:
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def _cpus(cpus: set[int] | None) -> str:
+    return "all" if cpus is None else ",".join(map(str, sorted(cpus)))
 
 
 def _aggregated(path: Path) -> dict[str, str]:
