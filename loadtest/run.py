@@ -159,6 +159,9 @@ def _aggregated(path: Path) -> dict[str, str]:
 def _report(stats: dict[str, str], events_per_request: int) -> int:
     requests = int(stats["Request Count"])
     failures = int(stats["Failure Count"])
+    if requests == 0:
+        console.print("[bold red]no request completed: is the run too short, or the API down?")
+        return 1
     rps = float(stats["Requests/s"]) * (requests - failures) / max(requests, 1)
     events_per_second = rps * events_per_request
     p50, p99 = float(stats["50%"]), float(stats["99%"])
