@@ -8,6 +8,7 @@ Commands:
 * ``eventlake lake inspect|compact|expire`` — look after the Iceberg tables
   (:mod:`eventlake.lake.maintenance`).
 * ``eventlake serve`` — the HTTP API (:mod:`eventlake.api`).
+* ``eventlake consume`` — the streams into the lake, exactly once (:mod:`eventlake.consumer`).
 
 Bad input (a negative count, a share outside [0, 1], an unknown format) is reported as a usage
 error (exit code 2) and problems while writing as an error message (exit code 1); never as a
