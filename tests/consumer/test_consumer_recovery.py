@@ -206,3 +206,21 @@ def test_records_that_expired_before_they_were_read_are_dead_lettered(
         ("expired_in_stream", "records 2..2 of shard-0")
     ]
     assert report.datasets["events"].dead_lettered == 1
+
+
+def test_a_replaced_stream_is_an_error_not_a_silent_skip(settings: Settings) -> None:
+    """Deleting stream.db while keeping the lake restarts the sequence numbers below the
+    lake's positions: reading from those positions would skip every new record in silence."""
+    from eventlake.stream.base import StreamError
+
+    publish(settings, [event(f"e{i}") for i in range(3)])
+    publish(settings, [event("f")])
+    drain(settings, datasets=["events"])
+    for path in settings.home.glob("stream.db*"):
+        path.unlink()
+    from eventlake import stream as stream_module
+
+    stream_module._shared.clear()  # a new process would open the new file
+    publish(settings, [event("after")])
+    with pytest.raises(StreamError, match="not the stream those positions came from"):
+        drain(settings, datasets=["events"])

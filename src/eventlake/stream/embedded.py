@@ -406,6 +406,15 @@ class EmbeddedShardReader:
                 ).fetchone()
             finally:
                 _rollback(conn)  # a read-only transaction: ending it is all that is left
+        if newest < self._position:
+            # Reading would wait, silently, for numbers this shard handed out long ago: the
+            # positions come from another incarnation of the stream.
+            raise StreamError(
+                f"{self.shard_id} of {self._stream.name!r} has numbered records up to {newest}, "
+                f"but reading was asked to resume after {self._position}: this is not the "
+                "stream those positions came from (was stream.db deleted or replaced while the "
+                "lake was kept?). Delete the lake too, or restore the stream."
+            )
         records = [
             StreamRecord(
                 shard_id=self.shard_id,
