@@ -12,7 +12,6 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 
 import pyarrow.compute as pc
 import pytest
@@ -21,23 +20,11 @@ from eventlake.config import Settings
 from eventlake.consumer import Membership, consume, drain, position_key
 from eventlake.consumer.consumer import window_path
 from eventlake.lake import DEAD_LETTER_TABLE, Lake
-from eventlake.state import StateStore, open_state
+from eventlake.state import StateStore
 from eventlake.stream import envelope, open_stream
 from eventlake.stream.base import OutgoingRecord
 
 NOW_US = 1_795_000_000_000_000
-
-
-@pytest.fixture
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(home=tmp_path_factory.mktemp("home"))
-
-
-@pytest.fixture
-def state(settings: Settings) -> Iterator[StateStore]:
-    store = open_state(settings.state_database_url)
-    yield store
-    store.close()
 
 
 def event(event_id: str, user: str = "u1", event_type: str = "page_view") -> dict[str, object]:

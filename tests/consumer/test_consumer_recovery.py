@@ -9,7 +9,6 @@ import json
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,25 +16,13 @@ from eventlake.config import EmbeddedStreamSettings, LakeSettings, Settings, Str
 from eventlake.consumer import Membership, drain
 from eventlake.consumer.consumer import DatasetConsumer, window_path
 from eventlake.lake import DEAD_LETTER_TABLE, Lake
-from eventlake.state import StateStore, open_state
+from eventlake.state import StateStore
 from eventlake.stream import envelope, open_stream
 from eventlake.stream.base import OutgoingRecord, ShardBatch
 from eventlake.stream.embedded import shard_ordinal
 
 NOW_US = 1_795_000_000_000_000
 STREAM = "eventlake-events"
-
-
-@pytest.fixture
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(home=tmp_path_factory.mktemp("home"))
-
-
-@pytest.fixture
-def state(settings: Settings) -> Iterator[StateStore]:
-    store = open_state(settings.state_database_url)
-    yield store
-    store.close()
 
 
 def event(event_id: str) -> dict[str, object]:

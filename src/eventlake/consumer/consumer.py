@@ -16,7 +16,7 @@ Three pieces of state have to agree after a crash, and the order of writes makes
    missing window file is rebuilt the same way from the oldest record the stream retains.
 
 The window never holds a key from a record that is not committed, because a failed commit
-throws the in-memory window away and starts over from the lake (``reset``).
+throws the in-memory window away and starts over from the lake (``poll_batch``).
 
 Several consumers split a dataset's shards by a stable hash (``Membership``); a child shard
 after a reshard is read only once its parents are read to their end, by whichever consumer.
@@ -290,10 +290,6 @@ class DatasetConsumer:
         self._window = data_processor_rs.Deduplicator(self.settings.consumer.dedup_window)
         self._readers.clear()
         self._read_to.clear()
-
-    def reset(self) -> None:
-        """Forget everything not committed and start again from the lake."""
-        self.open()
 
     def _key(self, shard_id: str) -> str:
         return position_key(self.stream.name, shard_id)
