@@ -138,6 +138,37 @@ class ConsumerSettings(BaseModel):
     )
 
 
+class WarehouseSettings(BaseModel):
+    """Where dbt builds the star schema: a DuckDB file by default, Snowflake in production."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: Literal["local", "prod"] = Field(
+        default="local",
+        description="dbt target: local (DuckDB, reads the lake through the catalog) or prod "
+        "(Snowflake, reads the lake's Iceberg tables through a catalog integration).",
+    )
+    duckdb_path: Path | None = Field(
+        default=None, description="The local warehouse file; default HOME/warehouse.duckdb."
+    )
+    threads: int = Field(default=2, ge=1, le=64, description="dbt threads.")
+
+
+class QualitySettings(BaseModel):
+    """Great Expectations gates over the warehouse's staging and mart tables."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    webhook_url: str | None = Field(
+        default=None,
+        repr=False,
+        description="A Slack-compatible incoming webhook; a failed gate POSTs a JSON alert.",
+    )
+    future_tolerance_minutes: float = Field(
+        default=60, ge=0, description="Event timestamps may be this far ahead of now."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="EVENTLAKE_", env_nested_delimiter="__", extra="forbid"
@@ -159,6 +190,8 @@ class Settings(BaseSettings):
     stream: StreamSettings = Field(default_factory=StreamSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
+    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
     api_keys: str = Field(
         default="",
         repr=False,
@@ -171,6 +204,10 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
+
+    @property
+    def duckdb_path(self) -> Path:
+        return (self.warehouse.duckdb_path or self.home / "warehouse.duckdb").resolve()
 
     @property
     def state_database_url(self) -> str:

@@ -41,6 +41,50 @@ class UnknownPipelineError(KeyError):
     pass
 
 
+class RunFailedError(RuntimeError):
+    """A pipeline that ran to its end with a failing outcome (a dbt test, a quality gate).
+
+    The run is recorded as failed and keeps ``result``, so /status shows what failed."""
+
+    def __init__(self, message: str, result: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.result = dict(result)
+
+
+def record_run(
+    settings: Settings,
+    state: StateStore,
+    name: str,
+    pipeline: Pipeline,
+    *,
+    run_id: str | None = None,
+    source: str = "cli",
+) -> tuple[str, dict[str, Any]]:
+    """Run ``pipeline`` now, in this thread, recorded as a run job like a triggered one.
+
+    Returns the run id and the pipeline's result; a failure is recorded, then re-raised."""
+    if run_id is None:
+        run_id = new_run_id()
+        state.create_job(run_id, kind="run", name=name, source=source, status="queued")
+    started = time.time()
+    state.update_job(run_id, status="running", detail={"started_at": started})
+    try:
+        result = dict(pipeline(settings))
+    except RunFailedError as error:
+        detail = {"started_at": started, "result": error.result}
+        _finish(state, run_id, "failed", detail, error=str(error))
+        raise
+    except Exception as error:
+        _finish(state, run_id, "failed", {"started_at": started}, error=_describe(error))
+        raise
+    _finish(state, run_id, "succeeded", {"started_at": started, "result": result})
+    return run_id, result
+
+
+def new_run_id() -> str:
+    return f"run-{uuid.uuid4().hex}"
+
+
 class PipelineRunner:
     def __init__(
         self,
@@ -60,7 +104,7 @@ class PipelineRunner:
         pipeline = self.pipelines.get(name)
         if pipeline is None:
             raise UnknownPipelineError(name)
-        run_id = f"run-{uuid.uuid4().hex}"
+        run_id = new_run_id()
         self.state.create_job(run_id, kind="run", name=name, source=source, status="queued")
         with self._lock:
             self._queued.add(run_id)
@@ -70,25 +114,10 @@ class PipelineRunner:
     def _run(self, run_id: str, name: str, pipeline: Pipeline) -> None:
         with self._lock:
             self._queued.discard(run_id)
-        started = time.time()
         try:
-            self.state.update_job(run_id, status="running", detail={"started_at": started})
-            result = dict(pipeline(self.settings))
-        except Exception as error:
-            log.exception("pipeline run %s (%s) failed", run_id, name)
-            self._finish(run_id, "failed", {"started_at": started}, error=_describe(error))
-        else:
-            self._finish(run_id, "succeeded", {"started_at": started, "result": result})
-
-    def _finish(
-        self, run_id: str, status: str, detail: dict[str, Any], *, error: str | None = None
-    ) -> None:
-        try:
-            self.state.update_job(
-                run_id, status=status, finished_at=time.time(), detail=detail, error=error
-            )
+            record_run(self.settings, self.state, name, pipeline, run_id=run_id)
         except Exception:
-            log.exception("could not record the end of pipeline run %s", run_id)
+            log.exception("pipeline run %s (%s) failed", run_id, name)
 
     def close(self) -> None:
         """Let the running run finish; runs still queued are marked failed, not left queued."""
@@ -96,7 +125,23 @@ class PipelineRunner:
         with self._lock:
             cancelled, self._queued = self._queued, set()
         for run_id in cancelled:
-            self._finish(run_id, "failed", {}, error="the service stopped before the run began")
+            _finish(
+                self.state, run_id, "failed", {}, error="the service stopped before the run began"
+            )
+
+
+def _finish(
+    state: StateStore,
+    run_id: str,
+    status: str,
+    detail: dict[str, Any],
+    *,
+    error: str | None = None,
+) -> None:
+    try:
+        state.update_job(run_id, status=status, finished_at=time.time(), detail=detail, error=error)
+    except Exception:
+        log.exception("could not record the end of pipeline run %s", run_id)
 
 
 def _describe(error: BaseException) -> str:

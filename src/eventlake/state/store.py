@@ -514,6 +514,26 @@ class StateStore:
                 )
             )
 
+    def last_run(self, name: str) -> dict[str, Any] | None:
+        """The latest finished run of pipeline ``name`` (succeeded or failed), or None."""
+        query = (
+            sa.select(jobs)
+            .where(
+                (jobs.c.kind == "run")
+                & (jobs.c.name == name)
+                & jobs.c.status.in_(("succeeded", "failed"))
+            )
+            .order_by(jobs.c.finished_at.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        run = dict(row._mapping)
+        run["detail"] = json.loads(run["detail"]) if run["detail"] else {}
+        return run
+
     # --- metrics ----------------------------------------------------------------------------
 
     def metrics(self, *, window_seconds: float = 60.0) -> dict[str, Any]:

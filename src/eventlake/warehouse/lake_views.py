@@ -1,0 +1,154 @@
+"""DuckDB views over the lake's Iceberg tables, for dbt's `local` target and local readers.
+
+DuckDB's own `iceberg` extension cannot be installed offline, and globbing a table's Parquet
+files is wrong (files a compaction or delete replaced stay on disk until they expire). So
+pyiceberg, through the same catalog the consumer commits to, lists the data files of each
+table's current snapshot, and a view reads exactly those. Nothing is copied.
+
+Each view carries `_lake_sequence`: the Iceberg data sequence number of the commit that added
+the row's file. The view is a UNION ALL of one `read_parquet` per sequence number, so a filter
+`_lake_sequence > N` with a constant N lets DuckDB skip the older files entirely: that is how
+the incremental `fact_events` reads only the lake's new snapshots.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import duckdb
+from pyiceberg.manifest import DataFileContent, ManifestContent
+from pyiceberg.table import Table
+from pyiceberg.types import (
+    BooleanType,
+    DateType,
+    DoubleType,
+    IcebergType,
+    LongType,
+    StringType,
+    TimestampType,
+    TimestamptzType,
+)
+
+from eventlake.config import Settings
+from eventlake.contracts import DATASETS, load_contract
+from eventlake.lake.writer import DEAD_LETTER_TABLE, Lake
+
+LAKE_SCHEMA = "lake"
+LAKE_TABLES = (*DATASETS, DEAD_LETTER_TABLE)
+
+_DUCKDB_TYPES: dict[type[IcebergType], str] = {
+    StringType: "VARCHAR",
+    LongType: "BIGINT",
+    DoubleType: "DOUBLE",
+    BooleanType: "BOOLEAN",
+    DateType: "DATE",
+    TimestampType: "TIMESTAMP",
+    TimestamptzType: "TIMESTAMPTZ",
+}
+
+
+class LakeReadError(RuntimeError):
+    """The lake cannot be read as plain Parquet (for example, it has row-level deletes)."""
+
+
+@dataclass(frozen=True)
+class LakeView:
+    table: str
+    snapshot_id: int | None
+    files: int
+    sequences: int
+
+
+def current_files(table: Table) -> dict[int, list[str]]:
+    """The current snapshot's live data files, grouped by data sequence number."""
+    snapshot = table.current_snapshot()
+    by_sequence: dict[int, list[str]] = defaultdict(list)
+    if snapshot is None:
+        return by_sequence
+    for manifest in snapshot.manifests(table.io):
+        if manifest.content != ManifestContent.DATA:
+            raise LakeReadError(
+                f"table {table.name()} has delete files (row-level deletes); "
+                "compact it first: eventlake lake compact"
+            )
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+            if entry.data_file.content != DataFileContent.DATA:
+                raise LakeReadError(f"table {table.name()} has delete files")
+            sequence = entry.sequence_number
+            if sequence is None:  # v1 tables: every file belongs to sequence 0
+                sequence = 0
+            by_sequence[sequence].append(entry.data_file.file_path)
+    return by_sequence
+
+
+def _quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _local_or_remote(path: str) -> str:
+    # DuckDB reads local paths; pyiceberg records file:// URIs for the local warehouse.
+    return path.removeprefix("file://")
+
+
+def view_sql(table: Table, name: str) -> tuple[str, LakeView]:
+    """`CREATE OR REPLACE VIEW lake.<name>` reading exactly the current snapshot's files."""
+    fields = table.schema().fields
+    by_sequence = current_files(table)
+    target = f"{LAKE_SCHEMA}.{_quote_identifier(name)}"
+    if not by_sequence:
+        # An empty table: typed columns and no rows, so downstream models still compile.
+        columns = ", ".join(
+            f"CAST(NULL AS {_DUCKDB_TYPES[type(f.field_type)]}) AS {_quote_identifier(f.name)}"
+            for f in fields
+        )
+        body = f"SELECT {columns}, CAST(NULL AS BIGINT) AS _lake_sequence WHERE false"
+    else:
+        # Columns by name, cast to the table's current types: old files written before a
+        # column was added read it as NULL (union_by_name), as Iceberg promises.
+        projection = ", ".join(
+            f"CAST({_quote_identifier(f.name)} AS {_DUCKDB_TYPES[type(f.field_type)]}) "
+            f"AS {_quote_identifier(f.name)}"
+            for f in fields
+        )
+        branches = []
+        for sequence, paths in sorted(by_sequence.items()):
+            listed = ", ".join(_quote_literal(_local_or_remote(p)) for p in sorted(paths))
+            branches.append(
+                f"SELECT {projection}, CAST({sequence} AS BIGINT) AS _lake_sequence "
+                f"FROM read_parquet([{listed}], union_by_name = true)"
+            )
+        body = "\nUNION ALL\n".join(branches)
+    snapshot = table.current_snapshot()
+    view = LakeView(
+        table=name,
+        snapshot_id=snapshot.snapshot_id if snapshot else None,
+        files=sum(len(p) for p in by_sequence.values()),
+        sequences=len(by_sequence),
+    )
+    return f"CREATE OR REPLACE VIEW {target} AS\n{body}", view
+
+
+def refresh_lake_views(
+    connection: duckdb.DuckDBPyConnection, settings: Settings
+) -> list[LakeView]:
+    """(Re)create `lake.events`, `lake.users`, `lake.products`, `lake.events_rejected`.
+
+    A dataset the lake has not seen yet gets its (empty) table created from its contract, as
+    the consumer would, so a fresh clone's dbt project builds before the first event.
+    """
+    lake = Lake(settings)
+    for dataset in DATASETS:
+        lake.ensure_dataset(load_contract(dataset))
+    lake.ensure_dead_letter()
+    connection.execute(f"CREATE SCHEMA IF NOT EXISTS {LAKE_SCHEMA}")
+    views = []
+    for name in LAKE_TABLES:
+        sql, view = view_sql(lake.table(name), name)
+        connection.execute(sql)
+        views.append(view)
+    return views
