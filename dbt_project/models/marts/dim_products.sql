@@ -1,0 +1,20 @@
+-- Products as they are now (type 1): a changed price or name overwrites the row.
+with products as (
+
+    select * from {{ ref('stg_products') }}
+
+),
+
+final as (
+
+    select
+        {{ eventlake.surrogate_key(['product_id']) }} as product_sk,
+        product_id,
+        product_name,
+        category,
+        price
+    from products
+
+)
+
+select * from final
