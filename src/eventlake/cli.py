@@ -9,6 +9,8 @@ Commands:
   (:mod:`eventlake.lake.maintenance`).
 * ``eventlake serve`` — the HTTP API (:mod:`eventlake.api`).
 * ``eventlake consume`` — the streams into the lake, exactly once (:mod:`eventlake.consumer`).
+* ``eventlake quality`` — the Great Expectations gates over the warehouse
+  (:mod:`eventlake.quality`); exit code 1 when one fails.
 
 Bad input (a negative count, a share outside [0, 1], an unknown format) is reported as a usage
 error (exit code 2) and problems while writing as an error message (exit code 1); never as a
@@ -24,7 +26,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import data_processor_rs
 import typer
@@ -915,6 +917,66 @@ def consume(
         raise _fail(str(exc)) from None
     landed = report.landed
     console.print(f"done in {report.seconds:.1f} s: {landed:,} events landed", highlight=False)
+
+
+@app.command()
+def quality() -> None:
+    """Validate the warehouse's staging and mart tables (Great Expectations), write Data Docs.
+
+    Exit code 1, with a table of the failed expectations, when a gate fails. The run is recorded
+    like a triggered one; a configured webhook (EVENTLAKE_QUALITY__WEBHOOK_URL) is alerted."""
+    from eventlake.pipeline.runs import RunFailedError, record_run
+    from eventlake.pipeline.runs import quality as quality_pipeline
+    from eventlake.quality import QualityError
+    from eventlake.state import StateStore
+
+    settings = _settings()
+    try:
+        state = StateStore(settings.state_database_url)
+    except (SQLAlchemyError, ValueError) as exc:
+        raise _fail(f"cannot open the job state: {exc}") from None
+    try:
+        with console.status("running the quality gates (Great Expectations)…"):
+            run_id, result = record_run(settings, state, "quality", quality_pipeline)
+    except RunFailedError as failure:
+        _print_quality(failure.result)
+        raise _fail(f"{failure} (see the Data Docs)") from None
+    except (QualityError, OSError, *LAKE_ERRORS) as exc:
+        raise _fail(f"the quality gates could not run: {exc}") from None
+    finally:
+        state.close()
+    _print_quality(result)
+    console.print(f"[bold green]{result['summary']}[/] (run {run_id})", highlight=False)
+
+
+def _print_quality(result: dict[str, Any]) -> None:
+    suites = Table(title="Quality gates", title_justify="left")
+    for column in ("suite", "rows", "expectations", "failed", "ok"):
+        suites.add_column(column, justify="left" if column == "suite" else "right")
+    for suite in result["suites"]:
+        suites.add_row(
+            suite["name"],
+            f"{suite['rows']:,}",
+            str(suite["evaluated"]),
+            str(suite["failed"]),
+            "[green]yes[/]" if suite["success"] else "[bold red]NO[/]",
+        )
+    console.print(suites)
+    if result["failures"]:
+        failed = Table(title="Failed expectations", title_justify="left", show_lines=True)
+        for column in ("suite", "column", "expectation", "observed"):
+            failed.add_column(column, overflow="fold")
+        for failure in result["failures"]:
+            failed.add_row(
+                failure["suite"],
+                failure["column"] or "",
+                failure["expectation"],
+                failure["observed"],
+            )
+        console.print(failed)
+    console.print(
+        f"Data Docs: {result['data_docs']}\nSummary: {result['summary_path']}", highlight=False
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

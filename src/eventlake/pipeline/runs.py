@@ -34,7 +34,16 @@ def process(settings: Settings) -> Mapping[str, Any]:
     return drain(settings).to_dict()
 
 
-PIPELINES: dict[str, Pipeline] = {"process": process}
+def quality(settings: Settings) -> Mapping[str, Any]:
+    """Run the Great Expectations gates over the warehouse; a failing gate raises
+    ``RunFailedError`` with the failed expectations as its result."""
+    # Imported here: Great Expectations takes ~16 s to import.
+    from eventlake.quality import quality_gate
+
+    return quality_gate(settings)
+
+
+PIPELINES: dict[str, Pipeline] = {"process": process, "quality": quality}
 
 
 class UnknownPipelineError(KeyError):
