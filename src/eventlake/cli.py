@@ -932,8 +932,9 @@ def quality() -> None:
 
     settings = _settings()
     try:
+        settings.home.mkdir(parents=True, exist_ok=True)  # state.db lives there by default
         state = StateStore(settings.state_database_url)
-    except (SQLAlchemyError, ValueError) as exc:
+    except (SQLAlchemyError, ValueError, OSError) as exc:
         raise _fail(f"cannot open the job state: {exc}") from None
     try:
         with console.status("running the quality gates (Great Expectations)…"):

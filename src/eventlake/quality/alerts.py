@@ -23,6 +23,7 @@ WEBHOOK_TIMEOUT_SECONDS = 5.0
 MAX_SUITES_SHOWN = 10
 MAX_FAILURES_PER_SUITE = 10
 MAX_SECTION_CHARS = 2900
+MAX_LINE_CHARS = 250  # one failure's line: ten of them and the suite's name fit in a section
 
 
 def alert(
@@ -98,9 +99,12 @@ def slack_payload(report: QualityReport) -> dict[str, Any]:
     ]
     for suite in failed_suites[:MAX_SUITES_SHOWN]:
         lines = [
-            f"• `{f.column}` {f.expectation}: {f.observed}"
-            if f.column
-            else f"• {f.expectation}: {f.observed}"
+            _clip(
+                f"• `{f.column}` {f.expectation}: {f.observed}"
+                if f.column
+                else f"• {f.expectation}: {f.observed}",
+                MAX_LINE_CHARS,
+            )
             for f in suite.failed[:MAX_FAILURES_PER_SUITE]
         ]
         if len(suite.failed) > MAX_FAILURES_PER_SUITE:
@@ -124,5 +128,5 @@ def slack_payload(report: QualityReport) -> dict[str, Any]:
     return {"text": text, "blocks": blocks}
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_SECTION_CHARS else text[: MAX_SECTION_CHARS - 1] + "…"
+def _clip(text: str, limit: int = MAX_SECTION_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
