@@ -79,7 +79,10 @@ class QualityReport:
             "started_at": self.started_at.isoformat(),
             "seconds": round(self.seconds, 3),
             "warehouse": self.warehouse,
-            "lake_snapshot_id": self.lake_snapshot_id,
+            # A string: a 64-bit id does not survive JSON readers that use doubles.
+            "lake_snapshot_id": None
+            if self.lake_snapshot_id is None
+            else str(self.lake_snapshot_id),
             "data_docs": str(self.data_docs),
             "summary_path": str(self.summary_path),
             "evaluated": self.evaluated,

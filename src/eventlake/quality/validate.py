@@ -138,7 +138,8 @@ def _observed(result: Mapping[str, Any]) -> str:
         examples = list(result.get("partial_unexpected_list") or [])[:SHOWN_VALUES]
         shown = ", ".join(describe_value(v) for v in examples)
         percent = float(result.get("unexpected_percent") or 0.0)
-        return f"{count:,} of {total:,} rows ({percent:.1f}%), e.g. {shown}"
+        share = f"{percent:.1f}%" if percent >= 0.1 else f"{percent:.2g}%"
+        return f"{count:,} of {total:,} rows ({share}), e.g. {shown}"
     if "observed_value" in result:
         observed = f"observed {describe_value(result['observed_value'])}"
         missing = (result.get("details") or {}).get("mismatched", {}).get("missing")
