@@ -44,7 +44,10 @@
 {#- The filter an incremental model puts on its lake input so a rerun reads only what the
     lake committed since the last run. On DuckDB the watermark is a constant, so the lake
     view's older files (one UNION ALL branch per Iceberg sequence number) are pruned at plan
-    time and never opened. -#}
+    time and never opened. Elsewhere it compares ingest times: `ingested_at` must then be an
+    expression of UTC time without zone, like the model's own ingested_at column (pass a lake
+    column through utc_timestamp): Snowflake compares a zoned lake timestamp with a zoneless
+    one in the session's time zone, hours off unless that is UTC. -#}
 {% macro new_lake_rows(relation, ingested_at='ingested_at') -%}
     {{ return(adapter.dispatch('new_lake_rows', 'eventlake')(relation, ingested_at)) }}
 {%- endmacro %}
@@ -61,7 +64,7 @@
 {% macro default__new_lake_rows(relation, ingested_at) -%}
     {{ ingested_at }} > (
         select coalesce(
-            dateadd('hour', -{{ var('incremental_lookback_hours') }}, max(ingested_at)),
+            {{ dbt.dateadd('hour', -var('incremental_lookback_hours'), 'max(ingested_at)') }},
             cast('1970-01-01' as timestamp)
         )
         from {{ relation }}
