@@ -70,3 +70,66 @@
         from {{ relation }}
     )
 {%- endmacro %}
+
+{#- The lake rows an incremental model has not read yet, as a relation to select from.
+    DuckDB: only the Parquet files committed after the model's watermark, listed in
+    lake.<table>__files, each group with its sequence number; the older files are never
+    opened. Columns come from the lake view, so both read alike (a column the new files lack
+    reads as NULL). Snowflake: the source filtered by ingest time (new_lake_rows). -#}
+{% macro lake_increment(source_relation, model_relation) -%}
+    {{ return(adapter.dispatch('lake_increment', 'eventlake')(source_relation, model_relation)) }}
+{%- endmacro %}
+
+{% macro duckdb__lake_increment(source_relation, model_relation) -%}
+    {%- if not execute -%}
+        {{ return('(select * from ' ~ source_relation ~ ' where false)') }}
+    {%- endif -%}
+    {%- set watermark = run_query(
+        'select coalesce(max(_lake_sequence), -1) from ' ~ model_relation
+    ).columns[0].values()[0] -%}
+    {%- set files_relation = source_relation.incorporate(
+        path={'identifier': source_relation.identifier ~ '__files'}
+    ) -%}
+    {%- set files = run_query(
+        'select sequence_number, file_path from ' ~ files_relation
+        ~ ' where sequence_number > ' ~ watermark ~ ' order by sequence_number, file_path'
+    ) -%}
+    {%- if files.rows | length == 0 -%}
+        (select * from {{ source_relation }} where false)
+    {%- else -%}
+        {%- set quoted = [] -%}
+        {%- for row in files.rows -%}
+            {%- do quoted.append("'" ~ row[1] | replace("'", "''") ~ "'") -%}
+        {%- endfor -%}
+        {%- set present = run_query(
+            'select distinct name from parquet_schema([' ~ quoted | join(', ') ~ '])'
+        ).columns[0].values() -%}
+        {%- set columns = adapter.get_columns_in_relation(source_relation) -%}
+        (
+        {%- for group in files.rows | groupby(0) %}
+            select
+            {%- for column in columns if column.name != '_lake_sequence' %}
+                {% if column.name in present -%}
+                cast({{ adapter.quote(column.name) }} as {{ column.data_type }})
+                {%- else -%}
+                cast(null as {{ column.data_type }})
+                {%- endif %} as {{ adapter.quote(column.name) }},
+            {%- endfor %}
+                cast({{ group.grouper }} as bigint) as _lake_sequence
+            from read_parquet([
+                {%- for row in group.list -%}
+                '{{ row[1] | replace("'", "''") }}'{% if not loop.last %}, {% endif %}
+                {%- endfor -%}
+            ], union_by_name = true)
+            {% if not loop.last %}union all{% endif %}
+        {%- endfor %}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__lake_increment(source_relation, model_relation) -%}
+    (
+        select * from {{ source_relation }}
+        where {{ eventlake.new_lake_rows(model_relation, ingested_at=eventlake.utc_timestamp('_ingested_at')) }}
+    )
+{%- endmacro %}

@@ -1,7 +1,7 @@
-{#- Incremental, so a rerun reads only the lake commits since the last run: the watermark
-    filter sits under the dedup window, where the lake view can prune whole files. An event
-    id already staged is never staged again (the first landed copy wins), which keeps the
-    last-line dedup exact across runs. -#}
+{#- Incremental, so a rerun reads only the lake commits since the last run (lake_increment:
+    on DuckDB, only the Parquet files committed after this model's highest _lake_sequence).
+    An event id already staged is never staged again (the first landed copy wins), which keeps
+    the last-line dedup exact across runs. -#}
 {{
     config(
         materialized='incremental',
@@ -12,9 +12,10 @@
 
 with source as (
 
-    select * from {{ source('lake', 'events') }}
     {% if is_incremental() %}
-    where {{ eventlake.new_lake_rows(this, ingested_at='_ingested_at') }}
+    select * from {{ eventlake.lake_increment(source('lake', 'events'), this) }}
+    {% else %}
+    select * from {{ source('lake', 'events') }}
     {% endif %}
 
 ),

@@ -67,6 +67,7 @@ class StateCollector(Collector):
                     [shard["stream"], shard["shard_id"], shard["consumer"]], shard["behind"]
                 )
         yield lag
+        yield from _warehouse_metrics(metrics["last_runs"])
         commit = metrics["last_commit"]
         if commit is not None:
             last = GaugeMetricFamily(
@@ -86,3 +87,34 @@ def build_registry(metrics: Callable[[], dict[str, Any]]) -> CollectorRegistry:
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     return registry
+
+
+def _warehouse_metrics(last_runs: dict[str, dict[str, Any] | None]) -> Iterator[Metric]:
+    """The last transform (dbt) and quality runs: when, whether they passed, their counts."""
+    succeeded = GaugeMetricFamily(
+        "eventlake_last_run_succeeded",
+        "1 when the last run of the pipeline succeeded, 0 when it failed.",
+        labels=["pipeline"],
+    )
+    finished = GaugeMetricFamily(
+        "eventlake_last_run_finished_timestamp_seconds",
+        "When the last run of the pipeline finished (Unix time).",
+        labels=["pipeline"],
+    )
+    for name, run in last_runs.items():
+        if run is not None:
+            succeeded.add_metric([name], 1 if run["status"] == "succeeded" else 0)
+            finished.add_metric([name], run["finished_at"] or 0)
+    yield succeeded
+    yield finished
+    transform = (last_runs.get("transform") or {}).get("result") or {}
+    if "models_built" in transform:
+        models = GaugeMetricFamily("eventlake_dbt_models_built", "Models the last dbt build built.")
+        models.add_metric([], transform["models_built"])
+        yield models
+        tests = GaugeMetricFamily(
+            "eventlake_dbt_tests", "dbt tests of the last build by outcome.", labels=["outcome"]
+        )
+        for outcome in ("passed", "failed", "warned"):
+            tests.add_metric([outcome], transform.get(f"tests_{outcome}", 0))
+        yield tests

@@ -43,7 +43,19 @@ def quality(settings: Settings) -> Mapping[str, Any]:
     return quality_gate(settings)
 
 
-PIPELINES: dict[str, Pipeline] = {"process": process, "quality": quality}
+def transform(settings: Settings) -> Mapping[str, Any]:
+    """dbt: seeds, snapshots, models and their tests, then the docs site; a failed model or
+    test raises ``RunFailedError`` with dbt's results."""
+    from eventlake.warehouse.dbt_runner import transform_pipeline
+
+    return transform_pipeline(settings)
+
+
+PIPELINES: dict[str, Pipeline] = {
+    "process": process,
+    "transform": transform,
+    "quality": quality,
+}
 
 
 class UnknownPipelineError(KeyError):

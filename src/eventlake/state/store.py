@@ -30,6 +30,9 @@ from eventlake.stream.base import GroupCommit
 
 metadata = sa.MetaData()
 
+# Pipelines whose latest run /metrics reports (their run jobs' names).
+WAREHOUSE_RUNS = ("transform", "quality")
+
 jobs = sa.Table(
     "jobs",
     metadata,
@@ -592,6 +595,9 @@ class StateStore:
                 }
                 for s in shards
             ],
+            # The warehouse stages, as their last runs left them (eventlake transform and
+            # quality, or a trigger): dbt's models and tests, the quality gates.
+            "last_runs": {name: _run_summary(self.last_run(name)) for name in WAREHOUSE_RUNS},
             "last_commit": None
             if last_commit is None
             else {
@@ -606,6 +612,18 @@ class StateStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _run_summary(run: dict[str, Any] | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "run_id": run["job_id"],
+        "status": run["status"],
+        "finished_at": run["finished_at"],
+        "error": run["error"],
+        "result": run["detail"].get("result"),
+    }
 
 
 def open_state(url: str) -> StateStore:

@@ -2,8 +2,9 @@
 
 profiles.yml names it (`plugins: [{module: eventlake.warehouse.dbt_plugin}]`); dbt-duckdb calls
 `configure_connection` when it opens the warehouse, so every `dbt` command, run by hand or by
-`eventlake transform`, reads the lake's current snapshots. The catalog comes from the same
-settings (EVENTLAKE_* environment) as the rest of eventlake.
+`eventlake transform`, reads the lake's current snapshots. The catalog comes from the
+settings `eventlake transform` passes down, or from the EVENTLAKE_* environment when dbt is run
+by hand.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
-from eventlake.config import Settings
+from eventlake.warehouse.dbt_runner import settings_for_plugin
 from eventlake.warehouse.lake_views import refresh_lake_views
 
 
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
-        self.settings = Settings()
+        self.settings = settings_for_plugin()
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         refresh_lake_views(conn, self.settings)

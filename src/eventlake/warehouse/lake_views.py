@@ -6,9 +6,11 @@ pyiceberg, through the same catalog the consumer commits to, lists the data file
 table's current snapshot, and a view reads exactly those. Nothing is copied.
 
 Each view carries `_lake_sequence`: the Iceberg data sequence number of the commit that added
-the row's file. The view is a UNION ALL of one `read_parquet` per sequence number, so a filter
-`_lake_sequence > N` with a constant N lets DuckDB skip the older files entirely: that is how
-the incremental `fact_events` reads only the lake's new snapshots.
+the row's file (one `read_parquet` per sequence number, in a UNION ALL). Next to each view,
+`lake.<table>__files` lists the files with their sequence numbers: an incremental model reads
+only the files committed after its watermark (the dbt macro `lake_increment`), without opening
+the older ones at all, which a filter on the view cannot promise (DuckDB binds every file of a
+view it reads).
 """
 
 from __future__ import annotations
@@ -133,9 +135,7 @@ def view_sql(table: Table, name: str) -> tuple[str, LakeView]:
     return f"CREATE OR REPLACE VIEW {target} AS\n{body}", view
 
 
-def refresh_lake_views(
-    connection: duckdb.DuckDBPyConnection, settings: Settings
-) -> list[LakeView]:
+def refresh_lake_views(connection: duckdb.DuckDBPyConnection, settings: Settings) -> list[LakeView]:
     """(Re)create `lake.events`, `lake.users`, `lake.products`, `lake.events_rejected`.
 
     A dataset the lake has not seen yet gets its (empty) table created from its contract, as
@@ -148,7 +148,26 @@ def refresh_lake_views(
     connection.execute(f"CREATE SCHEMA IF NOT EXISTS {LAKE_SCHEMA}")
     views = []
     for name in LAKE_TABLES:
-        sql, view = view_sql(lake.table(name), name)
+        table = lake.table(name)
+        sql, view = view_sql(table, name)
         connection.execute(sql)
+        _write_file_list(connection, name, current_files(table))
         views.append(view)
     return views
+
+
+def _write_file_list(
+    connection: duckdb.DuckDBPyConnection, name: str, by_sequence: dict[int, list[str]]
+) -> None:
+    target = f"{LAKE_SCHEMA}.{_quote_identifier(name + '__files')}"
+    connection.execute(
+        f"CREATE OR REPLACE TABLE {target} (file_path VARCHAR NOT NULL, "
+        "sequence_number BIGINT NOT NULL)"
+    )
+    rows = [
+        (_local_or_remote(path), sequence)
+        for sequence, paths in by_sequence.items()
+        for path in paths
+    ]
+    if rows:
+        connection.executemany(f"INSERT INTO {target} VALUES (?, ?)", rows)
