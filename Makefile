@@ -16,7 +16,7 @@ export EVENTLAKE_HOME ?= $(CURDIR)/.eventlake
 
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name 'Cargo.toml' -o -name '*.pyi' -o -name 'pyproject.toml') Cargo.toml Cargo.lock $(wildcard contracts/*.yaml)
 
-.PHONY: help setup build test test-rust test-python lint fmt run bench generate serve consume loadtest clean
+.PHONY: help setup build test test-rust test-python lint fmt run bench generate serve consume transform quality loadtest clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -57,7 +57,7 @@ fmt: setup ## Format Python and Rust sources
 	$(VENV)/bin/ruff check --fix src tests benchmarks loadtest
 	cargo fmt --all
 
-run: setup ## The main job on embedded defaults: generate sample events and process them through the Rust core
+run: setup ## The main job on embedded defaults: sample events through the Rust core into the lake, dbt, quality gates
 	$(VENV)/bin/eventlake run
 
 generate: setup ## Generate sample data (make generate N=100000)
@@ -72,6 +72,12 @@ serve: setup ## The ingest API on 127.0.0.1:8000 (docs at /docs; make serve PORT
 
 consume: setup ## Consume the streams into the lake until stopped (Ctrl-C commits, then stops)
 	$(VENV)/bin/eventlake consume
+
+transform: setup ## dbt: build the star schema from the lake (seeds, snapshots, models, tests, docs)
+	$(VENV)/bin/eventlake transform
+
+quality: setup ## Great Expectations gates over the warehouse; writes Data Docs, exit 1 when a gate fails
+	$(VENV)/bin/eventlake quality
 
 loadtest: setup ## Locust against the API: 16 connections, 500-event batches; prints events/s, p50, p99
 	$(PY) loadtest/run.py --seconds $${LOADTEST_SECONDS:-20}

@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import data_processor_rs
 import typer
@@ -56,6 +56,9 @@ from eventlake.lake import DEAD_LETTER_TABLE, CommitConflictError, Lake, mainten
 from eventlake.lake.catalog import describe as describe_catalog
 from eventlake.pipeline.process_files import FileReport, process_file
 from eventlake.sample_data import FORMATS, Format, SampleConfig, SampleSummary, write_sample
+
+if TYPE_CHECKING:
+    from eventlake.state import StateStore
 
 # Failures of the lake that a person can act on: said in one line, exit code 1.
 LAKE_ERRORS = (CommitConflictError, CommitFailedException, SQLAlchemyError, NotImplementedError)
@@ -477,8 +480,16 @@ def run(
         int, typer.Option(min=1, max=50_000_000, help="Sample events to generate.")
     ] = 200_000,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the sample data.")] = 42,
+    warehouse: Annotated[
+        bool,
+        typer.Option(
+            help="Then build the dbt star schema, land the user renames, build it again (each "
+            "renamed user gets a second version) and run the quality gates."
+        ),
+    ] = True,
 ) -> None:
-    """The main job on embedded defaults: generate sample traffic, process it, print a summary."""
+    """The main job on embedded defaults: generate sample traffic, land it in the lake, build
+    the warehouse, check its quality, print a summary."""
     settings = _settings()
     home = settings.home
     samples = home / "samples"
@@ -537,7 +548,7 @@ def run(
         f"{first.received:,} events ({first.bytes / 1e6:,.1f} MB) through parse, validate, "
         f"transform and dedup in {first.core_seconds:.2f} s in the core "
         f"({first.core_events_per_second:,.0f} events/s; {first.seconds:.2f} s with the "
-        f"Iceberg commits). Whole run: {time.perf_counter() - began:.1f} s.",
+        f"Iceberg commits). Lake loaded in {time.perf_counter() - began:.1f} s.",
         highlight=False,
     )
     console.print(
@@ -551,6 +562,32 @@ def run(
     console.print(
         "[bold green]Every generated event is accounted for, exactly once in the lake: "
         "landed, rejected with a reason, or dropped as a duplicate."
+    )
+    if warehouse:
+        _build_warehouse(settings, samples, job_id, lake)
+    console.print(f"Whole run: {time.perf_counter() - began:.1f} s.", highlight=False)
+
+
+def _build_warehouse(settings: Settings, samples: Path, job_id: str, lake: Lake) -> None:
+    """Two loads, as a warehouse sees them: the sample, then the profile changes of some
+    users. dbt runs after each, so the snapshot records both versions of a renamed user."""
+    console.rule("[bold]warehouse: first load")
+    _transform_step(settings)
+    console.rule("[bold]warehouse: second load (user renames)")
+    renames = samples / "user_renames.ndjson"
+    try:
+        with _processing_progress() as progress:
+            report = _process_with_progress(progress, renames, "users", None, job_id, lake)
+    except (InputError, ContractError, ValueError, OSError, *LAKE_ERRORS) as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{report.landed:,} profile changes landed in users", highlight=False)
+    _transform_step(settings)
+    console.rule("[bold]quality gates")
+    _quality_step(settings)
+    console.print(
+        f"Warehouse: {settings.duckdb_path} (marts.fact_events, marts.dim_users, "
+        "marts.dim_products). Browse the dbt docs and the Data Docs above.",
+        highlight=False,
     )
 
 
@@ -941,20 +978,37 @@ def transform(
 
     Exit code 1, with the failed models and tests, when dbt reports one. The run and dbt's
     results are recorded like a triggered run (`/api/v1/status/RUN_ID`, `/api/v1/metrics`)."""
-    from eventlake.pipeline.runs import RunFailedError, record_run
-    from eventlake.state import StateStore
-    from eventlake.warehouse.dbt_runner import transform_pipeline
-
     settings = _settings()
     if target is not None:
         settings = settings.model_copy(
             update={"warehouse": settings.warehouse.model_copy(update={"target": target.value})}
         )
-    try:
-        state = StateStore(settings.state_database_url)
-    except (SQLAlchemyError, ValueError) as exc:
-        raise _fail(f"cannot open the job state: {exc}") from None
     began = time.perf_counter()
+    run_id, summary = _transform_step(settings)
+    console.print(
+        f"[bold green]dbt build passed[/] on target {summary['target']} in "
+        f"{time.perf_counter() - began:.1f} s (run {run_id})",
+        highlight=False,
+    )
+
+
+def _open_state(settings: Settings) -> "StateStore":
+    from eventlake.state import StateStore
+
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True)  # state.db lives there by default
+        return StateStore(settings.state_database_url)
+    except (SQLAlchemyError, ValueError, OSError) as exc:
+        raise _fail(f"cannot open the job state: {exc}") from None
+
+
+def _transform_step(settings: Settings) -> tuple[str, dict[str, Any]]:
+    """dbt with a progress bar per command, recorded as a run; prints dbt's results. A failed
+    model or test prints what failed and exits 1."""
+    from eventlake.pipeline.runs import RunFailedError, record_run
+    from eventlake.warehouse.dbt_runner import transform_pipeline
+
+    state = _open_state(settings)
     try:
         with Progress(
             TextColumn("[bold blue]{task.description:<24}"),
@@ -984,11 +1038,7 @@ def transform(
     finally:
         state.close()
     _print_transform(summary)
-    console.print(
-        f"[bold green]dbt build passed[/] on target {summary['target']} in "
-        f"{time.perf_counter() - began:.1f} s (run {run_id})",
-        highlight=False,
-    )
+    return run_id, summary
 
 
 def _print_transform(summary: dict[str, Any]) -> None:
@@ -1019,17 +1069,17 @@ def quality() -> None:
 
     Exit code 1, with a table of the failed expectations, when a gate fails. The run is recorded
     like a triggered one; a configured webhook (EVENTLAKE_QUALITY__WEBHOOK_URL) is alerted."""
+    run_id, result = _quality_step(_settings())
+    console.print(f"[bold green]{result['summary']}[/] (run {run_id})", highlight=False)
+
+
+def _quality_step(settings: Settings) -> tuple[str, dict[str, Any]]:
+    """The gates, recorded as a run; prints the suites. A failed gate exits 1."""
     from eventlake.pipeline.runs import RunFailedError, record_run
     from eventlake.pipeline.runs import quality as quality_pipeline
     from eventlake.quality import QualityError
-    from eventlake.state import StateStore
 
-    settings = _settings()
-    try:
-        settings.home.mkdir(parents=True, exist_ok=True)  # state.db lives there by default
-        state = StateStore(settings.state_database_url)
-    except (SQLAlchemyError, ValueError, OSError) as exc:
-        raise _fail(f"cannot open the job state: {exc}") from None
+    state = _open_state(settings)
     try:
         with console.status("running the quality gates (Great Expectations)…"):
             run_id, result = record_run(settings, state, "quality", quality_pipeline)
@@ -1041,7 +1091,7 @@ def quality() -> None:
     finally:
         state.close()
     _print_quality(result)
-    console.print(f"[bold green]{result['summary']}[/] (run {run_id})", highlight=False)
+    return run_id, result
 
 
 def _print_quality(result: dict[str, Any]) -> None:
