@@ -103,3 +103,9 @@ def test_process_drains_the_stream_into_the_lake(client: TestClient, auth: dict[
     status = client.get(ingested["status_url"], headers=auth).json()
     assert status["status"] == "committed"
     assert (status["landed"], status["dead_lettered"], status["duplicates"]) == (2, 1, 1)
+
+
+def test_the_api_docs_describe_every_pipeline(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/api/v1/trigger/{pipeline}"]["post"]
+    for name in runs.PIPELINES:
+        assert f"``{name}``:" in operation["description"], name

@@ -34,7 +34,19 @@ async def trigger(
     source: SourceDep,
 ) -> RunStarted:
     """Queue a run (one runs at a time) and answer at once; follow it at ``status_url``.
-    ``process`` drains every stream into the lake until caught up."""
+
+    The pipelines:
+
+    - ``process``: drain every stream into the lake until caught up.
+    - ``transform``: build the dbt star schema from the lake (``dbt build``: seeds, the users
+      snapshot, models and their tests; then the docs site), as ``eventlake transform`` does.
+      The run fails when a model or test fails; ``detail.result`` lists them.
+    - ``quality``: run the Great Expectations gates over the warehouse, as
+      ``eventlake quality`` does. The run fails when a gate fails; ``detail.result`` holds
+      the failed expectations.
+
+    The last ``transform`` and ``quality`` runs also show in ``/api/v1/metrics``
+    (``last_runs``)."""
 
     def start() -> str:
         # In the thread pool: it writes the queued run to the job database.
