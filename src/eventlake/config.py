@@ -151,7 +151,9 @@ class WarehouseSettings(BaseModel):
     duckdb_path: Path | None = Field(
         default=None, description="The local warehouse file; default HOME/warehouse.duckdb."
     )
-    threads: int = Field(default=2, ge=1, le=64, description="dbt threads.")
+    threads: int | None = Field(
+        default=None, ge=1, le=64, description="dbt threads; default 2 on local, 4 on prod."
+    )
 
 
 class QualitySettings(BaseModel):

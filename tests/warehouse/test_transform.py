@@ -37,6 +37,7 @@ from eventlake.warehouse.lake_views import current_files
 pytestmark = pytest.mark.slow
 
 GHOST = "u_ghost"
+LATE_PRODUCT = "p_late"
 
 
 @dataclass
@@ -138,6 +139,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Story:
             "user_id": GHOST,
             "event_type": "page_view",
             "event_timestamp": f"2026-11-0{i + 2}T10:00:00Z",
+            "product_id": LATE_PRODUCT if i == 0 else None,
         }
         for i in range(3)
     ]
@@ -157,6 +159,8 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Story:
         "updated_at": "2026-10-01T00:00:00Z",
     }
     _land(settings, _write_ndjson(home / "ghost_user.ndjson", [profile]), "users")
+    product = {"product_id": LATE_PRODUCT, "name": "Late Lamp", "category": "home", "price": 5}
+    _land(settings, _write_ndjson(home / "late_product.ndjson", [product]), "products")
     steps["D"] = _step(settings, _transform_recorded(settings))
 
     return Story(
@@ -284,7 +288,7 @@ def test_a_failing_dbt_test_fails_transform_and_is_recorded(story: Story) -> Non
     assert statuses == ["succeeded", "succeeded", "failed", "succeeded"]
     failed = next(r for r in runs if r["status"] == "failed")
     problems = {p["name"] for p in failed["detail"]["result"]["problems"]}
-    assert "not_null_fact_events_user_sk" in problems
+    assert {"not_null_fact_events_user_sk", "not_null_fact_events_product_sk"} <= problems
     assert failed["detail"]["result"]["tests_failed"] >= 1
     assert "not_null_fact_events_user_sk" in failed["error"]
 
@@ -300,6 +304,16 @@ def test_events_waiting_for_their_user_get_it_when_the_profile_lands(story: Stor
     # While it waited, the facts were there with no user (what dbt's test caught in C).
     waiting = [f for f in story.steps["C"].tables["marts.fact_events"] if f["user_id"] == GHOST]
     assert [f["user_sk"] for f in waiting] == [None, None, None]
+
+
+def test_an_event_waiting_for_its_product_gets_it_when_the_product_lands(story: Story) -> None:
+    before = {f["event_id"]: f for f in story.steps["C"].tables["marts.fact_events"]}
+    after = {f["event_id"]: f for f in story.steps["D"].tables["marts.fact_events"]}
+    assert before["ghost-0"]["product_sk"] is None
+    (late,) = [
+        p for p in story.steps["D"].tables["marts.dim_products"] if p["product_id"] == LATE_PRODUCT
+    ]
+    assert after["ghost-0"]["product_sk"] == late["product_sk"]
 
 
 def test_metrics_show_the_last_transform(story: Story) -> None:

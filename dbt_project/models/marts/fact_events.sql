@@ -2,7 +2,7 @@
 {#- One row per event. Incremental: a rerun reads the events staged since the last run (by
     the lake's sequence number) and re-keys the facts whose user version is no longer the one
     valid at their time (a rename that reached the lake after the events it affects, or a
-    profile that arrived after its user's first events). Rows are replaced by event_sk, so
+    profile that arrived after its user's first events) or that still wait for their product. Rows are replaced by event_sk, so
     re-reading a row (a Snowflake lookback window, a compacted lake) never doubles it. -#}
 {{
     config(
@@ -23,6 +23,7 @@ stale_facts as (
         on facts.user_sk = user_versions.user_sk
     where user_versions.user_sk is null
         or (user_versions.valid_to is not null and facts.event_timestamp >= user_versions.valid_to)
+        or (facts.product_id is not null and facts.product_sk is null)
 
 ),
 {% endif %}

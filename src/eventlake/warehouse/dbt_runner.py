@@ -1,21 +1,26 @@
 """Run the dbt project (`dbt_project/`) and gather what it did: `eventlake transform`.
 
-dbt runs as a child process, one per command (seed, build, docs generate), not through
+dbt runs as a child process, one per command (build, then docs generate), not through
 `dbtRunner` in this process: the child gets exactly the settings it should (the API's worker
 thread must not change this process's environment for it), a run that hangs can be stopped,
-and dbt's global state does not outlive the run. The child's JSON log drives the progress
-bar; `run_results.json` after each command is the record of what was built and tested.
+dbt's global state does not outlive the run, and the DuckDB file is released when it ends.
+The child's JSON log drives the progress bar; `run_results.json` after each command is the
+record of what was built and tested. One transform at a time per warehouse: a file lock under
+HOME makes a second one wait (DuckDB would refuse it a write lock mid-build).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +36,7 @@ DEFAULT_TIMEOUT_SECONDS = 3600.0
 # `dbt build` is `dbt seed`, `dbt snapshot`, `dbt run` and `dbt test` in one pass, in
 # dependency order, so a failed test skips what depends on it; each separate command would pay
 # dbt's start-up (~6 s) again. Then the docs site from the same manifest, which also records
-# each table's columns. The Airflow DAG runs the four commands as separate tasks.
+# each table's columns. `run_dbt` runs any single command (seed, run, test, ...) the same way.
 TRANSFORM_STEPS: tuple[tuple[str, ...], ...] = (
     ("build",),
     ("docs", "generate", "--no-compile"),
@@ -156,12 +161,14 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     lake plugin read, derived from ``settings`` (not from this process's environment)."""
     target_dir, log_dir = dbt_paths(settings)
     env = dict(os.environ)
+    env.pop("EVENTLAKE_WAREHOUSE__THREADS", None)
+    if settings.warehouse.threads is not None:
+        env["EVENTLAKE_WAREHOUSE__THREADS"] = str(settings.warehouse.threads)
     env.update(
         {
             "EVENTLAKE_HOME": str(settings.home.resolve()),
-            "EVENTLAKE_DBT_TARGET": settings.warehouse.target,
+            "EVENTLAKE_WAREHOUSE__TARGET": settings.warehouse.target,
             "EVENTLAKE_WAREHOUSE__DUCKDB_PATH": str(settings.duckdb_path),
-            "EVENTLAKE_WAREHOUSE__THREADS": str(settings.warehouse.threads),
             SETTINGS_ENV: settings.model_dump_json(exclude={"api_keys", "quality"}),
             "DBT_TARGET_PATH": str(target_dir),
             "DBT_LOG_PATH": str(log_dir),
@@ -220,15 +227,24 @@ def run_dbt(
         errors="replace",
     ) as child:
         assert child.stdout is not None
-        deadline = began + timeout
-        tally = _Tally()
-        for line in child.stdout:
-            tally.follow(line, progress, errors)
-            if time.perf_counter() > deadline:
-                child.kill()
-                errors.append(f"stopped after {timeout:.0f} s")
-                break
-        returncode = child.wait()
+        # A timer, not a check between log lines: a child that hangs writes no more lines.
+        timed_out = threading.Event()
+
+        def stop() -> None:
+            timed_out.set()
+            child.kill()
+
+        watchdog = threading.Timer(timeout, stop)
+        watchdog.start()
+        try:
+            tally = _Tally()
+            for line in child.stdout:
+                tally.follow(line, progress, errors)
+            returncode = child.wait()
+        finally:
+            watchdog.cancel()
+        if timed_out.is_set():
+            errors.append(f"dbt was stopped after {timeout:g} s (timeout)")
     seconds = time.perf_counter() - began
     result = CommandResult(tuple(args), returncode, seconds)
     if (
@@ -307,12 +323,13 @@ def transform(
     target_dir, log_dir = dbt_paths(settings)
     began = time.perf_counter()
     commands: list[CommandResult] = []
-    for args in steps:
-        command = "dbt " + " ".join(args)
-        result = run_dbt(settings, args, progress=progress(command) if progress else None)
-        commands.append(result)
-        if result.error is not None:
-            break
+    with warehouse_lock(settings):
+        for args in steps:
+            command = "dbt " + " ".join(args)
+            result = run_dbt(settings, args, progress=progress(command) if progress else None)
+            commands.append(result)
+            if result.error is not None:
+                break
     return TransformReport(
         target=settings.warehouse.target,
         commands=commands,
@@ -320,6 +337,18 @@ def transform(
         docs_dir=target_dir,
         log_path=log_dir / "dbt.log",
     )
+
+
+@contextmanager
+def warehouse_lock(settings: Settings) -> Iterator[None]:
+    """Held while dbt writes the warehouse: a CLI transform and a triggered one take turns."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with open(settings.home / "warehouse.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def transform_pipeline(

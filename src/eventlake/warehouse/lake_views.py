@@ -71,8 +71,8 @@ def current_files(table: Table) -> dict[int, list[str]]:
     for manifest in snapshot.manifests(table.io):
         if manifest.content != ManifestContent.DATA:
             raise LakeReadError(
-                f"table {table.name()} has delete files (row-level deletes); "
-                "compact it first: eventlake lake compact"
+                f"table {table.name()} has delete files (row-level deletes), which this "
+                "reader does not apply; rewrite its data files without deletes first"
             )
         for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
             if entry.data_file.content != DataFileContent.DATA:

@@ -1,0 +1,41 @@
+"""The dbt runner's edges: a dbt that hangs is stopped, two transforms take turns."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from eventlake.config import Settings
+from eventlake.warehouse.dbt_runner import run_dbt, warehouse_lock
+
+
+def test_a_dbt_that_runs_past_its_timeout_is_stopped_and_says_so(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    began = time.perf_counter()
+    # dbt needs seconds just to import; a 0.5 s limit stops it before it writes a line.
+    result = run_dbt(settings, ["parse"], timeout=0.5)
+    assert time.perf_counter() - began < 5
+    assert result.returncode != 0
+    assert result.error is not None
+    assert "timeout" in result.error
+
+
+def test_a_second_transform_waits_for_the_first(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    order: list[str] = []
+    first_holds = threading.Event()
+
+    def first() -> None:
+        with warehouse_lock(settings):
+            first_holds.set()
+            time.sleep(0.3)
+            order.append("first done")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    first_holds.wait(5)
+    with warehouse_lock(settings):
+        order.append("second starts")
+    thread.join()
+    assert order == ["first done", "second starts"]
