@@ -202,6 +202,11 @@ class Settings(BaseSettings):
     state_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the job state; default HOME/state.db."
     )
+    landing_dir: Path | None = Field(
+        default=None,
+        description="Files dropped here (DATASET/NAME or DATASET*.EXT) are ingested by the "
+        "pipeline's ingest_data task; default HOME/landing.",
+    )
 
     @property
     def reports_dir(self) -> Path:

@@ -1,0 +1,334 @@
+"""The pipeline's steps as plain functions: the Airflow DAGs' tasks and `make run` call these.
+
+`dag_data_pipeline`: ingest_data >> process_with_rust >> catalog_data >> run_dbt >>
+quality_checks >> update_dashboard. `dag_dbt_transform`: dbt_seed >> dbt_run >> dbt_test >>
+dbt_docs_generate. Each takes the settings (or reads them from the environment), does one
+step, and returns a JSON-ready summary (an Airflow XCom); a step that fails raises, so the run
+fails there. Heavy imports stay inside the functions: a DAG file that imports this module
+must parse fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eventlake.config import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# Landing files: <landing>/<dataset>/<name> or <landing>/<dataset>*.<ext>, any supported format.
+LANDING_FORMATS = {
+    ".ndjson": "application/x-ndjson",
+    ".jsonl": "application/x-ndjson",
+    ".json": "application/json",
+    ".csv": "text/csv",
+}
+LANDING_SOURCE = "landing"
+DONE_DIR = "_done"
+REJECTED_DIR = "_rejected"
+
+
+def _settings(settings: Settings | None) -> Settings:
+    return settings if settings is not None else get_settings()
+
+
+# --- ingest_data ----------------------------------------------------------------------------
+
+
+@dataclass
+class LandingFile:
+    path: Path
+    dataset: str
+    content_type: str
+    gzipped: bool
+
+
+@dataclass
+class IngestSummary:
+    files: int = 0
+    requests: int = 0
+    received: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    jobs: list[str] = field(default_factory=list)
+    refused: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "requests": self.requests,
+            "received": self.received,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "jobs": self.jobs,
+            "refused": self.refused,
+        }
+
+
+def landing_dir(settings: Settings) -> Path:
+    return settings.landing_dir or settings.home / "landing"
+
+
+def find_landing_files(landing: Path, datasets: list[str]) -> list[LandingFile]:
+    """Files waiting in the landing folder, oldest first; `_done` and `_rejected` are skipped."""
+    found: list[LandingFile] = []
+    if not landing.is_dir():
+        return found
+    for path in sorted(landing.rglob("*"), key=lambda p: (p.stat().st_mtime_ns, str(p))):
+        relative = path.relative_to(landing)
+        if not path.is_file() or relative.parts[0] in (DONE_DIR, REJECTED_DIR):
+            continue
+        if path.name.startswith("."):
+            continue  # a file still being written by a tool that renames when done
+        gzipped = path.suffix == ".gz"
+        suffix = Path(path.stem).suffix if gzipped else path.suffix
+        content_type = LANDING_FORMATS.get(suffix.lower())
+        dataset = relative.parts[0] if len(relative.parts) > 1 else None
+        if dataset is None:
+            dataset = next((d for d in datasets if path.name.startswith(d)), None)
+        if content_type is None or dataset is None:
+            found.append(LandingFile(path, dataset or "", "", gzipped))  # refused below
+            continue
+        found.append(LandingFile(path, dataset, content_type, gzipped))
+    return found
+
+
+def _chunks(body: bytes, content_type: str, limit: int) -> Iterator[bytes]:
+    """Line-aligned pieces of at most ``limit`` bytes (CSV pieces repeat the header), so a file
+    larger than the API's body limit goes through the same path in several requests."""
+    if len(body) <= limit:
+        yield body
+        return
+    if content_type == "application/json":
+        raise ValueError(
+            f"a JSON document larger than {limit} bytes cannot be split; send NDJSON or CSV"
+        )
+    header = b""
+    lines = body.splitlines(keepends=True)
+    if content_type == "text/csv" and lines:
+        header, lines = lines[0], lines[1:]
+    piece: list[bytes] = []
+    size = len(header)
+    for line in lines:
+        if len(header) + len(line) > limit:
+            raise ValueError(f"a line of {len(line)} bytes is over the {limit}-byte body limit")
+        if size + len(line) > limit and piece:
+            yield header + b"".join(piece)
+            piece, size = [], len(header)
+        piece.append(line)
+        size += len(line)
+    if piece:
+        yield header + b"".join(piece)
+
+
+def _move(path: Path, landing: Path, folder: str, reason: str | None = None) -> Path:
+    target = landing / folder / time.strftime("%Y%m%d") / path.relative_to(landing)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(path), target)
+    if reason is not None:
+        target.with_name(target.name + ".reason.txt").write_text(reason + "\n")
+    return target
+
+
+def ingest_data(settings: Settings | None = None) -> dict[str, Any]:
+    """Publish the files waiting in the landing folder through the API's own path (the same
+    contract checks, stream and job records), then move each to `_done/` (or `_rejected/`
+    with the reason). Each piece carries an idempotency key made from the file's content, so
+    a retry after a crash publishes nothing twice."""
+    import gzip
+
+    from eventlake.ingest import IngestError, Ingestor, NoValidRecordsError
+    from eventlake.state import StateStore
+
+    settings = _settings(settings)
+    landing = landing_dir(settings)
+    summary = IngestSummary()
+    state = StateStore(settings.state_database_url)
+    ingestor = Ingestor(settings, state)
+    try:
+        for file in find_landing_files(landing, ingestor.datasets):
+            summary.files += 1
+            if not file.content_type or file.dataset not in ingestor.datasets:
+                reason = (
+                    f"unknown dataset {file.dataset!r}"
+                    if file.content_type
+                    else "not a supported format (.ndjson, .jsonl, .json, .csv, optionally .gz)"
+                )
+                _refuse(summary, file.path, landing, reason)
+                continue
+            raw = file.path.read_bytes()
+            try:
+                body = gzip.decompress(raw) if file.gzipped else raw
+                digest = hashlib.sha256(raw).hexdigest()[:32]
+                pieces = list(_chunks(body, file.content_type, settings.api.max_body_bytes))
+            except (OSError, EOFError, ValueError) as error:
+                _refuse(summary, file.path, landing, str(error))
+                continue
+            all_rejected: list[str] = []
+            for index, piece in enumerate(pieces):
+                key = f"landing-{digest}-{index}"
+                try:
+                    answer = ingestor.accept(
+                        piece,
+                        dataset=file.dataset,
+                        content_type=file.content_type,
+                        content_encoding=None,
+                        source=LANDING_SOURCE,
+                        idempotency_key=key,
+                    )
+                except NoValidRecordsError as error:
+                    all_rejected.append(json.dumps(error.answer)[:2000])
+                    summary.received += int(error.answer.get("received", 0))
+                    summary.rejected += int(error.answer.get("rejected", 0))
+                    continue
+                except IngestError as error:
+                    # A down stream or state database is transient: the file stays, the task
+                    # fails and its retry sends the same pieces under the same keys.
+                    raise RuntimeError(f"{file.path.name}: {error}") from error
+                summary.requests += 1
+                summary.received += int(answer.body.get("received", 0))
+                summary.accepted += int(answer.body.get("accepted", 0))
+                summary.rejected += int(answer.body.get("rejected", 0))
+                summary.jobs.append(str(answer.body["job_id"]))
+            if all_rejected and len(all_rejected) == len(pieces):
+                _refuse(summary, file.path, landing, "no valid record: " + all_rejected[0])
+            else:
+                _move(file.path, landing, DONE_DIR)
+    finally:
+        ingestor.close()
+        state.close()
+    log.info(
+        "ingest_data: %d files, %d accepted, %d rejected",
+        summary.files,
+        summary.accepted,
+        summary.rejected,
+    )
+    return summary.to_dict()
+
+
+def _refuse(summary: IngestSummary, path: Path, landing: Path, reason: str) -> None:
+    moved = _move(path, landing, REJECTED_DIR, reason)
+    summary.refused.append({"file": str(path.relative_to(landing)), "reason": reason})
+    log.warning("ingest_data: %s refused (%s), kept in %s", path.name, reason, moved)
+
+
+# --- process_with_rust, catalog_data ---------------------------------------------------------
+
+
+def process_with_rust(settings: Settings | None = None) -> dict[str, Any]:
+    """Drain every stream into the lake through the Rust core, exactly once."""
+    from eventlake.consumer import drain
+
+    return drain(_settings(settings)).to_dict()
+
+
+def catalog_data(settings: Settings | None = None) -> dict[str, Any]:
+    """Make the new snapshots queryable: report each table's current snapshot from the catalog
+    (on Glue, the table Athena reads is updated by the commit itself) and refresh the
+    warehouse's `lake.*` views to those snapshots."""
+    import duckdb
+
+    from eventlake.lake import Lake
+    from eventlake.warehouse.dbt_runner import warehouse_lock
+    from eventlake.warehouse.lake_views import refresh_lake_views
+
+    settings = _settings(settings)
+    lake = Lake(settings)
+    tables: dict[str, Any] = {}
+    for name in lake.table_names():
+        snapshot = lake.table(name).current_snapshot()
+        summary = snapshot.summary if snapshot is not None else None
+        tables[name] = {
+            "snapshot_id": str(snapshot.snapshot_id) if snapshot else None,
+            "rows": int(summary.get("total-records") or 0) if summary else 0,
+            "files": int(summary.get("total-data-files") or 0) if summary else 0,
+        }
+    if settings.warehouse.target == "local":
+        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        with warehouse_lock(settings), duckdb.connect(str(settings.duckdb_path)) as connection:
+            refresh_lake_views(connection, settings)
+    return {"tables": tables}
+
+
+# --- dbt ---------------------------------------------------------------------------------------
+
+
+def run_dbt(settings: Settings | None = None) -> dict[str, Any]:
+    """`eventlake transform`: dbt build (seeds, snapshots, models, tests), then the docs."""
+    from eventlake.warehouse.dbt_runner import transform_pipeline
+
+    return transform_pipeline(_settings(settings))
+
+
+def _dbt_step(settings: Settings | None, *commands: tuple[str, ...]) -> dict[str, Any]:
+    from eventlake.pipeline.runs import RunFailedError
+    from eventlake.warehouse.dbt_runner import TransformReport, describe_failure, transform
+
+    settings = _settings(settings)
+    report: TransformReport = transform(settings, steps=commands)
+    summary = report.summary()
+    if not report.ok:
+        raise RunFailedError(describe_failure(report), summary)
+    return summary
+
+
+def dbt_seed(settings: Settings | None = None) -> dict[str, Any]:
+    return _dbt_step(settings, ("seed",))
+
+
+def dbt_run(settings: Settings | None = None) -> dict[str, Any]:
+    """The snapshot first (dim_users is built from it), then the models."""
+    return _dbt_step(settings, ("snapshot",), ("run",))
+
+
+def dbt_test(settings: Settings | None = None) -> dict[str, Any]:
+    return _dbt_step(settings, ("test",))
+
+
+def dbt_docs_generate(settings: Settings | None = None) -> dict[str, Any]:
+    return _dbt_step(settings, ("docs", "generate"))
+
+
+# --- quality, dashboard ------------------------------------------------------------------------
+
+
+def quality_checks(settings: Settings | None = None) -> dict[str, Any]:
+    """The Great Expectations gates; a failed gate raises (and has alerted)."""
+    from eventlake.quality import quality_gate
+
+    return dict(quality_gate(_settings(settings)))
+
+
+def update_dashboard(settings: Settings | None = None) -> dict[str, Any]:
+    """Tell the dashboard the warehouse changed: it keys its caches on this file."""
+    settings = _settings(settings)
+    marker = dashboard_marker(settings)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    refreshed = {"refreshed_at": time.time()}
+    temporary = marker.with_name(marker.name + ".tmp")
+    temporary.write_text(json.dumps(refreshed))
+    temporary.replace(marker)
+    return {"marker": str(marker), **refreshed}
+
+
+def dashboard_marker(settings: Settings) -> Path:
+    return settings.reports_dir / "dashboard" / "refreshed.json"
+
+
+DATA_PIPELINE = (
+    ingest_data,
+    process_with_rust,
+    catalog_data,
+    run_dbt,
+    quality_checks,
+    update_dashboard,
+)
+DBT_TRANSFORM = (dbt_seed, dbt_run, dbt_test, dbt_docs_generate)
