@@ -16,7 +16,7 @@ export EVENTLAKE_HOME ?= $(CURDIR)/.eventlake
 
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name 'Cargo.toml' -o -name '*.pyi' -o -name 'pyproject.toml') Cargo.toml Cargo.lock $(wildcard contracts/*.yaml)
 
-.PHONY: help setup build test test-rust test-python lint fmt run bench generate serve consume transform quality loadtest clean
+.PHONY: help setup build test test-rust test-python lint fmt run bench generate serve consume airflow-setup airflow transform quality loadtest clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -40,12 +40,12 @@ test: setup lint test-rust test-python ## Lint, then every Rust and Python test
 test-rust: ## cargo test for the pure-Rust core
 	cargo test --release -p processor-core
 
-test-python: setup ## pytest
+test-python: setup airflow-setup ## pytest
 	$(PY) -m pytest -q
 
 lint: setup ## ruff, mypy, stubtest, cargo fmt --check, cargo clippy -D warnings
-	$(VENV)/bin/ruff check src tests benchmarks loadtest
-	$(VENV)/bin/ruff format --check src tests benchmarks loadtest
+	$(VENV)/bin/ruff check src tests dags benchmarks loadtest
+	$(VENV)/bin/ruff format --check src tests dags benchmarks loadtest
 	$(VENV)/bin/mypy
 	$(PY) -m mypy.stubtest data_processor_rs --mypy-config-file pyproject.toml \
 		--allowlist crates/data_processor_rs/stubtest-allowlist.txt
@@ -53,8 +53,8 @@ lint: setup ## ruff, mypy, stubtest, cargo fmt --check, cargo clippy -D warnings
 	cargo clippy --workspace --all-targets --release -- -D warnings
 
 fmt: setup ## Format Python and Rust sources
-	$(VENV)/bin/ruff format src tests benchmarks loadtest
-	$(VENV)/bin/ruff check --fix src tests benchmarks loadtest
+	$(VENV)/bin/ruff format src tests dags benchmarks loadtest
+	$(VENV)/bin/ruff check --fix src tests dags benchmarks loadtest
 	cargo fmt --all
 
 run: setup ## The main job on embedded defaults: sample events through the Rust core into the lake, dbt, quality gates
@@ -72,6 +72,30 @@ serve: setup ## The ingest API on 127.0.0.1:8000 (docs at /docs; make serve PORT
 
 consume: setup ## Consume the streams into the lake until stopped (Ctrl-C commits, then stops)
 	$(VENV)/bin/eventlake consume
+
+# Airflow lives in its own environment (airflow/pyproject.toml, airflow/uv.lock): its pins clash
+# with the app's. Its tasks run the app's code in $(VENV) (docs/orchestration.md).
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_HOME_DIR := $(EVENTLAKE_HOME)/airflow
+
+$(AIRFLOW_VENV)/.synced: $(UV) airflow/uv.lock airflow/pyproject.toml
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(AIRFLOW_VENV) $(UV) sync --project airflow --frozen
+	@touch $@
+
+airflow-setup: $(AIRFLOW_VENV)/.synced ## Create .venv-airflow: Airflow 3.3 in its own environment
+
+airflow: setup airflow-setup ## Airflow standalone on 127.0.0.1:8080 (make airflow PORT=8081): scheduler, UI, the DAGs in dags/
+	@port=$${PORT:-8080}; mkdir -p "$(AIRFLOW_HOME_DIR)"; \
+	echo "Airflow UI:  http://127.0.0.1:$$port  (user admin; password in $(AIRFLOW_HOME_DIR)/simple_auth_manager_passwords.json.generated once started)"; \
+	echo "DAGs:        $(CURDIR)/dags (paused at first: unpause or trigger them in the UI)"; \
+	AIRFLOW_HOME="$(AIRFLOW_HOME_DIR)" \
+	AIRFLOW__CORE__DAGS_FOLDER="$(CURDIR)/dags" \
+	AIRFLOW__CORE__LOAD_EXAMPLES=False \
+	AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$$port \
+	AIRFLOW__API__BASE_URL="http://127.0.0.1:$$port" \
+	AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$$port/execution/" \
+	EVENTLAKE_APP_PYTHON="$(CURDIR)/$(PY)" \
+	exec $(AIRFLOW_VENV)/bin/airflow standalone
 
 transform: setup ## dbt: build the star schema from the lake (seeds, snapshots, models, tests, docs)
 	$(VENV)/bin/eventlake transform
