@@ -18,9 +18,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventlake.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from eventlake.pipeline.process_files import FileReport
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +175,7 @@ def ingest_data(settings: Settings | None = None) -> dict[str, Any]:
             except (OSError, EOFError, ValueError) as error:
                 _refuse(summary, file.path, landing, str(error))
                 continue
-            all_rejected: list[str] = []
+            all_rejected = 0
             for index, piece in enumerate(pieces):
                 key = f"landing-{digest}-{index}"
                 try:
@@ -184,10 +187,14 @@ def ingest_data(settings: Settings | None = None) -> dict[str, Any]:
                         source=LANDING_SOURCE,
                         idempotency_key=key,
                     )
-                except NoValidRecordsError as error:
-                    all_rejected.append(json.dumps(error.answer)[:2000])
-                    summary.received += int(error.answer.get("received", 0))
-                    summary.rejected += int(error.answer.get("rejected", 0))
+                except NoValidRecordsError:
+                    # The API answers 422 and publishes nothing: its client keeps the body.
+                    # Here eventlake holds the only copy, so the records go to the
+                    # dead-letter table with their reasons, once (keyed by content).
+                    all_rejected += 1
+                    report = _dead_letter_piece(settings, file, landing, index, piece)
+                    summary.received += report.received
+                    summary.rejected += report.rejected
                     continue
                 except IngestError as error:
                     # A down stream or state database is transient: the file stays, the task
@@ -198,8 +205,9 @@ def ingest_data(settings: Settings | None = None) -> dict[str, Any]:
                 summary.accepted += int(answer.body.get("accepted", 0))
                 summary.rejected += int(answer.body.get("rejected", 0))
                 summary.jobs.append(str(answer.body["job_id"]))
-            if all_rejected and len(all_rejected) == len(pieces):
-                _refuse(summary, file.path, landing, "no valid record: " + all_rejected[0])
+            if all_rejected == len(pieces):
+                reason = "no valid record; every record is in the dead-letter table"
+                _refuse(summary, file.path, landing, reason)
             else:
                 _move(file.path, landing, DONE_DIR)
     finally:
@@ -212,6 +220,30 @@ def ingest_data(settings: Settings | None = None) -> dict[str, Any]:
         summary.rejected,
     )
     return summary.to_dict()
+
+
+def _dead_letter_piece(
+    settings: Settings, file: LandingFile, landing: Path, index: int, piece: bytes
+) -> FileReport:
+    from eventlake.contracts import load_contract
+    from eventlake.lake import Lake
+    from eventlake.pipeline.process_files import process_file
+
+    suffix = {v: k for k, v in LANDING_FORMATS.items()}[file.content_type]
+    name = f"{file.path.name.removesuffix('.gz')}.piece-{index}{suffix}"
+    copy = landing / REJECTED_DIR / "pieces" / file.dataset / name
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_bytes(piece)
+    report = process_file(
+        copy,
+        load_contract(file.dataset),
+        lake=Lake(settings),
+        job_id=f"landing-{copy.stem}",
+        source=LANDING_SOURCE,
+        max_record_bytes=settings.max_record_bytes,
+    )
+    copy.unlink()  # committed: its records are in the dead-letter table (the file is kept)
+    return report
 
 
 def _refuse(summary: IngestSummary, path: Path, landing: Path, reason: str) -> None:

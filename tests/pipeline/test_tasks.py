@@ -1,0 +1,160 @@
+"""The pipeline's task functions: the landing folder through the API's path into the lake."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from eventlake.config import Settings
+from eventlake.lake import Lake
+from eventlake.pipeline.tasks import (
+    catalog_data,
+    dashboard_marker,
+    ingest_data,
+    landing_dir,
+    process_with_rust,
+    update_dashboard,
+)
+from eventlake.state import StateStore
+
+
+def event(i: int, **changes: object) -> dict[str, object]:
+    return {
+        "event_id": f"e{i}",
+        "user_id": f"u{i % 3}",
+        "event_type": "page_view",
+        "event_timestamp": "2026-11-02T10:00:00Z",
+    } | changes
+
+
+def ndjson(rows: list[dict[str, object]]) -> bytes:
+    return "".join(json.dumps(row) + "\n" for row in rows).encode()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    home = tmp_path / "home"
+    home.mkdir()
+    return Settings(home=home)
+
+
+def drop(settings: Settings, relative: str, body: bytes) -> Path:
+    path = landing_dir(settings) / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+    return path
+
+
+def landed_ids(settings: Settings) -> list[str]:
+    table = Lake(settings).table("events").scan(selected_fields=("event_id",)).to_arrow()
+    return sorted(table.column("event_id").to_pylist())
+
+
+def test_files_of_every_format_land_once_and_move_to_done(settings: Settings) -> None:
+    drop(settings, "events/a.ndjson", ndjson([event(1), event(2)]))
+    drop(settings, "events/b.json.gz", gzip.compress(json.dumps([event(3)]).encode()))
+    drop(
+        settings,
+        "events_c.csv",  # no folder: the dataset comes from the name
+        b"event_id,user_id,event_type,event_timestamp\ne4,u1,login,2026-11-02T11:00:00Z\n",
+    )
+    summary = ingest_data(settings)
+    assert (summary["files"], summary["accepted"], summary["rejected"]) == (3, 4, 0)
+    assert summary["refused"] == []
+    assert len(summary["jobs"]) == 3
+    assert list(landing_dir(settings).glob("events/*")) == []  # all moved to _done
+    assert len(list((landing_dir(settings) / "_done").rglob("*.*"))) == 3
+    process_with_rust(settings)
+    assert landed_ids(settings) == ["e1", "e2", "e3", "e4"]
+
+    # The same files dropped again are recognised by their content: nothing lands twice.
+    drop(settings, "events/a.ndjson", ndjson([event(1), event(2)]))
+    again = ingest_data(settings)
+    assert again["accepted"] == 2
+    process_with_rust(settings)
+    assert landed_ids(settings) == ["e1", "e2", "e3", "e4"]
+
+
+def test_a_file_over_the_body_limit_goes_in_pieces_csv_with_its_header(
+    settings: Settings,
+) -> None:
+    small = settings.model_copy(
+        update={"api": settings.api.model_copy(update={"max_body_bytes": 300})}
+    )
+    rows = "".join(f"e{i},u1,login,2026-11-02T11:00:00Z\n" for i in range(40))
+    drop(small, "events/big.csv", b"event_id,user_id,event_type,event_timestamp\n" + rows.encode())
+    drop(small, "events/big.ndjson", ndjson([event(100 + i) for i in range(20)]))
+    summary = ingest_data(small)
+    assert summary["accepted"] == 60
+    assert summary["requests"] > 4
+    process_with_rust(small)
+    assert len(landed_ids(small)) == 60
+
+
+def test_bad_files_are_kept_with_their_reason_never_dropped(settings: Settings) -> None:
+    tiny = settings.model_copy(
+        update={"api": settings.api.model_copy(update={"max_body_bytes": 200})}
+    )
+    drop(tiny, "events/notes.txt", b"hello")
+    drop(tiny, "nobody/x.ndjson", ndjson([event(1)]))
+    drop(tiny, "events/broken.ndjson.gz", b"not gzip at all")
+    drop(tiny, "events/huge.json", json.dumps([event(i) for i in range(20)]).encode())
+    drop(tiny, "events/all_bad.ndjson", b'{"event_id": "x"}\n{not json\n')
+    summary = ingest_data(tiny)
+    reasons = {item["file"]: item["reason"] for item in summary["refused"]}
+    assert set(reasons) == {
+        "events/notes.txt",
+        "nobody/x.ndjson",
+        "events/broken.ndjson.gz",
+        "events/huge.json",
+        "events/all_bad.ndjson",
+    }
+    assert "supported format" in reasons["events/notes.txt"]
+    assert "unknown dataset 'nobody'" in reasons["nobody/x.ndjson"]
+    assert "cannot be split" in reasons["events/huge.json"]
+    assert "no valid record" in reasons["events/all_bad.ndjson"]
+    # ... and its records are in the dead-letter table with their own reasons
+    dead = Lake(tiny).table("events_rejected").scan().to_arrow().to_pylist()
+    assert sorted(row["reason"] for row in dead) == ["invalid_json", "missing"]
+    rejected = landing_dir(tiny) / "_rejected"
+    kept = sorted(p.name for p in rejected.rglob("*") if p.is_file())
+    assert "all_bad.ndjson" in kept
+    assert "all_bad.ndjson.reason.txt" in kept
+    assert len([name for name in kept if not name.endswith(".reason.txt")]) == 5
+
+
+def test_a_partly_bad_file_lands_its_good_records_and_dead_letters_the_rest(
+    settings: Settings,
+) -> None:
+    drop(settings, "events/mixed.ndjson", ndjson([event(1), {"event_id": "x"}, event(2)]))
+    summary = ingest_data(settings)
+    assert (summary["accepted"], summary["rejected"]) == (2, 1)
+    process_with_rust(settings)
+    assert landed_ids(settings) == ["e1", "e2"]
+    dead = Lake(settings).table("events_rejected").scan().to_arrow().to_pylist()
+    assert [row["reason"] for row in dead] == ["missing"]
+    state = StateStore(settings.state_database_url)
+    try:
+        job = state.job(summary["jobs"][0])
+    finally:
+        state.close()
+    assert job is not None
+    assert job["source"] == "landing"
+
+
+def test_catalog_data_reports_each_table_and_update_dashboard_leaves_a_marker(
+    settings: Settings,
+) -> None:
+    drop(settings, "events/a.ndjson", ndjson([event(1), event(2)]))
+    ingest_data(settings)
+    process_with_rust(settings)
+    catalog = catalog_data(settings)
+    assert catalog["tables"]["events"]["rows"] == 2
+    assert catalog["tables"]["events"]["snapshot_id"] is not None
+    marker = update_dashboard(settings)
+    assert (
+        json.loads(dashboard_marker(settings).read_text())["refreshed_at"] == marker["refreshed_at"]
+    )
