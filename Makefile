@@ -106,5 +106,22 @@ quality: setup ## Great Expectations gates over the warehouse; writes Data Docs,
 loadtest: setup ## Locust against the API: 16 connections, 500-event batches; prints events/s, p50, p99
 	$(PY) loadtest/run.py --seconds $${LOADTEST_SECONDS:-20}
 
+.PHONY: dashboard chromium
+
+dashboard: setup ## The dashboard (Streamlit) on 127.0.0.1:8501 (make dashboard PORT=8502)
+	$(VENV)/bin/streamlit run src/eventlake/dashboard/app.py --server.headless true --server.address 127.0.0.1 --server.port $${PORT:-8501} --browser.gatherUsageStats false
+
+# The dashboard's screenshot test drives a headless Chromium; CI runs `make test` as root on a
+# fresh machine, so it is installed from Debian there. Elsewhere the test is skipped without it.
+chromium: ## Install Debian's chromium when missing (as root), for the dashboard's screenshot test
+	@if command -v chromium >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+		echo "chromium is missing (sudo apt-get install chromium): the dashboard screenshot test will be skipped"; \
+	fi
+
+test-python: chromium
+
 clean: ## Remove build outputs, the virtual environment and EVENTLAKE_HOME
 	rm -rf target $(VENV) $(TOOLS) .eventlake .pytest_cache .mypy_cache .ruff_cache .hypothesis

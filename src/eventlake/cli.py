@@ -1124,5 +1124,29 @@ def _print_quality(result: dict[str, Any]) -> None:
     )
 
 
+@app.command()
+def dashboard(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8501,
+) -> None:
+    """Run the dashboard (Streamlit): the warehouse's KPIs, funnel, revenue and drill-downs,
+    and the pipeline's health (the API's live metrics, runs, dbt tests, quality gates)."""
+    import sys
+
+    from eventlake import dashboard as dashboard_package
+
+    settings = _settings()
+    app_file = Path(dashboard_package.__file__).with_name("app.py")
+    console.print(
+        f"eventlake dashboard on http://{host}:{port}, warehouse {settings.duckdb_path}",
+        highlight=False,
+    )
+    command = [sys.executable, "-m", "streamlit", "run", str(app_file)]
+    command += ["--server.headless", "true", "--server.address", host]
+    command += ["--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    # Streamlit takes over this process: its Ctrl-C handling and exit code are the command's.
+    os.execv(sys.executable, command)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

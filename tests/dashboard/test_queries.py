@@ -40,7 +40,9 @@ def test_filters_apply_to_kpis_charts_and_tops(warehouse: Warehouse) -> None:
 
 def test_revenue_and_tops(warehouse: Warehouse) -> None:
     revenue = warehouse.revenue_over_time(Filters())
-    assert [(d.isoformat()[:10], r) for d, r in zip(revenue["day"], revenue["revenue"])] == [
+    assert [
+        (d.isoformat()[:10], r) for d, r in zip(revenue["day"], revenue["revenue"], strict=True)
+    ] == [
         ("2026-11-01", 10.0),
         ("2026-11-04", 5.0),
     ]
@@ -114,7 +116,8 @@ def test_state_and_quality(warehouse_home: Home, tmp_path: Path) -> None:
     assert state["last_runs"]["transform"]["result"]["models_built"] == 8
     assert {j["job_id"] for j in state["recent_jobs"]} >= {"job-ingest-1", "run-transform-1"}
     summary = health.read_quality_summary(warehouse_home.settings)
-    assert summary is not None and summary["success"] is True
+    assert summary is not None
+    assert summary["success"] is True
 
     fresh = Settings(home=tmp_path)
     assert health.read_state(fresh) is None

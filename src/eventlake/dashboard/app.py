@@ -132,7 +132,12 @@ def _overview(warehouse: Warehouse, filters: Filters) -> None:
         st.subheader("Events over time")
         over_time = warehouse.events_over_time(filters)
         figure = px.area(over_time, x="day", y="events", color="event_type")
-        figure.update_layout(legend_title_text="", margin={"t": 10}, xaxis_title=None)
+        figure.update_layout(
+            legend={"title_text": "", "orientation": "h", "y": -0.15},
+            margin={"t": 30},
+            xaxis_title=None,
+        )
+        _daily_axis(figure, over_time["day"].nunique())
         st.plotly_chart(figure, key="chart_events_over_time")
     with right:
         st.subheader("Funnel (distinct users)")
@@ -148,6 +153,7 @@ def _overview(warehouse: Warehouse, filters: Filters) -> None:
     else:
         figure = px.bar(revenue_frame, x="day", y="revenue", hover_data=["purchases"])
         figure.update_layout(margin={"t": 10}, xaxis_title=None)
+        _daily_axis(figure, len(revenue_frame))
         st.plotly_chart(figure, key="chart_revenue")
 
     top_users, top_products = st.columns(2)
@@ -157,6 +163,11 @@ def _overview(warehouse: Warehouse, filters: Filters) -> None:
     with top_products:
         st.subheader("Top products")
         st.dataframe(warehouse.top_products(filters), hide_index=True)
+
+
+def _daily_axis(figure: Any, days: int) -> None:
+    """Days as "Nov 3"; on a short range one tick a day, not Plotly's 12-hour ticks."""
+    figure.update_xaxes(tickformat="%b %-d", **({"dtick": 86_400_000} if days <= 14 else {}))
 
 
 # --- drill-down ----------------------------------------------------------------------------

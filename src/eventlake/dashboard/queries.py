@@ -190,15 +190,27 @@ class Warehouse:
         )
 
     def events_over_time(self, filters: Filters) -> pd.DataFrame:
-        """Events per day and type: day, event_type, events."""
+        """Events per day and type: day, event_type, events; a day without events of a type
+        is a 0 (a stacked chart would otherwise draw a line across it)."""
         where, params = filters.where()
         return self.query(
             f"""
-            select event_date as day, event_type, count(*) as events
-            from {SCHEMA}.fact_events as f
-            where {where}
-            group by all
-            order by day, event_type
+            with counts as (
+                select event_date as day, event_type, count(*) as events
+                from {SCHEMA}.fact_events as f
+                where {where}
+                group by all
+            ),
+            days as (
+                select unnest(generate_series(min(day), max(day), interval 1 day))::date as day
+                from counts
+            ),
+            types as (select distinct event_type from counts)
+            select days.day, types.event_type, coalesce(counts.events, 0) as events
+            from days
+            cross join types
+            left join counts on counts.day = days.day and counts.event_type = types.event_type
+            order by days.day, types.event_type
             """,
             params,
         )
