@@ -122,7 +122,9 @@ def test_run_lands_the_sample_in_the_lake_once_however_often_it_runs(
 ) -> None:
     home = tmp_path / "home"
     monkeypatch.setenv("EVENTLAKE_HOME", str(home))
-    result = runner.invoke(app, ["run", "--events", "3000", "--seed", "3", "--no-warehouse"])
+    result = runner.invoke(
+        app, ["run", "--events", "3000", "--seed", "3", "--no-warehouse", "--files"]
+    )
     assert result.exit_code == 0, result.output
     text = _flat(result.output)
     assert "events.ndjson 3,000" in text
@@ -137,7 +139,9 @@ def test_run_lands_the_sample_in_the_lake_once_however_often_it_runs(
         lake.table("users").scan().to_arrow().num_rows == manifest["files"]["users.ndjson"]["valid"]
     )
 
-    again = runner.invoke(app, ["run", "--events", "3000", "--seed", "3", "--no-warehouse"])
+    again = runner.invoke(
+        app, ["run", "--events", "3000", "--seed", "3", "--no-warehouse", "--files"]
+    )
     assert again.exit_code == 0, again.output
     assert "Already in the lake from an earlier run" in _flat(again.output)
     assert lake.table("events").scan().to_arrow().num_rows == events.num_rows
@@ -194,7 +198,7 @@ def test_bad_settings_are_a_clear_error(
     variable: str, value: str, monkeypatch: pytest.MonkeyPatch, fresh_settings: None
 ) -> None:
     monkeypatch.setenv(variable, value)
-    result = runner.invoke(app, ["run", "--events", "10", "--no-warehouse"])
+    result = runner.invoke(app, ["run", "--events", "10", "--no-warehouse", "--files"])
     assert result.exit_code == 2
     text = _flat(result.output)
     assert "invalid EVENTLAKE_* settings" in text

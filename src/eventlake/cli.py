@@ -58,6 +58,7 @@ from eventlake.pipeline.process_files import FileReport, process_file
 from eventlake.sample_data import FORMATS, Format, SampleConfig, SampleSummary, write_sample
 
 if TYPE_CHECKING:
+    from eventlake.pipeline.main_job import MainJobReport
     from eventlake.state import StateStore
 
 # Failures of the lake that a person can act on: said in one line, exit code 1.
@@ -483,14 +484,134 @@ def run(
     warehouse: Annotated[
         bool,
         typer.Option(
-            help="Then build the dbt star schema, land the user renames, build it again (each "
-            "renamed user gets a second version) and run the quality gates."
+            help="Run the whole data pipeline after each load (catalog, dbt, quality gates, "
+            "dashboard); --no-warehouse stops at the lake."
         ),
     ] = True,
+    files: Annotated[
+        bool,
+        typer.Option(
+            "--files",
+            help="Process the generated files directly through the Rust core (no API, no "
+            "stream), and check every count against the generator's manifest.",
+        ),
+    ] = False,
 ) -> None:
-    """The main job on embedded defaults: generate sample traffic, land it in the lake, build
-    the warehouse, check its quality, print a summary."""
+    """The main job on embedded defaults: start the API and a consumer, send generated traffic
+    over HTTP, run the pipeline (the DAG's tasks, in order) after each of two loads, print a
+    summary."""
     settings = _settings()
+    if files:
+        _run_from_files(settings, events, seed, warehouse)
+        return
+    _run_over_http(settings, events, seed, warehouse)
+
+
+def _run_over_http(settings: Settings, events: int, seed: int, warehouse: bool) -> None:
+    from eventlake.pipeline.main_job import MainJobError, run_main_job
+    from eventlake.pipeline.runs import RunFailedError
+    from eventlake.stream import StreamError
+
+    console.rule("[bold]eventlake run")
+    console.print(f"EVENTLAKE_HOME = {settings.home.resolve()}", highlight=False)
+    with Progress(
+        TextColumn("[bold blue]{task.description:<34}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    ) as progress:
+
+        def bar(description: str, total: int | None) -> Callable[[int], None]:
+            task = progress.add_task(description, total=total)
+            return lambda done: progress.advance(task, done)
+
+        steps: dict[str, Any] = {}
+
+        def step(name: str, state: str) -> None:
+            if state == "start":
+                steps[name] = progress.add_task(name, total=1)
+            else:
+                progress.update(
+                    steps[name],
+                    completed=1,
+                    description=name if state == "done" else f"[red]{name} FAILED",
+                )
+
+        try:
+            report = run_main_job(
+                settings,
+                events=events,
+                seed=seed,
+                warehouse=warehouse,
+                progress=bar,
+                on_step=step,
+            )
+        except RunFailedError as failure:
+            raise _fail(f"the pipeline stopped: {failure}") from None
+        except (MainJobError, StreamError, OSError, ValueError, *LAKE_ERRORS) as exc:
+            raise _fail(str(exc)) from None
+    _print_main_job(report, warehouse)
+    if not report.reconciles:
+        raise _fail("the events do not reconcile with the generated sample's manifest")
+
+
+def _print_main_job(report: "MainJobReport", warehouse: bool) -> None:
+    want = report.expected_events()
+    got = report.events
+    table = Table(title="eventlake run", title_justify="left")
+    for column in ("events", "count", "expected", "ok"):
+        table.add_column(column, justify="left" if column == "events" else "right")
+
+    def row(name: str, value: int, expected: int | None = None) -> None:
+        ok = (
+            ""
+            if expected is None
+            else ("[green]yes[/]" if value == expected else "[bold red]NO[/]")
+        )
+        table.add_row(name, f"{value:,}", "" if expected is None else f"{expected:,}", ok)
+
+    row("sent over HTTP", got.received, sum(want.values()))
+    row("accepted by the API", got.accepted, want["valid"] + want["duplicate"])
+    row("rejected with a reason", got.dead_lettered, want["invalid"])
+    row("dropped as duplicates", got.duplicates, want["duplicate"])
+    row("landed in Iceberg", got.landed, want["valid"])
+    console.print(table)
+    last = report.loads[-1]
+    facts = Table(title="pipeline (last load)", title_justify="left", show_header=False)
+    facts.add_column("what")
+    facts.add_column("result")
+    catalog = last.get("catalog_data", {}).get("tables", {}).get("events")
+    if catalog:
+        facts.add_row(
+            "Iceberg events snapshot", f"{catalog['snapshot_id']} ({catalog['rows']:,} rows)"
+        )
+    dbt = last.get("run_dbt")
+    if dbt:
+        facts.add_row(
+            "dbt",
+            f"{dbt['models_built']} models, {dbt['tests_passed']} tests passed, "
+            f"{dbt['tests_failed']} failed",
+        )
+    quality = last.get("quality_checks")
+    if quality:
+        facts.add_row("quality gates", str(quality.get("summary", "")))
+    facts.add_row("time taken", f"{report.seconds:.1f} s")
+    facts.add_row("API docs", "make serve, then http://127.0.0.1:8000/docs")
+    if warehouse:
+        facts.add_row("dashboard", "make dashboard, then http://127.0.0.1:8501")
+        facts.add_row("dbt docs", str((dbt or {}).get("docs", "")))
+        if quality:
+            facts.add_row("Data Docs", str(quality.get("data_docs", "")))
+    console.print(facts)
+    if report.reconciles:
+        console.print(
+            "[bold green]Every generated event is accounted for, exactly once: landed, "
+            "rejected with a reason, or dropped as a duplicate."
+        )
+
+
+def _run_from_files(settings: Settings, events: int, seed: int, warehouse: bool) -> None:
     home = settings.home
     samples = home / "samples"
     began = time.perf_counter()

@@ -1,0 +1,393 @@
+"""`eventlake run` / `make run`: the whole pipeline on one machine, over real HTTP.
+
+It starts the API and a consumer as child processes (as `make serve` and `make consume` would),
+sends generated traffic to the API in batches, waits until the consumer has committed every
+accepted batch, then runs the data pipeline's tasks in the DAG's order (`tasks.DATA_PIPELINE`).
+It does that twice: the sample first, then a second load with the profile changes of some users
+and more events, so the warehouse records a renamed user's two versions as it would in
+production, where the pipeline runs on a schedule.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from eventlake.config import Settings
+
+SOURCE = "make-run"
+BATCH_LINES = 500
+START_TIMEOUT_SECONDS = 90.0
+CATCH_UP_TIMEOUT_SECONDS = 600.0
+
+StepCallback = Callable[[str, str], None]
+"""Called as (step name, "start" | "done" | "failed")."""
+Advance = Callable[[int], None]
+
+
+class MainJobError(RuntimeError):
+    pass
+
+
+@dataclass
+class Services:
+    """The API and the consumer, running as child processes."""
+
+    api_url: str
+    api_key: str
+    api: subprocess.Popen[bytes]
+    consumer: subprocess.Popen[bytes] | None
+    logs: Path
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api_url, headers={"X-API-Key": self.api_key}, timeout=60)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _child_env(settings: Settings, api_key: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["EVENTLAKE_HOME"] = str(settings.home.resolve())
+    # A key for this run only, handed to the child in its environment (never on a command
+    # line, where `ps` would show it).
+    env["EVENTLAKE_API_KEYS"] = f"{SOURCE}:{api_key}"
+    return env
+
+
+def _eventlake(*args: str) -> list[str]:
+    return [sys.executable, "-m", "eventlake.cli", *args]
+
+
+@contextmanager
+def local_services(settings: Settings, *, port: int | None = None) -> Iterator[Services]:
+    """API and consumer up (the API answering /health), stopped cleanly on the way out."""
+    logs = settings.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    api_key = secrets.token_urlsafe(24)
+    env = _child_env(settings, api_key)
+    port = port or _free_port()
+    with (logs / "api.log").open("ab") as api_log:
+        api = subprocess.Popen(
+            _eventlake("serve", "--port", str(port)), env=env, stdout=api_log, stderr=api_log
+        )
+    services = Services(f"http://127.0.0.1:{port}", api_key, api, None, logs)
+    try:
+        _wait_for_health(services)
+        services.consumer = start_consumer(settings, env, logs)
+        yield services
+    finally:
+        if services.consumer is not None:
+            stop(services.consumer)
+        stop(api)
+
+
+def start_consumer(settings: Settings, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
+    with (logs / "consumer.log").open("ab") as consumer_log:
+        return subprocess.Popen(
+            _eventlake("consume"), env=env, stdout=consumer_log, stderr=consumer_log
+        )
+
+
+def stop(child: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """SIGTERM (the consumer commits the batch in hand, the API drains), then SIGKILL."""
+    if child.poll() is not None:
+        return
+    child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def _wait_for_health(services: Services) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while True:
+        if services.api.poll() is not None:
+            raise MainJobError(f"the API stopped at start; see {services.logs / 'api.log'}")
+        try:
+            if httpx.get(f"{services.api_url}/api/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise MainJobError(f"the API did not answer in time; see {services.logs / 'api.log'}")
+        time.sleep(0.2)
+
+
+# --- traffic ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Sent:
+    """What the API answered, summed over the requests of one load."""
+
+    requests: int = 0
+    received: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    jobs: list[str] = field(default_factory=list)
+
+    def add(self, answer: dict[str, Any]) -> None:
+        self.requests += 1
+        self.received += int(answer.get("received", 0))
+        self.accepted += int(answer.get("accepted", 0))
+        self.rejected += int(answer.get("rejected", 0))
+        if "job_id" in answer:
+            self.jobs.append(str(answer["job_id"]))
+
+    def merge(self, other: Sent) -> None:
+        self.requests += other.requests
+        self.received += other.received
+        self.accepted += other.accepted
+        self.rejected += other.rejected
+        self.jobs += other.jobs
+
+
+def batches(lines: Sequence[str], size: int = BATCH_LINES) -> Iterator[bytes]:
+    for start in range(0, len(lines), size):
+        yield "".join(
+            line if line.endswith("\n") else line + "\n" for line in lines[start : start + size]
+        ).encode()
+
+
+def post_lines(
+    client: httpx.Client,
+    dataset: str,
+    lines: Sequence[str],
+    *,
+    key_prefix: str,
+    advance: Advance | None = None,
+) -> Sent:
+    """POST NDJSON batches, each under its own Idempotency-Key, so a retry after a lost answer
+    or a 503 publishes nothing twice."""
+    sent = Sent()
+    for index, body in enumerate(batches(lines)):
+        answer = _post_with_retries(client, dataset, body, f"{key_prefix}-{index}")
+        sent.add(answer)
+        if advance is not None:
+            advance(body.count(b"\n"))
+    return sent
+
+
+def _post_with_retries(client: httpx.Client, dataset: str, body: bytes, key: str) -> dict[str, Any]:
+    delay = 0.2
+    for attempt in range(8):
+        try:
+            response = client.post(
+                "/api/v1/ingest",
+                params={"dataset": dataset},
+                content=body,
+                headers={"Content-Type": "application/x-ndjson", "Idempotency-Key": key},
+            )
+        except httpx.TransportError as error:
+            if attempt == 7:
+                raise MainJobError(f"the API did not answer: {error}") from error
+        else:
+            if response.status_code in (202, 422):  # 422: every record of the batch rejected
+                answer: dict[str, Any] = response.json()
+                return answer
+            if response.status_code != 503 or attempt == 7:
+                raise MainJobError(
+                    f"POST /api/v1/ingest ({dataset}) answered {response.status_code}: "
+                    f"{response.text[:500]}"
+                )
+        time.sleep(delay)
+        delay = min(delay * 2, 5)
+    raise AssertionError("unreachable")
+
+
+def wait_until_committed(
+    settings: Settings, jobs: Sequence[str], *, advance: Advance | None = None
+) -> None:
+    """Until the consumer has committed every job (its rows and dead letters are in the lake)."""
+    from eventlake.state import StateStore
+
+    state = StateStore(settings.state_database_url)
+    waiting = set(jobs)
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_SECONDS
+    try:
+        while waiting:
+            done = {j for j in waiting if (job := state.job(j)) and job["status"] == "committed"}
+            waiting -= done
+            if advance is not None and done:
+                advance(len(done))
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                raise MainJobError(
+                    f"{len(waiting)} jobs were not committed in {CATCH_UP_TIMEOUT_SECONDS:.0f} s; "
+                    f"see {settings.home / 'logs' / 'consumer.log'}"
+                )
+            time.sleep(0.25)
+    finally:
+        state.close()
+
+
+# --- the job ------------------------------------------------------------------------------------
+
+ProgressFactory = Callable[[str, int | None], Advance]
+"""progress(description, total) -> advance(n): one progress bar per step."""
+
+
+@dataclass
+class DatasetTally:
+    """Per dataset, what the API and then the consumer reported for this run's jobs."""
+
+    received: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    landed: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+
+
+@dataclass
+class MainJobReport:
+    manifest: dict[str, Any]
+    tallies: dict[str, DatasetTally]
+    loads: list[dict[str, Any]]  # per load: the pipeline tasks' results by task name
+    api_url: str
+    seconds: float
+
+    @property
+    def events(self) -> DatasetTally:
+        return self.tallies.get("events", DatasetTally())
+
+    def expected_events(self) -> dict[str, int]:
+        files = self.manifest["files"]["events.ndjson"]
+        return {
+            "valid": files["valid"],
+            "duplicate": files["duplicate"],
+            "invalid": files["invalid"],
+        }
+
+    @property
+    def reconciles(self) -> bool:
+        """Every generated event accounted for: landed once, dead-lettered, or a duplicate."""
+        want = self.expected_events()
+        got = self.events
+        # The consumer dead-letters the records the API rejected inside accepted batches.
+        return (got.landed, got.duplicates, got.dead_lettered) == (
+            want["valid"],
+            want["duplicate"],
+            want["invalid"],
+        )
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def run_main_job(
+    settings: Settings,
+    *,
+    events: int,
+    seed: int,
+    warehouse: bool = True,
+    progress: ProgressFactory,
+    on_step: StepCallback,
+) -> MainJobReport:
+    from eventlake.pipeline.tasks import DATA_PIPELINE, process_with_rust
+    from eventlake.sample_data import SampleConfig, write_sample
+
+    began = time.perf_counter()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    samples = settings.home / "samples"
+    config = SampleConfig(events=events, seed=seed)
+    generated = progress("generating sample", config.events)
+    sample = write_sample(samples, config, ("ndjson",), progress=generated)
+    event_lines = _lines(samples / "events.ndjson")
+    half = len(event_lines) // 2
+    prefix = f"run-s{seed}-n{events}"
+    first = {
+        "users": _lines(samples / "users.ndjson"),
+        "products": _lines(samples / "products.ndjson"),
+        "events": event_lines[:half],
+    }
+    second = {"users": _lines(samples / "user_renames.ndjson"), "events": event_lines[half:]}
+    steps = DATA_PIPELINE if warehouse else (process_with_rust,)
+    loads: list[dict[str, Any]] = []
+    all_jobs: dict[str, list[str]] = {}
+    with local_services(settings) as services, services.client() as client:
+        env = _child_env(settings, services.api_key)
+        for number, load in enumerate((first, second), start=1):
+            if services.consumer is None:
+                services.consumer = start_consumer(settings, env, services.logs)
+            sent_jobs: list[str] = []
+            for dataset, lines in load.items():
+                advance = progress(f"load {number}: POST {dataset}", len(lines))
+                sent = post_lines(
+                    client,
+                    dataset,
+                    lines,
+                    key_prefix=f"{prefix}-{number}-{dataset}",
+                    advance=advance,
+                )
+                sent_jobs += sent.jobs
+                all_jobs.setdefault(dataset, []).extend(sent.jobs)
+            wait_until_committed(
+                settings,
+                sent_jobs,
+                advance=progress(f"load {number}: consumer commits", len(sent_jobs)),
+            )
+            # The DAG's process_with_rust drains what is left; one reader per shard at a time.
+            stop(services.consumer)
+            services.consumer = None
+            results: dict[str, Any] = {}
+            for task in steps:
+                on_step(f"load {number}: {task.__name__}", "start")
+                try:
+                    results[task.__name__] = task(settings)
+                except Exception:
+                    on_step(f"load {number}: {task.__name__}", "failed")
+                    raise
+                on_step(f"load {number}: {task.__name__}", "done")
+            loads.append(results)
+        api_url = services.api_url
+    return MainJobReport(
+        manifest=dict(sample.manifest),
+        tallies=_tally(settings, all_jobs),
+        loads=loads,
+        api_url=api_url,
+        seconds=time.perf_counter() - began,
+    )
+
+
+def _tally(settings: Settings, jobs: dict[str, list[str]]) -> dict[str, DatasetTally]:
+    from eventlake.state import StateStore
+
+    state = StateStore(settings.state_database_url)
+    tallies: dict[str, DatasetTally] = {}
+    try:
+        for dataset, ids in jobs.items():
+            tally = tallies.setdefault(dataset, DatasetTally())
+            for job_id in dict.fromkeys(ids):  # a replayed answer names the same job
+                job = state.job(job_id)
+                if job is None:
+                    continue
+                tally.received += job["received"] or 0
+                tally.accepted += job["accepted"] or 0
+                tally.rejected += job["rejected"] or 0
+                tally.landed += job["landed"] or 0
+                tally.duplicates += job["duplicates"] or 0
+                tally.dead_lettered += job["dead_lettered"] or 0
+    finally:
+        state.close()
+    return tallies
