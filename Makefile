@@ -112,13 +112,13 @@ dashboard: setup ## The dashboard (Streamlit) on 127.0.0.1:8501 (make dashboard 
 	$(VENV)/bin/streamlit run src/eventlake/dashboard/app.py --server.headless true --server.address 127.0.0.1 --server.port $${PORT:-8501} --browser.gatherUsageStats false
 
 # The dashboard's screenshot test drives a headless Chromium; CI runs `make test` as root on a
-# fresh machine, so it is installed from Debian there. Elsewhere the test is skipped without it.
+# fresh machine, so it is installed from Debian there. Without it that test fails, saying so.
 chromium: ## Install Debian's chromium when missing (as root), for the dashboard's screenshot test
 	@if command -v chromium >/dev/null; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	else \
-		echo "chromium is missing (sudo apt-get install chromium): the dashboard screenshot test will be skipped"; \
+		echo "chromium is missing (sudo apt-get install chromium): the dashboard screenshot test will fail"; \
 	fi
 
 test-python: chromium

@@ -82,7 +82,7 @@ def test_the_dashboard_renders_in_a_real_browser(
 ) -> None:
     chromium = find_chromium()
     if chromium is None:
-        pytest.skip("no chromium (make chromium installs it as root)")
+        pytest.fail("no chromium: `make chromium` installs Debian's (as root), or apt-get it")
     shot = warehouse_home.path / "reports" / "dashboard.png"
     with headless_chromium(chromium, dashboard_url, tmp_path / "profile") as page:
         rendered = page.wait_for(RENDERED, timeout=60)
