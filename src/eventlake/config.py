@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -171,6 +171,20 @@ class QualitySettings(BaseModel):
     )
 
 
+class AirflowSettings(BaseModel):
+    """Airflow's REST API, when the pipelines should run as DAG runs there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Airflow's API server (e.g. http://127.0.0.1:8080); none: runs in-process.",
+    )
+    username: str = Field(default="admin", max_length=200)
+    password: SecretStr | None = Field(default=None, description="Never logged.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="EVENTLAKE_", env_nested_delimiter="__", extra="forbid"
@@ -194,6 +208,7 @@ class Settings(BaseSettings):
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    airflow: AirflowSettings = Field(default_factory=AirflowSettings)
     api_keys: str = Field(
         default="",
         repr=False,

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from eventlake.config import Settings
+from eventlake.pipeline.airflow import FINAL, PIPELINE_DAGS, AirflowClient, AirflowError
 from eventlake.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,15 @@ def transform(settings: Settings) -> Mapping[str, Any]:
     return transform_pipeline(settings)
 
 
+def data_pipeline(settings: Settings) -> Mapping[str, Any]:
+    """The data pipeline DAG's tasks in order, in this process (without Airflow)."""
+    from eventlake.pipeline.tasks import DATA_PIPELINE
+
+    return {task.__name__: task(settings) for task in DATA_PIPELINE}
+
+
 PIPELINES: dict[str, Pipeline] = {
+    "pipeline": data_pipeline,
     "process": process,
     "transform": transform,
     "quality": quality,
@@ -119,12 +128,17 @@ class PipelineRunner:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventlake-run")
         self._queued: set[str] = set()
         self._lock = threading.Lock()
+        self._airflow_client: AirflowClient | None = None
 
     def start(self, name: str, *, source: str = "") -> str:
-        """Record a queued run of ``name`` and hand it to the worker; its run id."""
+        """Record a queued run of ``name`` and hand it to the worker, or to Airflow when it is
+        configured and the pipeline is a DAG; the run id."""
         pipeline = self.pipelines.get(name)
         if pipeline is None:
             raise UnknownPipelineError(name)
+        dag_id = PIPELINE_DAGS.get(name) if self.settings.airflow.url else None
+        if dag_id is not None:
+            return self._start_in_airflow(name, dag_id, source)
         run_id = new_run_id()
         self.state.create_job(run_id, kind="run", name=name, source=source, status="queued")
         with self._lock:
@@ -139,6 +153,47 @@ class PipelineRunner:
             record_run(self.settings, self.state, name, pipeline, run_id=run_id)
         except Exception:
             log.exception("pipeline run %s (%s) failed", run_id, name)
+
+    def _start_in_airflow(self, name: str, dag_id: str, source: str) -> str:
+        run_id = new_run_id()
+        airflow: dict[str, Any] = {"dag_id": dag_id, "url": self.settings.airflow.url}
+        self.state.create_job(
+            run_id,
+            kind="run",
+            name=name,
+            source=source,
+            status="queued",
+            detail={"airflow": airflow},
+        )
+        try:
+            airflow["dag_run_id"] = self._airflow().trigger(dag_id, {"eventlake_run_id": run_id})
+        except AirflowError as error:
+            _finish(self.state, run_id, "failed", {"airflow": airflow}, error=str(error))
+            raise
+        self.state.update_job(run_id, detail={"airflow": airflow})
+        return run_id
+
+    def follow(self, job: dict[str, Any]) -> dict[str, Any]:
+        """A run started in Airflow, brought up to date from Airflow; other jobs unchanged.
+        Airflow being unreachable leaves the last known status (and says so in the log)."""
+        airflow = (job.get("detail") or {}).get("airflow") or {}
+        if job["kind"] != "run" or "dag_run_id" not in airflow or job["status"] in FINAL:
+            return job
+        try:
+            status = self._airflow().state(airflow["dag_id"], airflow["dag_run_id"])
+        except AirflowError as error:
+            log.warning("run %s: %s", job["job_id"], error)
+            return job
+        if status != job["status"]:
+            finished = time.time() if status in FINAL else None
+            self.state.update_job(job["job_id"], status=status, finished_at=finished)
+            job = {**job, "status": status, "finished_at": finished}
+        return job
+
+    def _airflow(self) -> AirflowClient:
+        if self._airflow_client is None:
+            self._airflow_client = AirflowClient(self.settings.airflow)
+        return self._airflow_client
 
     def close(self) -> None:
         """Let the running run finish; runs still queued are marked failed, not left queued."""

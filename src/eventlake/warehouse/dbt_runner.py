@@ -169,7 +169,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
             "EVENTLAKE_HOME": str(settings.home.resolve()),
             "EVENTLAKE_WAREHOUSE__TARGET": settings.warehouse.target,
             "EVENTLAKE_WAREHOUSE__DUCKDB_PATH": str(settings.duckdb_path),
-            SETTINGS_ENV: settings.model_dump_json(exclude={"api_keys", "quality"}),
+            SETTINGS_ENV: settings.model_dump_json(exclude={"api_keys", "quality", "airflow"}),
             "DBT_TARGET_PATH": str(target_dir),
             "DBT_LOG_PATH": str(log_dir),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

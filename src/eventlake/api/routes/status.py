@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 from starlette.concurrency import run_in_threadpool
 
-from eventlake.api.deps import SourceDep, StateDep
+from eventlake.api.deps import ServicesDep, SourceDep, StateDep
 from eventlake.api.models import ErrorBody, JobStatus
 
 router = APIRouter(tags=["jobs"])
@@ -22,6 +22,7 @@ router = APIRouter(tags=["jobs"])
 async def job_status(
     job_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")],
     state: StateDep,
+    services: ServicesDep,
     _source: SourceDep,
 ) -> JobStatus:
     """An ingest job: accepted → published → processed → committed, each stage with its time
@@ -29,4 +30,7 @@ async def job_status(
     job = await run_in_threadpool(state.job, job_id)
     if job is None:
         raise HTTPException(status_code=404, detail=f"no job {job_id!r}")
+    if (job.get("detail") or {}).get("airflow"):
+        # A DAG run in Airflow: ask Airflow where it is.
+        job = await run_in_threadpool(services.runner().follow, job)
     return JobStatus.from_job(job)

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from eventlake.api.deps import ServicesDep, SourceDep
 from eventlake.api.models import ErrorBody, RunStarted
+from eventlake.pipeline.airflow import AirflowError
 from eventlake.pipeline.runs import PIPELINES, UnknownPipelineError
 
 router = APIRouter(tags=["pipelines"])
@@ -37,6 +38,8 @@ async def trigger(
 
     The pipelines:
 
+    - ``pipeline``: the whole data pipeline (the ``dag_data_pipeline`` DAG's tasks: ingest the
+      landing folder, process, catalog, dbt, quality gates, dashboard).
     - ``process``: drain every stream into the lake until caught up.
     - ``transform``: build the dbt star schema from the lake (``dbt build``: seeds, the users
       snapshot, models and their tests; then the docs site), as ``eventlake transform`` does.
@@ -44,6 +47,10 @@ async def trigger(
     - ``quality``: run the Great Expectations gates over the warehouse, as
       ``eventlake quality`` does. The run fails when a gate fails; ``detail.result`` holds
       the failed expectations.
+
+    With ``EVENTLAKE_AIRFLOW__URL`` set, ``pipeline`` and ``transform`` start a DAG run in
+    Airflow (``dag_data_pipeline``, ``dag_dbt_transform``) through its REST API instead, and
+    ``/api/v1/status/{run_id}`` follows that DAG run; 503 when Airflow does not answer.
 
     The last ``transform`` and ``quality`` runs also show in ``/api/v1/metrics``
     (``last_runs``)."""
@@ -59,6 +66,8 @@ async def trigger(
         raise HTTPException(
             status_code=404, detail=f"no pipeline {pipeline!r}; pipelines: {known}"
         ) from None
+    except AirflowError as error:
+        raise HTTPException(status_code=503, detail=str(error)) from None
     return RunStarted(
         run_id=run_id, pipeline=pipeline, status="queued", status_url=f"/api/v1/status/{run_id}"
     )
