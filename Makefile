@@ -74,7 +74,8 @@ consume: setup ## Consume the streams into the lake until stopped (Ctrl-C commit
 	$(VENV)/bin/eventlake consume
 
 # Airflow lives in its own environment (airflow/pyproject.toml, airflow/uv.lock): its pins clash
-# with the app's. Its tasks run the app's code in $(VENV) (docs/orchestration.md).
+# with the app's. Its tasks run the app's code in $(VENV) (docs/orchestration.md). standalone
+# starts its components as `airflow` from PATH: the Airflow env's bin goes first.
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_HOME_DIR := $(EVENTLAKE_HOME)/airflow
 
@@ -95,7 +96,8 @@ airflow: setup airflow-setup ## Airflow standalone on 127.0.0.1:8080 (make airfl
 	AIRFLOW__API__BASE_URL="http://127.0.0.1:$$port" \
 	AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$$port/execution/" \
 	EVENTLAKE_APP_PYTHON="$(CURDIR)/$(PY)" \
-	exec $(AIRFLOW_VENV)/bin/airflow standalone
+	PATH="$(CURDIR)/$(AIRFLOW_VENV)/bin:$$PATH" \
+	exec airflow standalone
 
 transform: setup ## dbt: build the star schema from the lake (seeds, snapshots, models, tests, docs)
 	$(VENV)/bin/eventlake transform
