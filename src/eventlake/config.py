@@ -222,6 +222,14 @@ class Settings(BaseSettings):
         description="Files dropped here (DATASET/NAME or DATASET*.EXT) are ingested by the "
         "pipeline's ingest_data task; default HOME/landing.",
     )
+    landing_uri: str | None = Field(
+        default=None,
+        pattern=r"^s3://[^/]+",
+        description="An S3 prefix to ingest from instead of the landing folder.",
+    )
+    landing_endpoint_url: str | None = Field(
+        default=None, description="Only for S3 look-alikes (the landing prefix's endpoint)."
+    )
 
     @property
     def reports_dir(self) -> Path:

@@ -19,6 +19,7 @@ from eventlake.pipeline.tasks import (
     update_dashboard,
 )
 from eventlake.state import StateStore
+from tests.aws import AwsEnv
 
 
 def event(i: int, **changes: object) -> dict[str, object]:
@@ -158,3 +159,31 @@ def test_catalog_data_reports_each_table_and_update_dashboard_leaves_a_marker(
     assert (
         json.loads(dashboard_marker(settings).read_text())["refreshed_at"] == marker["refreshed_at"]
     )
+
+
+def test_an_s3_prefix_is_a_landing_folder_too(settings: Settings, aws_env: AwsEnv) -> None:
+    s3 = aws_env.client("s3")
+    s3.create_bucket(Bucket=aws_env.bucket)
+    s3.put_object(
+        Bucket=aws_env.bucket, Key="in/events/a.ndjson", Body=ndjson([event(1), event(2)])
+    )
+    s3.put_object(Bucket=aws_env.bucket, Key="in/events/notes.txt", Body=b"hello")
+    s3.put_object(Bucket=aws_env.bucket, Key="other/events/b.ndjson", Body=ndjson([event(9)]))
+    on_s3 = settings.model_copy(
+        update={
+            "landing_uri": f"s3://{aws_env.bucket}/in",
+            "landing_endpoint_url": aws_env.endpoint_url,
+        }
+    )
+    summary = ingest_data(on_s3)
+    assert (summary["files"], summary["accepted"]) == (2, 2)
+    assert summary["refused"] == [
+        {"file": "events/notes.txt", "reason": summary["refused"][0]["reason"]}
+    ]
+    process_with_rust(on_s3)
+    assert landed_ids(on_s3) == ["e1", "e2"]
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=aws_env.bucket).get("Contents", []))
+    assert [k for k in keys if k.startswith("in/") and "/_" not in k] == []  # all moved
+    assert any(k.startswith("in/_done/") and k.endswith("events/a.ndjson") for k in keys)
+    assert any(k.endswith("events/notes.txt.reason.txt") for k in keys)
+    assert "other/events/b.ndjson" in keys  # outside the prefix: not touched

@@ -48,10 +48,96 @@ def _settings(settings: Settings | None) -> Settings:
 
 @dataclass
 class LandingFile:
-    path: Path
+    relative: str  # the path under the landing folder or prefix, with "/"
     dataset: str
-    content_type: str
+    content_type: str  # "" when the format is not supported
     gzipped: bool
+
+    @property
+    def name(self) -> str:
+        return self.relative.rsplit("/", 1)[-1]
+
+
+def classify(relative: str, datasets: list[str]) -> LandingFile | None:
+    """What a landing file is, from its path: None for files to leave alone (`_done/`,
+    `_rejected/`, dot-files still being written)."""
+    parts = relative.split("/")
+    name = parts[-1]
+    if parts[0] in (DONE_DIR, REJECTED_DIR) or name.startswith(".") or not name:
+        return None
+    gzipped = name.endswith(".gz")
+    suffix = Path(name.removesuffix(".gz")).suffix.lower()
+    dataset = parts[0] if len(parts) > 1 else next((d for d in datasets if name.startswith(d)), "")
+    return LandingFile(relative, dataset, LANDING_FORMATS.get(suffix, ""), gzipped)
+
+
+class LocalLanding:
+    """A folder: files are moved to `_done/DATE/...` or `_rejected/DATE/...` when handled."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.where = str(root)
+
+    def files(self, datasets: list[str]) -> list[LandingFile]:
+        if not self.root.is_dir():
+            return []
+        paths = [p for p in self.root.rglob("*") if p.is_file()]
+        paths.sort(key=lambda p: (p.stat().st_mtime_ns, str(p)))  # oldest first
+        found = (classify(p.relative_to(self.root).as_posix(), datasets) for p in paths)
+        return [f for f in found if f is not None]
+
+    def read(self, file: LandingFile) -> bytes:
+        return (self.root / file.relative).read_bytes()
+
+    def move(self, file: LandingFile, folder: str, reason: str | None = None) -> str:
+        target = self.root / folder / time.strftime("%Y%m%d") / file.relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(self.root / file.relative), target)
+        if reason is not None:
+            target.with_name(target.name + ".reason.txt").write_text(reason + "\n")
+        return str(target)
+
+
+class S3Landing:
+    """An S3 prefix (`s3://bucket/prefix`): objects are copied under `_done/` or `_rejected/`
+    in the same prefix, then deleted."""
+
+    def __init__(self, uri: str, endpoint_url: str | None) -> None:
+        import boto3  # type: ignore[import-untyped]
+
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.where = uri
+        self.client = boto3.client("s3", endpoint_url=endpoint_url)
+
+    def files(self, datasets: list[str]) -> list[LandingFile]:
+        objects = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix
+        ):
+            objects += page.get("Contents", [])
+        objects.sort(key=lambda o: (o["LastModified"], o["Key"]))
+        found = (classify(o["Key"][len(self.prefix) :], datasets) for o in objects)
+        return [f for f in found if f is not None]
+
+    def read(self, file: LandingFile) -> bytes:
+        answer = self.client.get_object(Bucket=self.bucket, Key=self.prefix + file.relative)
+        body: bytes = answer["Body"].read()
+        return body
+
+    def move(self, file: LandingFile, folder: str, reason: str | None = None) -> str:
+        source = self.prefix + file.relative
+        target = f"{self.prefix}{folder}/{time.strftime('%Y%m%d')}/{file.relative}"
+        self.client.copy_object(
+            Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source}
+        )
+        if reason is not None:
+            self.client.put_object(
+                Bucket=self.bucket, Key=target + ".reason.txt", Body=(reason + "\n").encode()
+            )
+        self.client.delete_object(Bucket=self.bucket, Key=source)
+        return f"s3://{self.bucket}/{target}"
 
 
 @dataclass
@@ -80,28 +166,10 @@ def landing_dir(settings: Settings) -> Path:
     return settings.landing_dir or settings.home / "landing"
 
 
-def find_landing_files(landing: Path, datasets: list[str]) -> list[LandingFile]:
-    """Files waiting in the landing folder, oldest first; `_done` and `_rejected` are skipped."""
-    found: list[LandingFile] = []
-    if not landing.is_dir():
-        return found
-    for path in sorted(landing.rglob("*"), key=lambda p: (p.stat().st_mtime_ns, str(p))):
-        relative = path.relative_to(landing)
-        if not path.is_file() or relative.parts[0] in (DONE_DIR, REJECTED_DIR):
-            continue
-        if path.name.startswith("."):
-            continue  # a file still being written by a tool that renames when done
-        gzipped = path.suffix == ".gz"
-        suffix = Path(path.stem).suffix if gzipped else path.suffix
-        content_type = LANDING_FORMATS.get(suffix.lower())
-        dataset = relative.parts[0] if len(relative.parts) > 1 else None
-        if dataset is None:
-            dataset = next((d for d in datasets if path.name.startswith(d)), None)
-        if content_type is None or dataset is None:
-            found.append(LandingFile(path, dataset or "", "", gzipped))  # refused below
-            continue
-        found.append(LandingFile(path, dataset, content_type, gzipped))
-    return found
+def open_landing(settings: Settings) -> LocalLanding | S3Landing:
+    if settings.landing_uri is not None:
+        return S3Landing(settings.landing_uri, settings.landing_endpoint_url)
+    return LocalLanding(landing_dir(settings))
 
 
 def _chunks(body: bytes, content_type: str, limit: int) -> Iterator[bytes]:
@@ -132,15 +200,6 @@ def _chunks(body: bytes, content_type: str, limit: int) -> Iterator[bytes]:
         yield header + b"".join(piece)
 
 
-def _move(path: Path, landing: Path, folder: str, reason: str | None = None) -> Path:
-    target = landing / folder / time.strftime("%Y%m%d") / path.relative_to(landing)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(path), target)
-    if reason is not None:
-        target.with_name(target.name + ".reason.txt").write_text(reason + "\n")
-    return target
-
-
 def ingest_data(settings: Settings | None = None) -> dict[str, Any]:
     """Publish the files waiting in the landing folder through the API's own path (the same
     contract checks, stream and job records), then move each to `_done/` (or `_rejected/`
@@ -152,12 +211,12 @@ def ingest_data(settings: Settings | None = None) -> dict[str, Any]:
     from eventlake.state import StateStore
 
     settings = _settings(settings)
-    landing = landing_dir(settings)
+    landing = open_landing(settings)
     summary = IngestSummary()
     state = StateStore(settings.state_database_url)
     ingestor = Ingestor(settings, state)
     try:
-        for file in find_landing_files(landing, ingestor.datasets):
+        for file in landing.files(ingestor.datasets):
             summary.files += 1
             if not file.content_type or file.dataset not in ingestor.datasets:
                 reason = (
@@ -165,15 +224,15 @@ def ingest_data(settings: Settings | None = None) -> dict[str, Any]:
                     if file.content_type
                     else "not a supported format (.ndjson, .jsonl, .json, .csv, optionally .gz)"
                 )
-                _refuse(summary, file.path, landing, reason)
+                _refuse(summary, file, landing, reason)
                 continue
-            raw = file.path.read_bytes()
+            raw = landing.read(file)
             try:
                 body = gzip.decompress(raw) if file.gzipped else raw
                 digest = hashlib.sha256(raw).hexdigest()[:32]
                 pieces = list(_chunks(body, file.content_type, settings.api.max_body_bytes))
             except (OSError, EOFError, ValueError) as error:
-                _refuse(summary, file.path, landing, str(error))
+                _refuse(summary, file, landing, str(error))
                 continue
             all_rejected = 0
             for index, piece in enumerate(pieces):
@@ -192,14 +251,14 @@ def ingest_data(settings: Settings | None = None) -> dict[str, Any]:
                     # Here eventlake holds the only copy, so the records go to the
                     # dead-letter table with their reasons, once (keyed by content).
                     all_rejected += 1
-                    report = _dead_letter_piece(settings, file, landing, index, piece)
+                    report = _dead_letter_piece(settings, file, index, piece)
                     summary.received += report.received
                     summary.rejected += report.rejected
                     continue
                 except IngestError as error:
                     # A down stream or state database is transient: the file stays, the task
                     # fails and its retry sends the same pieces under the same keys.
-                    raise RuntimeError(f"{file.path.name}: {error}") from error
+                    raise RuntimeError(f"{file.relative}: {error}") from error
                 summary.requests += 1
                 summary.received += int(answer.body.get("received", 0))
                 summary.accepted += int(answer.body.get("accepted", 0))
@@ -207,9 +266,9 @@ def ingest_data(settings: Settings | None = None) -> dict[str, Any]:
                 summary.jobs.append(str(answer.body["job_id"]))
             if all_rejected == len(pieces):
                 reason = "no valid record; every record is in the dead-letter table"
-                _refuse(summary, file.path, landing, reason)
+                _refuse(summary, file, landing, reason)
             else:
-                _move(file.path, landing, DONE_DIR)
+                landing.move(file, DONE_DIR)
     finally:
         ingestor.close()
         state.close()
@@ -223,15 +282,15 @@ def ingest_data(settings: Settings | None = None) -> dict[str, Any]:
 
 
 def _dead_letter_piece(
-    settings: Settings, file: LandingFile, landing: Path, index: int, piece: bytes
+    settings: Settings, file: LandingFile, index: int, piece: bytes
 ) -> FileReport:
     from eventlake.contracts import load_contract
     from eventlake.lake import Lake
     from eventlake.pipeline.process_files import process_file
 
     suffix = {v: k for k, v in LANDING_FORMATS.items()}[file.content_type]
-    name = f"{file.path.name.removesuffix('.gz')}.piece-{index}{suffix}"
-    copy = landing / REJECTED_DIR / "pieces" / file.dataset / name
+    name = f"{file.name.removesuffix('.gz')}.piece-{index}{suffix}"
+    copy = settings.home / "landing_pieces" / file.dataset / name
     copy.parent.mkdir(parents=True, exist_ok=True)
     copy.write_bytes(piece)
     report = process_file(
@@ -246,10 +305,12 @@ def _dead_letter_piece(
     return report
 
 
-def _refuse(summary: IngestSummary, path: Path, landing: Path, reason: str) -> None:
-    moved = _move(path, landing, REJECTED_DIR, reason)
-    summary.refused.append({"file": str(path.relative_to(landing)), "reason": reason})
-    log.warning("ingest_data: %s refused (%s), kept in %s", path.name, reason, moved)
+def _refuse(
+    summary: IngestSummary, file: LandingFile, landing: LocalLanding | S3Landing, reason: str
+) -> None:
+    moved = landing.move(file, REJECTED_DIR, reason)
+    summary.refused.append({"file": file.relative, "reason": reason})
+    log.warning("ingest_data: %s refused (%s), kept in %s", file.relative, reason, moved)
 
 
 # --- process_with_rust, catalog_data ---------------------------------------------------------
