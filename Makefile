@@ -126,4 +126,4 @@ chromium: ## Install Debian's chromium when missing (as root), for the dashboard
 test-python: chromium
 
 clean: ## Remove build outputs, the virtual environment and EVENTLAKE_HOME
-	rm -rf target $(VENV) $(TOOLS) .eventlake .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf target $(VENV) .venv-airflow $(TOOLS) .eventlake .pytest_cache .mypy_cache .ruff_cache .hypothesis
