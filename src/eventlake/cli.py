@@ -4,7 +4,8 @@ Commands:
 
 * ``eventlake generate`` — deterministic sample data (:mod:`eventlake.sample_data`).
 * ``eventlake process FILE...`` — run files through the Rust core (:mod:`eventlake.pipeline`).
-* ``eventlake run`` — the main job on embedded defaults: generate, process, summarise.
+* ``eventlake run`` — the main job on embedded defaults: API and consumer, traffic over HTTP,
+  the pipeline's tasks after each of two loads, a summary (:mod:`eventlake.pipeline.main_job`).
 * ``eventlake lake inspect|compact|expire`` — look after the Iceberg tables
   (:mod:`eventlake.lake.maintenance`).
 * ``eventlake serve`` — the HTTP API (:mod:`eventlake.api`).
@@ -13,6 +14,7 @@ Commands:
   exit code 1 when a model or test fails.
 * ``eventlake quality`` — the Great Expectations gates over the warehouse
   (:mod:`eventlake.quality`); exit code 1 when one fails.
+* ``eventlake dashboard`` — the Streamlit dashboard (:mod:`eventlake.dashboard`).
 
 Bad input (a negative count, a share outside [0, 1], an unknown format) is reported as a usage
 error (exit code 2) and problems while writing as an error message (exit code 1); never as a
