@@ -8,7 +8,6 @@ own names (``aws_env``).
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.ports import free_port
 
 REGION = "us-east-1"
 ACCESS_KEY_ID = "testing"
@@ -43,12 +44,6 @@ class MotoServer:
                 self.process.wait(timeout=10)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _answers(endpoint_url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{endpoint_url}/moto-api/data.json", timeout=0.5) as resp:
@@ -62,7 +57,7 @@ def start_moto_server(log_path: Path, timeout_s: float = START_TIMEOUT_S) -> Mot
 
     Raises ``RuntimeError`` with the server's log if it exits or does not answer in time.
     """
-    port = _free_port()
+    port = free_port()
     endpoint_url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

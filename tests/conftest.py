@@ -1,4 +1,5 @@
-"""Shared fixtures. AWS: a moto server over real HTTP (see ``tests/aws.py``)."""
+"""Shared fixtures. AWS: a moto server over real HTTP (see ``tests/aws.py``); Snowflake: a
+fakesnow server (``tests/fakesnow.py``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.aws import (
     MotoServer,
     start_moto_server,
 )
+from tests.fakesnow import FakesnowServer, start_fakesnow
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +54,14 @@ def aws_env(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> AwsEnv:
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
     return AwsEnv.fresh(moto_server.endpoint_url)
+
+
+@pytest.fixture(scope="session")
+def fakesnow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakesnowServer]:
+    """One fakesnow server per session (Snowflake's protocol, see ``tests/fakesnow.py``);
+    each user of it works in a database of its own."""
+    server = start_fakesnow(tmp_path_factory.mktemp("fakesnow") / "server.log")
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -156,6 +156,27 @@ class WarehouseSettings(BaseModel):
     )
 
 
+class SnowflakeSettings(BaseSettings):
+    """The prod target's connection: the same ``SNOWFLAKE_*`` variables dbt's profile reads
+    (dbt_project/profiles.yml), so one set of variables serves dbt, the dashboard and the gates.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SNOWFLAKE_", extra="ignore")
+
+    account: str = Field(min_length=1)
+    user: str = Field(min_length=1)
+    password: SecretStr = Field(repr=False)
+    role: str = "TRANSFORMER"
+    warehouse: str = "TRANSFORMING"
+    database: str = "EVENTLAKE"
+    # Unset in production (the connector derives the host from the account); the tests point
+    # them at a local fakesnow server.
+    host: str = ""
+    port: int = Field(default=443, gt=0, lt=65536)
+    protocol: str = Field(default="https", pattern="^https?$")
+    login_timeout: int = Field(default=30, gt=0, description="Seconds to wait for a session.")
+
+
 class QualitySettings(BaseModel):
     """Great Expectations gates over the warehouse's staging and mart tables."""
 

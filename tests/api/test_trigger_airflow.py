@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from fastapi.testclient import TestClient
 from eventlake.api.auth import local_api_key
 from eventlake.config import PROJECT_ROOT, AirflowSettings, Settings
 from eventlake.state import StateStore
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -55,12 +55,6 @@ class AirflowServer:
         assert answer.status_code == 200, answer.text
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def airflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowServer]:
     if not AIRFLOW.exists():
@@ -81,7 +75,7 @@ def airflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow
             [str(AIRFLOW), *step], env=env, capture_output=True, text=True, timeout=600
         )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    port = _free_port()
+    port = free_port()
     with (home / "api-server.log").open("wb") as log:
         server = subprocess.Popen(
             [str(AIRFLOW), "api-server", "--port", str(port)], env=env, stdout=log, stderr=log

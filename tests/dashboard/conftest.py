@@ -28,6 +28,7 @@ import pytest
 
 from eventlake.config import Settings, get_settings
 from eventlake.state import StateStore
+from tests.fakesnow import FakesnowServer
 
 USERS = [
     # user_sk, user_id, user_name, created_at, valid_from, valid_to, is_current, version_number
@@ -49,6 +50,8 @@ PRODUCTS = [
     ("sk-p1", "p1", "Lamp", "home", 10.0),
     ("sk-p2", "p2", "Mug", "kitchen", 5.0),
 ]
+SNOWFLAKE_DATABASE = "DASHBOARD"
+MARTS = ("marts.dim_users", "marts.dim_products", "marts.fact_events")
 FUNNEL = {"page_view": 1, "add_to_cart": 2, "purchase": 3}
 EVENTS = [
     # event_id, user_sk, user_id, product_id, event_timestamp, event_type, event_value
@@ -165,6 +168,15 @@ def record_runs(settings: Settings) -> None:
 class Home:
     path: Path
     settings: Settings
+
+
+@pytest.fixture(scope="session")
+def snowflake_marts(warehouse_home: Home, fakesnow_server: FakesnowServer) -> FakesnowServer:
+    """The known marts, copied into the fakesnow server's DASHBOARD database."""
+    fakesnow_server.copy_from_duckdb(
+        warehouse_home.settings.duckdb_path, MARTS, database=SNOWFLAKE_DATABASE
+    )
+    return fakesnow_server
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.conftest import Home, closed_port_url, point_at
+from tests.dashboard.conftest import SNOWFLAKE_DATABASE, Home, closed_port_url, point_at
+from tests.fakesnow import FakesnowServer
 
 APP = Path(__file__).parents[2] / "src" / "eventlake" / "dashboard" / "app.py"
 TIMEOUT = 60  # the first run imports plotly
@@ -148,3 +149,40 @@ def test_missing_marts_say_run_first(tmp_path: Path, monkeypatch: pytest.MonkeyP
     at = _app()
     assert "run `make run` first" in _texts(at)
     assert not at.error
+
+
+def test_the_prod_target_reads_snowflake(
+    snowflake_marts: FakesnowServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An empty home: every number below comes from Snowflake (fakesnow), none from DuckDB.
+    point_at(monkeypatch, tmp_path, closed_port_url())
+    monkeypatch.setenv("EVENTLAKE_WAREHOUSE__TARGET", "prod")
+    for name, value in snowflake_marts.env(SNOWFLAKE_DATABASE).items():
+        monkeypatch.setenv(name, value)
+    at = _app()
+    kpis = _metrics(at)
+    assert (kpis["Events"], kpis["Users"], kpis["Revenue"], kpis["Conversion"]) == (
+        "10",
+        "3",
+        "15.00",
+        "33.3%",
+    )
+    assert f"Snowflake fakesnow/{SNOWFLAKE_DATABASE}" in _texts(at)
+    at.selectbox(key="drill_user").set_value("u1")
+    _run(at)
+    versions = _frame_with(at, "version_number", "valid_from", "valid_to")
+    assert versions["user_name"].tolist() == ["Alice", "Alicia"]
+    assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+def test_the_prod_target_without_credentials_says_which_are_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    point_at(monkeypatch, tmp_path, closed_port_url())
+    monkeypatch.setenv("EVENTLAKE_WAREHOUSE__TARGET", "prod")
+    for name in ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    at = _app()
+    errors = "\n".join(str(e.value) for e in at.error)
+    assert "SNOWFLAKE_ACCOUNT, SNOWFLAKE_PASSWORD, SNOWFLAKE_USER" in errors
+    assert "run `make run` first" in _texts(at)

@@ -1,21 +1,45 @@
-"""The dashboard's libraries on the known warehouse (conftest): the numbers behind each chart."""
+"""The dashboard's libraries on the known warehouse (conftest): the numbers behind each chart.
+
+Every query test runs twice: on the DuckDB file (the local target) and on the same marts in
+Snowflake (the prod target), served by fakesnow over Snowflake's protocol with the types dbt
+gives them there. One more test compares every query's frame across the two."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import pandas as pd  # type: ignore[import-untyped]
 import pytest
 
 from eventlake.config import Settings
 from eventlake.dashboard import health
-from eventlake.dashboard.queries import Filters, Warehouse, WarehouseMissingError
-from tests.dashboard.conftest import API_METRICS, Home, closed_port_url
+from eventlake.dashboard.queries import (
+    Filters,
+    Warehouse,
+    WarehouseMissingError,
+    WarehouseUnavailableError,
+)
+from eventlake.warehouse.readers import DuckDBReader, SnowflakeReader
+from tests.dashboard.conftest import (
+    API_METRICS,
+    SNOWFLAKE_DATABASE,
+    Home,
+    closed_port_url,
+)
+from tests.fakesnow import FAKESNOW_NULL_TIMESTAMP, FakesnowServer
+from tests.ports import free_port
 
 
-@pytest.fixture
-def warehouse(warehouse_home: Home) -> Warehouse:
-    return Warehouse(warehouse_home.settings.duckdb_path)
+@pytest.fixture(params=["duckdb", "snowflake"])
+def warehouse(request: pytest.FixtureRequest, warehouse_home: Home) -> Iterator[Warehouse]:
+    if request.param == "duckdb":
+        yield Warehouse(DuckDBReader(warehouse_home.settings.duckdb_path))
+        return
+    server: FakesnowServer = request.getfixturevalue("snowflake_marts")
+    with SnowflakeReader(server.settings(SNOWFLAKE_DATABASE)) as reader:
+        yield Warehouse(reader)
 
 
 def test_kpis_without_filters(warehouse: Warehouse) -> None:
@@ -86,7 +110,7 @@ def test_bounds_and_event_types(warehouse: Warehouse) -> None:
 
 
 def test_a_missing_warehouse_is_said_not_raised_from_duckdb(tmp_path: Path) -> None:
-    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    warehouse = Warehouse(DuckDBReader(tmp_path / "warehouse.duckdb"))
     assert warehouse.missing_tables() == [
         "marts.fact_events",
         "marts.dim_users",
@@ -123,3 +147,75 @@ def test_state_and_quality(warehouse_home: Home, tmp_path: Path) -> None:
     assert health.read_state(fresh) is None
     assert not (tmp_path / "state.db").exists()  # reading does not create the database
     assert health.read_quality_summary(fresh) is None
+
+
+def _as_duckdb_reads(frame: pd.DataFrame) -> pd.DataFrame:
+    """fakesnow's one difference from Snowflake that shows here: a NULL timestamp comes back
+    as 1970-01-01 (tests/fakesnow.py); read it as the NULL it is."""
+    frame = frame.copy()
+    for name in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[name]):
+            frame[name] = frame[name].mask(frame[name] == FAKESNOW_NULL_TIMESTAMP)
+    return frame
+
+
+def test_every_query_gives_the_same_frame_on_duckdb_and_snowflake(
+    warehouse_home: Home, snowflake_marts: FakesnowServer
+) -> None:
+    local = Warehouse(DuckDBReader(warehouse_home.settings.duckdb_path))
+    some_days = Filters(start=date(2026, 11, 2), end=date(2026, 11, 4))
+    some_types = Filters(event_types=("purchase", "page_view"))
+    calls: list[tuple[str, tuple[object, ...]]] = [
+        ("users", ()),
+        ("products", ()),
+        ("user_versions", ("u1",)),
+        *(
+            (name, (filters,))
+            for filters in (Filters(), some_days, some_types)
+            for name in (
+                "funnel",
+                "events_over_time",
+                "revenue_over_time",
+                "top_users",
+                "top_products",
+            )
+        ),
+        *((name, ("u1", f)) for f in (Filters(), some_types) for name in ("user_events",)),
+        *((name, ("p2", f)) for f in (Filters(), some_days) for name in ("product_events",)),
+    ]
+    with SnowflakeReader(snowflake_marts.settings(SNOWFLAKE_DATABASE)) as reader:
+        prod = Warehouse(reader)
+        for name, args in calls:
+            expected = getattr(local, name)(*args)
+            assert not expected.empty or name == "revenue_over_time", (name, args)
+            pd.testing.assert_frame_equal(
+                _as_duckdb_reads(getattr(prod, name)(*args)), expected, obj=f"{name}{args}"
+            )
+        for filters in (Filters(), some_days, some_types):
+            assert prod.kpis(filters) == local.kpis(filters)
+        assert prod.date_bounds() == local.date_bounds()
+        assert prod.event_types() == local.event_types()
+
+
+def test_snowflake_before_dbt_has_built_the_marts(fakesnow_server: FakesnowServer) -> None:
+    fakesnow_server.execute("create database if not exists EMPTY_WAREHOUSE")
+    with SnowflakeReader(fakesnow_server.settings("EMPTY_WAREHOUSE")) as reader:
+        warehouse = Warehouse(reader)
+        assert warehouse.missing_tables() == [
+            "marts.fact_events",
+            "marts.dim_users",
+            "marts.dim_products",
+        ]
+        with pytest.raises(WarehouseMissingError):
+            warehouse.kpis(Filters())
+
+
+def test_snowflake_unreachable_is_an_error_naming_it(fakesnow_server: FakesnowServer) -> None:
+    settings = fakesnow_server.settings().model_copy(
+        update={"port": free_port(), "login_timeout": 5}
+    )
+    with (
+        SnowflakeReader(settings) as reader,
+        pytest.raises(WarehouseUnavailableError, match="cannot connect to Snowflake fakesnow"),
+    ):
+        Warehouse(reader).kpis(Filters())

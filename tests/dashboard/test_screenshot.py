@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from PIL import Image
 
 from tests.dashboard.browser import find_chromium, headless_chromium
 from tests.dashboard.conftest import Home
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -31,17 +31,10 @@ document.querySelectorAll('[data-testid="stMetric"]').length >= 4
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.fixture
 def dashboard_url(warehouse_home: Home, fake_api: str, tmp_path: Path) -> Iterator[str]:
     """`eventlake dashboard` on a free loopback port, over the known warehouse."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "EVENTLAKE_HOME": str(warehouse_home.path),

@@ -10,7 +10,6 @@ import gzip
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,19 +21,14 @@ import pytest
 
 from eventlake.config import Settings
 from eventlake.lake import DEAD_LETTER_TABLE, Lake
+from tests.ports import free_port
 
 KEY = "e2e-secret-key-0123456789"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "EVENTLAKE_HOME": str(tmp_path), "EVENTLAKE_API_KEYS": f"e2e:{KEY}"}
     server = subprocess.Popen(
         [sys.executable, "-m", "eventlake.cli", "serve", "--port", str(port)],

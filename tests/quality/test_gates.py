@@ -140,9 +140,3 @@ def test_a_missing_warehouse_or_table_is_a_clear_error(tmp_path: Path) -> None:
         pytest.raises(QualityError, match=r"no table staging\.stg_events"),
     ):
         warehouse.read_table("staging", "stg_events")
-
-
-def test_prod_is_refused_clearly(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, warehouse={"target": "prod"})  # type: ignore[arg-type]
-    with pytest.raises(NotImplementedError, match="Snowflake"):
-        open_warehouse(settings)

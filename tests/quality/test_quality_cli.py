@@ -126,14 +126,19 @@ def test_no_warehouse_is_a_clear_error(tmp_path: Path, use_home: object) -> None
     assert run["status"] == "failed"
 
 
-def test_the_prod_warehouse_is_refused_clearly(
+def test_prod_without_snowflake_credentials_exits_1_naming_them(
     tmp_path: Path, use_home: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EVENTLAKE_WAREHOUSE__TARGET", "prod")
+    for name in ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
     use_home(Settings(home=tmp_path))  # type: ignore[operator]
     result = runner.invoke(app, ["quality"])
     assert result.exit_code == 1
-    assert "cannot read the 'prod' warehouse (Snowflake) yet" in _flat(result.output)
+    assert (
+        "the prod target reads Snowflake: set SNOWFLAKE_ACCOUNT, SNOWFLAKE_PASSWORD, "
+        "SNOWFLAKE_USER" in _flat(result.output)
+    )
 
 
 def test_the_api_triggers_the_gate_and_records_its_failures(broken_home: Settings) -> None:

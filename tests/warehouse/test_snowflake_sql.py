@@ -28,11 +28,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +39,8 @@ from typing import Any
 import duckdb
 import pytest
 
+from tests.fakesnow import FakesnowServer, start_fakesnow
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +48,6 @@ DBT_PROJECT = ROOT / "dbt_project"
 MARTS_DDL = DBT_PROJECT / "snowflake" / "02_marts.sql"
 BIN = Path(sys.executable).parent
 DBT_TIMEOUT_S = 240
-SERVER_START_TIMEOUT_S = 30.0
 # The fakesnow failure of the second snapshot run (C in the module docstring).
 FAKESNOW_SNAPSHOT_FAILURE = re.compile(
     r"TEMPORARY table names can \*only\* use the \"temp\" catalog"
@@ -124,12 +122,6 @@ order by user_id, version_number
 """
 
 
-def statements(script: str) -> list[str]:
-    """The statements of a script without `--` comments (no string here holds `--` or `;`)."""
-    script = re.sub(r"--[^\n]*", "", script)
-    return [s.strip() for s in script.split(";") if s.strip()]
-
-
 def marts_ddl_columns() -> dict[str, list[str]]:
     """Column names, in order, of each CREATE TABLE in snowflake/02_marts.sql."""
     tables: dict[str, list[str]] = {}
@@ -144,62 +136,28 @@ def marts_ddl_columns() -> dict[str, list[str]]:
     return tables
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Fakesnow:
-    """A `fakesnow -s` server process and the dbt `prod` profile's environment for it."""
+    """A fakesnow server (tests/fakesnow.py) and dbt's `prod` profile pointed at it."""
 
-    port: int
-    process: subprocess.Popen[bytes]
+    server: FakesnowServer
     project_copy: Path
     dbt_env: dict[str, str] = field(default_factory=dict)
 
     def stop(self) -> None:
-        # After some failures the server stops answering but keeps running: stop it by PID.
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        self.server.stop()
 
     def connect(self) -> Any:
-        import snowflake.connector
-
-        return snowflake.connector.connect(
-            account="fakesnow",
-            user="fake",
-            password="snow",
-            host="127.0.0.1",
-            port=self.port,
-            protocol="http",
-            database="EVENTLAKE",
-            schema="LAKE",
-        )
+        return self.server.connect(schema="LAKE")
 
     def execute(self, script: str) -> None:
-        with self.connect() as conn, conn.cursor() as cursor:
-            for statement in statements(script):
-                cursor.execute(statement)
+        self.server.execute(script)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        with self.connect() as conn, conn.cursor() as cursor:
-            cursor.execute(sql)
-            return [tuple(row) for row in cursor.fetchall()]
+        return self.server.query(sql)
 
     def columns(self, schema: str, table: str) -> list[str]:
-        rows = self.query(
-            "select column_name from information_schema.columns "
-            f"where table_schema = '{schema.upper()}' and table_name = '{table.upper()}' "
-            "order by ordinal_position"
-        )
-        return [str(name).lower() for (name,) in rows]
+        return self.server.columns(schema, table)
 
     def dbt(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [
@@ -222,15 +180,9 @@ class Fakesnow:
         )
 
 
-def start_fakesnow(workdir: Path) -> Fakesnow:
-    port = _free_port()
-    log = (workdir / "fakesnow.log").open("wb")
-    process = subprocess.Popen(
-        [str(BIN / "fakesnow"), "-s", "-p", str(port)],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+def start_dbt_on_fakesnow(workdir: Path) -> Fakesnow:
+    """A server of its own: the story below changes it and may leave it unanswering."""
+    server = start_fakesnow(workdir / "fakesnow.log")
     # dbt writes target/ and logs/ next to the project: give it a copy of its own.
     project_copy = workdir / "dbt_project"
     shutil.copytree(
@@ -241,26 +193,8 @@ def start_fakesnow(workdir: Path) -> Fakesnow:
         for key, value in os.environ.items()
         if not key.startswith(("SNOWFLAKE_", "EVENTLAKE_DBT_"))
     }
-    env.update(
-        SNOWFLAKE_ACCOUNT="fakesnow",
-        SNOWFLAKE_USER="fake",
-        SNOWFLAKE_PASSWORD="snow",
-        SNOWFLAKE_HOST="127.0.0.1",
-        SNOWFLAKE_PORT=str(port),
-        SNOWFLAKE_PROTOCOL="http",
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-        DBT_VERSION_CHECK="false",
-    )
-    server = Fakesnow(port=port, process=process, project_copy=project_copy, dbt_env=env)
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return server
-        except OSError:
-            time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"fakesnow did not start on port {port}: see {workdir / 'fakesnow.log'}")
+    env.update(server.env(), DBT_SEND_ANONYMOUS_USAGE_STATS="false", DBT_VERSION_CHECK="false")
+    return Fakesnow(server=server, project_copy=project_copy, dbt_env=env)
 
 
 def dbt_failure(result: subprocess.CompletedProcess[str]) -> str:
@@ -280,7 +214,7 @@ class Story:
 
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
-    server = start_fakesnow(tmp_path_factory.mktemp("fakesnow"))
+    server = start_dbt_on_fakesnow(tmp_path_factory.mktemp("fakesnow"))
     try:
         server.execute(LAKE_TABLES)
         server.execute(FIRST_LAKE_COMMIT)

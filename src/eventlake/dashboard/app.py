@@ -7,6 +7,8 @@ lays them out. The sidebar's filters (dates, event types) apply to every chart a
 
 from __future__ import annotations
 
+import hashlib
+import os
 from datetime import date
 from typing import Any
 
@@ -21,7 +23,9 @@ from eventlake.dashboard.queries import (
     Warehouse,
     WarehouseBusyError,
     WarehouseMissingError,
+    WarehouseUnavailableError,
 )
+from eventlake.warehouse.readers import WarehouseReader, open_reader
 
 LIVE_REFRESH_SECONDS = 5
 STATE_REFRESH_SECONDS = 15
@@ -36,11 +40,14 @@ def main() -> None:
     except ValidationError as error:
         st.error(f"The EVENTLAKE_* settings are invalid:\n\n```\n{error}\n```")
         return
-    warehouse = Warehouse(settings.duckdb_path)
     overview, drill_down, pipeline = st.tabs(["Overview", "Drill-down", "Pipeline health"])
-
-    filters = _sidebar_filters(warehouse)
-    if filters is not None:
+    try:
+        warehouse = _open_warehouse(settings)
+    except WarehouseUnavailableError as error:
+        st.sidebar.error(f"Cannot read the warehouse: {error}")
+        warehouse = None
+    filters = None if warehouse is None else _sidebar_filters(warehouse)
+    if warehouse is not None and filters is not None:
         with overview:
             _guarded(_overview, warehouse, filters)
         with drill_down:
@@ -61,6 +68,24 @@ def _guarded(section: Any, warehouse: Warehouse, filters: Filters) -> None:
         st.info(RUN_FIRST, icon="🗂️")
     except WarehouseBusyError:
         st.warning("dbt is rebuilding the warehouse right now; reload in a moment.", icon="⏳")
+    except WarehouseUnavailableError as error:
+        st.error(f"The warehouse did not answer: {error}")
+
+
+def _open_warehouse(settings: Settings) -> Warehouse:
+    """DuckDB is opened per query (dbt writes the file); a Snowflake session is kept."""
+    if settings.warehouse.target == "local":
+        return Warehouse(open_reader(settings))
+    connection = sorted((k, v) for k, v in os.environ.items() if k.startswith("SNOWFLAKE_"))
+    key = hashlib.sha256(repr(connection).encode()).hexdigest()
+    return Warehouse(_kept_reader(settings, key))
+
+
+@st.cache_resource(show_spinner=False)
+def _kept_reader(_settings: Settings, connection_key: str) -> WarehouseReader:
+    """One reader per set of SNOWFLAKE_* variables, shared by every session: opening a
+    Snowflake session costs round trips. (Streamlit does not hash ``_settings``.)"""
+    return open_reader(_settings)
 
 
 def _sidebar_filters(warehouse: Warehouse) -> Filters | None:
@@ -72,10 +97,13 @@ def _sidebar_filters(warehouse: Warehouse) -> Filters | None:
         bounds = warehouse.date_bounds()
         types = warehouse.event_types()
     except WarehouseMissingError:
-        sidebar.caption(f"No warehouse at `{warehouse.path}` yet.")
+        sidebar.caption(f"No warehouse yet ({warehouse.description}).")
         return None
     except WarehouseBusyError:
         sidebar.warning("dbt is rebuilding the warehouse; reload in a moment.", icon="⏳")
+        return None
+    except WarehouseUnavailableError as error:
+        sidebar.error(f"The warehouse did not answer: {error}")
         return None
     if bounds is None:
         sidebar.caption("The warehouse has no events yet.")
@@ -88,7 +116,7 @@ def _sidebar_filters(warehouse: Warehouse) -> Filters | None:
     chosen = sidebar.multiselect(
         "Event types", types, key="filter_types", placeholder="All event types"
     )
-    sidebar.caption(f"Warehouse: `{warehouse.path}`")
+    sidebar.caption(f"Warehouse: `{warehouse.description}`")
     return Filters(start=start, end=end, event_types=tuple(chosen))
 
 

@@ -1,12 +1,14 @@
 """What the dashboard shows, read from the warehouse's star schema (``marts``).
 
-Every query opens the DuckDB file read-only and closes it again: dbt writes the same file, and
-a connection held open between queries would keep the next ``eventlake transform`` waiting
-on DuckDB's lock (or the other way round). While dbt holds it, a query raises
-:class:`WarehouseBusyError` instead of hanging.
+The SQL is written once for both targets, DuckDB locally and Snowflake in production, in the
+dialect they share (:mod:`eventlake.warehouse.readers` runs it; the tests run every query on
+both and compare the frames). Where they differ, the work is done in pandas instead: the daily
+series is filled with zeros there rather than with DuckDB's ``generate_series``, and a
+``count_if`` in a result is cast to bigint (DuckDB's is a HUGEINT, which pandas makes a float).
 
-Times are UTC: the session time zone is set on every connection, so a ``TIMESTAMP WITH TIME
-ZONE`` never shifts into the server's zone.
+The DuckDB reader opens the file read-only for each query and closes it again, so a
+``eventlake transform`` never waits on the dashboard; while dbt holds the file, a query
+raises :class:`WarehouseBusyError` instead of hanging. Times are UTC on both targets.
 """
 
 from __future__ import annotations
@@ -14,28 +16,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd  # type: ignore[import-untyped]  # pandas-stubs is not in the environment
+
+from eventlake.warehouse.readers import (
+    WarehouseBusyError,
+    WarehouseMissingError,
+    WarehouseReader,
+    WarehouseUnavailableError,
+)
+
+__all__ = [
+    "Filters",
+    "Kpis",
+    "Warehouse",
+    "WarehouseBusyError",
+    "WarehouseMissingError",
+    "WarehouseUnavailableError",
+]
 
 SCHEMA = "marts"
 TABLES = ("fact_events", "dim_users", "dim_products")
 FUNNEL_STEPS = ("page_view", "add_to_cart", "purchase")  # funnel_step 1, 2, 3 (event_types seed)
-
-
-class WarehouseMissingError(RuntimeError):
-    """No warehouse yet (no file, or the marts not built): nothing to show until a run."""
-
-    def __init__(self, path: Path, missing: Sequence[str]) -> None:
-        self.path = path
-        self.missing = tuple(missing)
-        super().__init__(f"{path}: missing {', '.join(self.missing)}")
-
-
-class WarehouseBusyError(RuntimeError):
-    """The file is locked by a writer (a dbt build in progress): try again in a moment."""
 
 
 @dataclass(frozen=True)
@@ -71,39 +74,24 @@ class Kpis:
 
 
 class Warehouse:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    """The dashboard's questions, asked of one warehouse reader."""
+
+    def __init__(self, reader: WarehouseReader) -> None:
+        self.reader = reader
+        self.description = reader.description
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-        if not self.path.exists():
-            raise WarehouseMissingError(self.path, [self.path.name])
-        try:
-            connection = duckdb.connect(str(self.path), read_only=True)
-        except duckdb.IOException as error:
-            raise WarehouseBusyError(f"the warehouse is locked by a writer: {error}") from error
-        try:
-            connection.execute("SET TimeZone = 'UTC'")
-            frame: pd.DataFrame = connection.execute(sql, list(params)).df()
-        except duckdb.CatalogException as error:
-            raise WarehouseMissingError(self.path, [str(error).splitlines()[0]]) from error
-        finally:
-            connection.close()
-        return frame
+        return self.reader.query(sql, params)
 
     def missing_tables(self) -> list[str]:
-        """The marts not built yet (all of them when there is no file): [] when ready."""
-        if not self.path.exists():
-            return [f"{SCHEMA}.{table}" for table in TABLES]
-        found = self.query(
-            "select table_name from information_schema.tables where table_schema = ?", [SCHEMA]
-        )
-        present = set(found["table_name"])
+        """The marts not built yet (all of them when there is no warehouse): [] when ready."""
+        present = self.reader.table_names(SCHEMA)
         return [f"{SCHEMA}.{table}" for table in TABLES if table not in present]
 
     def check(self) -> None:
         missing = self.missing_tables()
         if missing:
-            raise WarehouseMissingError(self.path, missing)
+            raise WarehouseMissingError(self.description, missing)
 
     # --- what the filters offer ------------------------------------------------------------
 
@@ -124,7 +112,7 @@ class Warehouse:
         """Each user's current version: user_id, user_name, versions."""
         return self.query(
             f"""
-            select user_id, arg_max(user_name, version_number) as user_name,
+            select user_id, max_by(user_name, version_number) as user_name,
                 count(*) as versions
             from {SCHEMA}.dim_users
             group by user_id
@@ -147,17 +135,17 @@ class Warehouse:
             f"""
             with per_user as (
                 select user_id,
-                    bool_or(funnel_step = 1) as viewed,
-                    bool_or(funnel_step = 2) as carted,
-                    bool_or(funnel_step = 3) as bought
+                    count_if(funnel_step = 1) > 0 as viewed,
+                    count_if(funnel_step = 2) > 0 as carted,
+                    count_if(funnel_step = 3) > 0 as bought
                 from {SCHEMA}.fact_events as f
                 where {where}
                 group by user_id
             )
             select
-                count(*) filter (where viewed) as s1,
-                count(*) filter (where viewed and carted) as s2,
-                count(*) filter (where viewed and carted and bought) as s3
+                count_if(viewed) as s1,
+                count_if(viewed and carted) as s2,
+                count_if(viewed and carted and bought) as s3
             from per_user
             """,
             params,
@@ -173,8 +161,8 @@ class Warehouse:
             f"""
             select count(*) as events,
                 count(distinct user_id) as users,
-                coalesce(sum(event_value) filter (where is_revenue), 0) as revenue,
-                count(*) filter (where is_revenue) as purchases
+                coalesce(sum(case when is_revenue then event_value end), 0) as revenue,
+                count_if(is_revenue) as purchases
             from {SCHEMA}.fact_events as f
             where {where}
             """,
@@ -193,27 +181,29 @@ class Warehouse:
         """Events per day and type: day, event_type, events; a day without events of a type
         is a 0 (a stacked chart would otherwise draw a line across it)."""
         where, params = filters.where()
-        return self.query(
+        counts = self.query(
             f"""
-            with counts as (
-                select event_date as day, event_type, count(*) as events
-                from {SCHEMA}.fact_events as f
-                where {where}
-                group by all
-            ),
-            days as (
-                select unnest(generate_series(min(day), max(day), interval 1 day))::date as day
-                from counts
-            ),
-            types as (select distinct event_type from counts)
-            select days.day, types.event_type, coalesce(counts.events, 0) as events
-            from days
-            cross join types
-            left join counts on counts.day = days.day and counts.event_type = types.event_type
-            order by days.day, types.event_type
+            select event_date as day, event_type, count(*) as events
+            from {SCHEMA}.fact_events as f
+            where {where}
+            group by event_date, event_type
             """,
             params,
         )
+        if counts.empty:
+            return pd.DataFrame({"day": [], "event_type": [], "events": []})
+        counts["day"] = pd.to_datetime(counts["day"]).dt.date
+        days = pd.date_range(min(counts["day"]), max(counts["day"]), freq="D").date
+        types = sorted(counts["event_type"].unique())
+        grid = pd.MultiIndex.from_product([days, types], names=["day", "event_type"])
+        filled = (
+            counts.set_index(["day", "event_type"])["events"]
+            .reindex(grid, fill_value=0)
+            .astype("int64")
+            .reset_index()
+        )
+        filled["day"] = pd.to_datetime(filled["day"])
+        return filled
 
     def revenue_over_time(self, filters: Filters) -> pd.DataFrame:
         """Revenue and purchases per day: day, revenue, purchases."""
@@ -225,7 +215,7 @@ class Warehouse:
                 count(*) as purchases
             from {SCHEMA}.fact_events as f
             where {where} and f.is_revenue
-            group by all
+            group by event_date
             order by day
             """,
             params,
@@ -241,8 +231,8 @@ class Warehouse:
             )
             select f.user_id, any_value(current_names.user_name) as user_name,
                 count(*) as events,
-                count(*) filter (where f.is_revenue) as purchases,
-                coalesce(sum(f.event_value) filter (where f.is_revenue), 0) as revenue
+                cast(count_if(f.is_revenue) as bigint) as purchases,
+                coalesce(sum(case when f.is_revenue then f.event_value end), 0) as revenue
             from {SCHEMA}.fact_events as f
             left join current_names on f.user_id = current_names.user_id
             where {where}
@@ -260,8 +250,8 @@ class Warehouse:
             select f.product_id, any_value(p.product_name) as product_name,
                 any_value(p.category) as category,
                 count(*) as events,
-                count(*) filter (where f.is_revenue) as purchases,
-                coalesce(sum(f.event_value) filter (where f.is_revenue), 0) as revenue
+                cast(count_if(f.is_revenue) as bigint) as purchases,
+                coalesce(sum(case when f.is_revenue then f.event_value end), 0) as revenue
             from {SCHEMA}.fact_events as f
             left join {SCHEMA}.dim_products as p on f.product_sk = p.product_sk
             where {where} and f.product_id is not null

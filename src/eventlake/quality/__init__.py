@@ -15,21 +15,19 @@ from eventlake.quality.gate import (
 )
 from eventlake.quality.report import ExpectationResult, QualityReport, SuiteResult
 from eventlake.quality.sources import (
-    DuckDBWarehouse,
     QualityError,
+    ReaderWarehouse,
     Warehouse,
-    WarehouseNotSupportedError,
     open_warehouse,
 )
 
 __all__ = [
-    "DuckDBWarehouse",
     "ExpectationResult",
     "QualityError",
     "QualityReport",
+    "ReaderWarehouse",
     "SuiteResult",
     "Warehouse",
-    "WarehouseNotSupportedError",
     "data_docs_dir",
     "open_warehouse",
     "quality_gate",

@@ -1,32 +1,34 @@
 """Where the gates' data comes from: warehouse tables as pandas frames, and the lake's count.
 
 Great Expectations cannot run SQL checks on DuckDB, so every table is read into pandas and
-validated there. The reading sits behind :class:`Warehouse` (one method, ``read_table``) so the
-production target (Snowflake) can be plugged in next to DuckDB. The lake is read through
-pyiceberg, not through dbt's views of it, so the reconciliation does not trust what it checks.
+validated there, on either target: :mod:`eventlake.warehouse.readers` reads DuckDB (local) or
+Snowflake (prod) and gives the same pandas types for the same declared column types, so the
+suites are the same on both. The lake is read through pyiceberg, not through dbt's views of it,
+so the reconciliation does not trust what it checks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Protocol, TypeAlias
 
-import duckdb
 import pandas as pd  # type: ignore[import-untyped]  # pandas-stubs is not in the environment
 
 from eventlake.config import Settings
+from eventlake.warehouse.readers import (
+    DuckDBReader,
+    WarehouseError,
+    WarehouseMissingError,
+    WarehouseReader,
+    open_reader,
+)
 
 Frame: TypeAlias = pd.DataFrame
 
 
 class QualityError(RuntimeError):
     """The gates could not run (no warehouse, a missing table, an unreadable lake)."""
-
-
-class WarehouseNotSupportedError(QualityError, NotImplementedError):
-    pass
 
 
 class Warehouse(Protocol):
@@ -39,38 +41,38 @@ class Warehouse(Protocol):
     def close(self) -> None: ...
 
 
-class DuckDBWarehouse:
-    """The local target: the DuckDB file dbt builds, opened read-only, timestamps in UTC."""
+class ReaderWarehouse:
+    """Whole tables through a warehouse reader, one connection for all of them (so every
+    table is read from the same DuckDB file, not one rebuilt half-way)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.description = f"DuckDB {path}"
-        if not path.is_file():
+    def __init__(self, reader: WarehouseReader) -> None:
+        self.reader = reader
+        self.description = reader.description
+        if isinstance(reader, DuckDBReader) and not reader.path.is_file():
             raise QualityError(
-                f"no warehouse at {path}: build it first (dbt build, or the pipeline's "
+                f"no warehouse at {reader.path}: build it first (dbt build, or the pipeline's "
                 "transform step)"
             )
         try:
-            self._connection = duckdb.connect(str(path), read_only=True)
-        except duckdb.Error as exc:  # e.g. dbt holds the write lock
-            raise QualityError(f"cannot open the warehouse {path}: {exc}") from exc
-        self._connection.execute("SET TimeZone = 'UTC'")
+            reader.__enter__()
+        except WarehouseError as error:
+            raise QualityError(f"cannot open the warehouse: {error}") from error
 
     def read_table(self, schema: str, table: str) -> pd.DataFrame:
-        name = f'"{schema}"."{table}"'
         try:
-            return self._connection.sql(f"SELECT * FROM {name}").df()
-        except duckdb.CatalogException:
+            return self.reader.query(f"select * from {schema}.{table}")
+        except WarehouseMissingError:
             raise QualityError(
-                f"the warehouse {self.path} has no table {schema}.{table}: has dbt built it?"
+                f"the warehouse ({self.description}) has no table {schema}.{table}: "
+                "has dbt built it?"
             ) from None
-        except duckdb.Error as exc:
-            raise QualityError(f"cannot read {schema}.{table} from {self.path}: {exc}") from exc
+        except WarehouseError as error:
+            raise QualityError(f"cannot read {schema}.{table}: {error}") from error
 
     def close(self) -> None:
-        self._connection.close()
+        self.reader.close()
 
-    def __enter__(self) -> DuckDBWarehouse:
+    def __enter__(self) -> ReaderWarehouse:
         return self
 
     def __exit__(
@@ -82,14 +84,13 @@ class DuckDBWarehouse:
         self.close()
 
 
-def open_warehouse(settings: Settings) -> Warehouse:
-    """The warehouse of ``settings.warehouse.target``."""
-    if settings.warehouse.target == "local":
-        return DuckDBWarehouse(settings.duckdb_path)
-    raise WarehouseNotSupportedError(
-        f"the quality gates cannot read the {settings.warehouse.target!r} warehouse "
-        "(Snowflake) yet; run them against the local target (EVENTLAKE_WAREHOUSE__TARGET=local)"
-    )
+def open_warehouse(settings: Settings) -> ReaderWarehouse:
+    """The warehouse of ``settings.warehouse.target``: DuckDB (local) or Snowflake (prod)."""
+    try:
+        reader = open_reader(settings)
+    except WarehouseError as error:
+        raise QualityError(str(error)) from error
+    return ReaderWarehouse(reader)
 
 
 @dataclass(frozen=True)
