@@ -23,6 +23,7 @@ import pytest
 
 from eventlake.config import Settings
 from eventlake.lake import Lake
+from eventlake.state import StateStore
 
 pytestmark = pytest.mark.slow
 
@@ -146,6 +147,16 @@ def warehouse_rows(home: Path, relation: str) -> int:
     return int(row[0])
 
 
+def last_run(home: Path, name: str) -> dict[str, Any]:
+    state = StateStore(Settings(home=home).state_database_url)
+    try:
+        run = state.last_run(name)
+    finally:
+        state.close()
+    assert run is not None, f"no {name} run recorded"
+    return run
+
+
 @pytest.fixture(scope="module")
 def both_dags(tmp_path_factory: pytest.TempPathFactory, sample: Path) -> tuple[Path, AirflowRun]:
     """The sample dropped in the landing folder; dag_data_pipeline, then dag_dbt_transform."""
@@ -181,6 +192,13 @@ def test_data_pipeline_lands_the_sample_in_the_lake_and_warehouse(
     )
     assert xcoms["catalog_data"]["tables"]["events"]["rows"] == landed
     assert Path(xcoms["update_dashboard"]["marker"]).is_file()
+    # The dbt build and the gate are recorded as runs, as the CLI's are: the dashboard's
+    # pipeline health and /api/v1/metrics show them.
+    transform, quality = last_run(home, "transform"), last_run(home, "quality")
+    assert transform["status"] == quality["status"] == "succeeded"
+    assert transform["detail"]["result"] == xcoms["run_dbt"]
+    assert transform["detail"]["result"]["tests_failed"] == 0
+    assert quality["detail"]["result"]["success"] is True
 
 
 def test_dbt_transform_rebuilds_the_warehouse(both_dags: tuple[Path, AirflowRun]) -> None:
@@ -225,6 +243,9 @@ def test_a_failing_dbt_test_fails_the_run_without_retrying(tmp_path: Path, sampl
     }
     assert pipeline["tasks"]["run_dbt"]["try_number"] == 1  # a gate is not retried
     assert "not_null_fact_events_user_sk" in run.log
+    failed = last_run(home, "transform")
+    assert failed["status"] == "failed"
+    assert "not_null_fact_events_user_sk" in failed["error"]
     # The ghost's events are in the lake, waiting for their user's profile.
     assert lake_rows(home, "events") == json.loads((sample / "manifest.json").read_text())[
         "events"

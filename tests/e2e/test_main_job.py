@@ -13,6 +13,7 @@ import pytest
 
 from eventlake.config import Settings
 from eventlake.lake import Lake
+from eventlake.state import StateStore
 
 pytestmark = pytest.mark.slow
 
@@ -31,10 +32,23 @@ def test_make_run_sends_traffic_over_http_and_builds_the_warehouse(tmp_path: Pat
     out = result.stdout
     assert "Every generated event is accounted for, exactly once" in out
     assert "sent over HTTP" in out
-    assert "0 failed" in out  # dbt tests
     assert "quality gate passed" in out
 
     settings = Settings(home=tmp_path)
+    # Both loads' dbt builds and gates are recorded runs (what the dashboard shows).
+    state = StateStore(settings.state_database_url)
+    try:
+        transform, quality = state.last_run("transform"), state.last_run("quality")
+        runs = state.recent_jobs(kind="run")
+    finally:
+        state.close()
+    assert transform is not None
+    assert quality is not None
+    assert transform["status"] == quality["status"] == "succeeded"
+    assert transform["detail"]["result"]["tests_failed"] == 0
+    assert transform["detail"]["result"]["tests_passed"] > 40
+    assert quality["detail"]["result"]["success"] is True
+    assert sorted(run["name"] for run in runs) == ["quality"] * 2 + ["transform"] * 2
     landed = Lake(settings).table("events").scan(selected_fields=("event_id",)).to_arrow()
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
         facts = warehouse.execute("select count(*) from marts.fact_events").fetchall()[0][0]

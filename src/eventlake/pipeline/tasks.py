@@ -15,7 +15,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -326,7 +326,11 @@ def process_with_rust(settings: Settings | None = None) -> dict[str, Any]:
 def catalog_data(settings: Settings | None = None) -> dict[str, Any]:
     """Make the new snapshots queryable: report each table's current snapshot from the catalog
     (on Glue, the table Athena reads is updated by the commit itself) and refresh the
-    warehouse's `lake.*` views to those snapshots."""
+    warehouse's `lake.*` views to those snapshots.
+
+    dbt's plugin refreshes the same views again when each dbt command starts (dbt also runs
+    without this task); this refresh is what lets anyone querying DuckDB's `lake.*` see the
+    new data as soon as it is committed, before the next transform."""
     import duckdb
 
     from eventlake.lake import Lake
@@ -355,10 +359,29 @@ def catalog_data(settings: Settings | None = None) -> dict[str, Any]:
 
 
 def run_dbt(settings: Settings | None = None) -> dict[str, Any]:
-    """`eventlake transform`: dbt build (seeds, snapshots, models, tests), then the docs."""
+    """`eventlake transform`: dbt build (seeds, snapshots, models, tests), then the docs;
+    recorded as a `transform` run (see :func:`_recorded`)."""
     from eventlake.warehouse.dbt_runner import transform_pipeline
 
-    return transform_pipeline(_settings(settings))
+    return _recorded(_settings(settings), "transform", transform_pipeline)
+
+
+def _recorded(
+    settings: Settings, name: str, pipeline: Callable[[Settings], Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Run ``pipeline`` recorded as a run named ``name`` in the state database, as the CLI and
+    the API record theirs: the dashboard's pipeline health, ``/api/v1/metrics``' last_runs
+    and the Prometheus series then show the last dbt build and gate whoever ran them (an
+    Airflow task, ``make run``, a triggered pipeline). A failure is recorded, then raised."""
+    from eventlake.pipeline.runs import record_run
+    from eventlake.state import StateStore
+
+    state = StateStore(settings.state_database_url)
+    try:
+        _run_id, result = record_run(settings, state, name, pipeline, source="task")
+    finally:
+        state.close()
+    return dict(result)
 
 
 def _dbt_step(settings: Settings | None, *commands: tuple[str, ...]) -> dict[str, Any]:
@@ -394,10 +417,11 @@ def dbt_docs_generate(settings: Settings | None = None) -> dict[str, Any]:
 
 
 def quality_checks(settings: Settings | None = None) -> dict[str, Any]:
-    """The Great Expectations gates; a failed gate raises (and has alerted)."""
+    """The Great Expectations gates, recorded as a `quality` run; a failed gate raises (and
+    has alerted)."""
     from eventlake.quality import quality_gate
 
-    return dict(quality_gate(_settings(settings)))
+    return _recorded(_settings(settings), "quality", quality_gate)
 
 
 def update_dashboard(settings: Settings | None = None) -> dict[str, Any]:
