@@ -5,7 +5,8 @@ Commands:
 * ``eventlake generate`` — deterministic sample data (:mod:`eventlake.sample_data`).
 * ``eventlake process FILE...`` — run files through the Rust core (:mod:`eventlake.pipeline`).
 * ``eventlake run`` — the main job on embedded defaults: API and consumer, traffic over HTTP,
-  the pipeline's tasks after each of two loads, a summary (:mod:`eventlake.pipeline.main_job`).
+  the pipeline's tasks after each of two loads, a summary (:mod:`eventlake.pipeline.main_job`);
+  with ``--serve``, then the API, a consumer and the dashboard until Ctrl-C or SIGTERM.
 * ``eventlake lake inspect|compact|expire`` — look after the Iceberg tables
   (:mod:`eventlake.lake.maintenance`).
 * ``eventlake serve`` — the HTTP API (:mod:`eventlake.api`).
@@ -60,7 +61,7 @@ from eventlake.pipeline.process_files import FileReport, process_file
 from eventlake.sample_data import FORMATS, Format, SampleConfig, SampleSummary, write_sample
 
 if TYPE_CHECKING:
-    from eventlake.pipeline.main_job import MainJobReport
+    from eventlake.pipeline.main_job import MainJobReport, Services, Serving
     from eventlake.state import StateStore
 
 # Failures of the lake that a person can act on: said in one line, exit code 1.
@@ -498,24 +499,72 @@ def run(
             "stream), and check every count against the generator's manifest.",
         ),
     ] = False,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="After the summary, keep the API and a consumer running, start the dashboard, "
+            "and serve them (with the dbt docs and the Data Docs) until Ctrl-C or SIGTERM.",
+        ),
+    ] = False,
 ) -> None:
     """The main job on embedded defaults: start the API and a consumer, send generated traffic
     over HTTP, run the pipeline (the DAG's tasks, in order) after each of two loads, print a
-    summary."""
+    summary. With --serve, keep serving it all until stopped."""
     settings = _settings()
     if files:
+        if serve:
+            raise typer.BadParameter(
+                "--serve needs the API: not with --files", param_hint="--serve"
+            )
         _run_from_files(settings, events, seed, warehouse)
         return
-    _run_over_http(settings, events, seed, warehouse)
+    _run_over_http(settings, events, seed, warehouse, serve=serve)
 
 
-def _run_over_http(settings: Settings, events: int, seed: int, warehouse: bool) -> None:
-    from eventlake.pipeline.main_job import MainJobError, run_main_job
+def _run_over_http(
+    settings: Settings, events: int, seed: int, warehouse: bool, *, serve: bool = False
+) -> None:
+    from eventlake.pipeline.main_job import (
+        API_PORT,
+        MainJobError,
+        local_services,
+        preferred_port,
+        serve_until_stopped,
+    )
     from eventlake.pipeline.runs import RunFailedError
     from eventlake.stream import StreamError
 
     console.rule("[bold]eventlake run")
     console.print(f"EVENTLAKE_HOME = {settings.home.resolve()}", highlight=False)
+    try:
+        if not serve:
+            report = _main_job_with_progress(settings, events, seed, warehouse)
+            _print_main_job(report, warehouse)
+        else:
+            # The services outlive the job: started here, stopped once serving ends.
+            with local_services(settings, port=preferred_port(API_PORT)) as services:
+                report = _main_job_with_progress(settings, events, seed, warehouse, services)
+                _print_main_job(report, warehouse, serving=True)
+                serve_until_stopped(settings, services, on_ready=_print_serving)
+            console.print("Stopped the dashboard, the consumer and the API.")
+    except RunFailedError as failure:
+        raise _fail(f"the pipeline stopped: {failure}") from None
+    except (MainJobError, StreamError, OSError, ValueError, *LAKE_ERRORS) as exc:
+        raise _fail(str(exc)) from None
+    if not report.reconciles:
+        raise _fail("the events do not reconcile with the generated sample's manifest")
+
+
+def _main_job_with_progress(
+    settings: Settings,
+    events: int,
+    seed: int,
+    warehouse: bool,
+    services: "Services | None" = None,
+) -> "MainJobReport":
+    from eventlake.pipeline.main_job import run_main_job
+
     with Progress(
         TextColumn("[bold blue]{task.description:<34}"),
         BarColumn(),
@@ -540,25 +589,18 @@ def _run_over_http(settings: Settings, events: int, seed: int, warehouse: bool) 
                     description=name if state == "done" else f"[red]{name} FAILED",
                 )
 
-        try:
-            report = run_main_job(
-                settings,
-                events=events,
-                seed=seed,
-                warehouse=warehouse,
-                progress=bar,
-                on_step=step,
-            )
-        except RunFailedError as failure:
-            raise _fail(f"the pipeline stopped: {failure}") from None
-        except (MainJobError, StreamError, OSError, ValueError, *LAKE_ERRORS) as exc:
-            raise _fail(str(exc)) from None
-    _print_main_job(report, warehouse)
-    if not report.reconciles:
-        raise _fail("the events do not reconcile with the generated sample's manifest")
+        return run_main_job(
+            settings,
+            events=events,
+            seed=seed,
+            warehouse=warehouse,
+            progress=bar,
+            on_step=step,
+            services=services,
+        )
 
 
-def _print_main_job(report: "MainJobReport", warehouse: bool) -> None:
+def _print_main_job(report: "MainJobReport", warehouse: bool, *, serving: bool = False) -> None:
     want = report.expected_events()
     got = report.events
     table = Table(title="eventlake run", title_justify="left")
@@ -599,18 +641,58 @@ def _print_main_job(report: "MainJobReport", warehouse: bool) -> None:
     if quality:
         facts.add_row("quality gates", str(quality.get("summary", "")))
     facts.add_row("time taken", f"{report.seconds:.1f} s")
-    facts.add_row("API docs", "make serve, then http://127.0.0.1:8000/docs")
-    if warehouse:
-        facts.add_row("dashboard", "make dashboard, then http://127.0.0.1:8501")
-        facts.add_row("dbt docs", str((dbt or {}).get("docs", "")))
-        if quality:
-            facts.add_row("Data Docs", str(quality.get("data_docs", "")))
+    if not serving:
+        # This run's API has stopped: say where they are once served again.
+        for name, where in _where_to_browse(warehouse, dbt, quality):
+            facts.add_row(name, where)
     console.print(facts)
     if report.reconciles:
         console.print(
             "[bold green]Every generated event is accounted for, exactly once: landed, "
             "rejected with a reason, or dropped as a duplicate."
         )
+
+
+def _where_to_browse(
+    warehouse: bool, dbt: dict[str, Any] | None, quality: dict[str, Any] | None
+) -> list[tuple[str, str]]:
+    """After a run without --serve, whose API has stopped: where `make serve` and `make
+    dashboard` show them."""
+    from eventlake.pipeline.main_job import API_PORT, DASHBOARD_PORT
+    from eventlake.report_sites import DATA_DOCS, DBT_DOCS
+
+    api = f"http://127.0.0.1:{API_PORT}"
+    rows = [
+        ("API docs", f"{api}/docs once make serve runs (this run's API has stopped)"),
+        ("dashboard", f"http://127.0.0.1:{DASHBOARD_PORT} once make dashboard runs"),
+    ]
+    if warehouse and dbt:
+        rows.append(
+            ("dbt docs", f"{DBT_DOCS.url(api)} once make serve runs (password: the key it prints)")
+        )
+    if warehouse and quality:
+        rows.append(("Data Docs", f"{DATA_DOCS.url(api)} likewise, or {quality.get('data_docs')}"))
+    rows.append(("all at once", "make run-serve: the same run, then serves them until Ctrl-C"))
+    return rows
+
+
+def _print_serving(serving: "Serving") -> None:
+    table = Table(
+        title="Serving until Ctrl-C (or SIGTERM)", title_justify="left", show_header=False
+    )
+    table.add_column("what")
+    table.add_column("where")
+    table.add_row("API docs", serving.docs_url)
+    table.add_row("dashboard", serving.dashboard_url)
+    for name, url in serving.reports.items():
+        table.add_row(name, url)
+    table.add_row(
+        "API key",
+        f"{serving.api_key} (this session's: X-API-Key, or the password a browser asks for "
+        "on the reports, with any user name)",
+    )
+    table.add_row("logs", str(serving.logs))
+    console.print(table)
 
 
 def _run_from_files(settings: Settings, events: int, seed: int, warehouse: bool) -> None:
@@ -1256,19 +1338,15 @@ def dashboard(
     and the pipeline's health (the API's live metrics, runs, dbt tests, quality gates)."""
     import sys
 
-    from eventlake import dashboard as dashboard_package
+    from eventlake.dashboard import streamlit_command
 
     settings = _settings()
-    app_file = Path(dashboard_package.__file__).with_name("app.py")
     console.print(
         f"eventlake dashboard on http://{host}:{port}, warehouse {settings.duckdb_path}",
         highlight=False,
     )
-    command = [sys.executable, "-m", "streamlit", "run", str(app_file)]
-    command += ["--server.headless", "true", "--server.address", host]
-    command += ["--server.port", str(port), "--browser.gatherUsageStats", "false"]
     # Streamlit takes over this process: its Ctrl-C handling and exit code are the command's.
-    os.execv(sys.executable, command)
+    os.execv(sys.executable, streamlit_command(host, port))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,7 +6,10 @@ Interactive docs at ``/docs``, the schema at ``/openapi.json``.
 Authentication: every route under ``/api/v1`` needs an API key (``X-API-Key`` or
 ``Authorization: Bearer``) except ``/api/v1/health``; ``/metrics`` (Prometheus) is open too,
 as scrapers and load balancers expect. Neither shows anything but counts and dependency
-states. See :mod:`eventlake.api.auth` for where keys come from.
+states. The report sites under ``/reports`` (dbt docs, Data Docs) show more (the warehouse's
+SQL, sample values of failing rows), so they need a key too, which a browser may send as the
+password of HTTP Basic authentication (:mod:`eventlake.api.routes.reports`). See
+:mod:`eventlake.api.auth` for where keys come from.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """Send batches of events, users and products; follow each batch to the lake.
 
 Every route needs an API key (`X-API-Key` header or `Authorization: Bearer`) except
-`/api/v1/health` and `/metrics`. Errors are `{"error": {"code", "message"}}`.
+`/api/v1/health` and `/metrics`. The report sites (`/reports/dbt/`, `/reports/quality/`) also
+take it as the password of HTTP Basic authentication, which a browser asks for.
+Errors are `{"error": {"code", "message"}}`.
 """
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import (
+    APIKeyHeader,
+    HTTPAuthorizationCredentials,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+)
 
 from eventlake.api.auth import KeyRing
 from eventlake.api.services import Services
@@ -15,6 +21,14 @@ from eventlake.state import StateStore
 # Both schemes are declared so that /docs offers them under "Authorize".
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 bearer = HTTPBearer(auto_error=False)
+# Only for the report sites (/reports): a browser following a link cannot send a header, but
+# it asks for a user name and password when told to (401 with WWW-Authenticate: Basic).
+REPORTS_REALM = "eventlake reports"
+basic = HTTPBasic(
+    auto_error=False,
+    realm=REPORTS_REALM,
+    description="Report sites only: the API key as the password, any user name.",
+)
 
 
 # The dependencies below are ``async`` although they never await: FastAPI runs a plain ``def``
@@ -56,3 +70,29 @@ async def require_source(
 
 
 SourceDep = Annotated[str, Depends(require_source)]
+
+
+async def require_reader(
+    request: Request,
+    x_api_key: Annotated[str | None, Depends(api_key_header)],
+    authorization: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    login: Annotated[HTTPBasicCredentials | None, Depends(basic)],
+) -> str:
+    """The caller's source name, or 401 asking a browser for the key as a password. The same
+    keys as :func:`require_source`, also accepted as HTTP Basic credentials."""
+    key_ring: KeyRing = request.app.state.key_ring
+    presented = [x_api_key, authorization.credentials if authorization else None]
+    presented.append(login.password if login else None)
+    for key in presented:
+        source = key_ring.identify(key)
+        if source is not None:
+            return source
+    raise HTTPException(
+        status_code=401,
+        detail="a valid API key is required, as X-API-Key, Authorization: Bearer, or the "
+        "password of HTTP Basic authentication (any user name)",
+        headers={"WWW-Authenticate": f'Basic realm="{REPORTS_REALM}", charset="UTF-8"'},
+    )
+
+
+ReaderDep = Annotated[str, Depends(require_reader)]

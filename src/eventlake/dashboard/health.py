@@ -1,8 +1,10 @@
 """The pipeline's health, as the dashboard shows it.
 
-* live metrics from the API (``GET /api/v1/metrics``; the API at ``EVENTLAKE_API_URL``),
+* live metrics from the API (``GET /api/v1/metrics``; the API at ``EVENTLAKE_API_URL``, with
+  the key in ``EVENTLAKE_API_KEY``),
 * recent jobs and the last transform and quality runs from the state database,
-* the quality gate's JSON summary and where the dbt docs and the Data Docs are.
+* the quality gate's JSON summary and where the dbt docs and the Data Docs are: their files,
+  and their URLs on the API (``/reports/dbt/``, ``/reports/quality/``).
 
 Nothing here writes: a state database that does not exist yet is reported as "no runs", not
 created.
@@ -22,9 +24,12 @@ import pandas as pd  # type: ignore[import-untyped]  # pandas-stubs is not in th
 from sqlalchemy.engine import make_url
 
 from eventlake.config import Settings
+from eventlake.report_sites import SITES
 from eventlake.state import StateStore
 
 API_URL_ENV = "EVENTLAKE_API_URL"
+# The key sent to the API (its /api/v1/metrics needs one), e.g. set by `eventlake run --serve`.
+API_KEY_ENV = "EVENTLAKE_API_KEY"
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 METRICS_PATH = "/api/v1/metrics"
 
@@ -37,10 +42,15 @@ def api_url(environ: Mapping[str, str] = os.environ) -> str:
     return (environ.get(API_URL_ENV) or DEFAULT_API_URL).rstrip("/")
 
 
-def fetch_api_metrics(base_url: str, *, timeout: float = 2.0) -> dict[str, Any]:
+def fetch_api_metrics(
+    base_url: str, *, timeout: float = 2.0, api_key: str | None = None
+) -> dict[str, Any]:
+    """The API's metrics, sending ``api_key`` (default: ``EVENTLAKE_API_KEY``) if there is one."""
     url = base_url.rstrip("/") + METRICS_PATH
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    headers = {"X-API-Key": key} if key else None
     try:
-        response = httpx.get(url, timeout=timeout)
+        response = httpx.get(url, timeout=timeout, headers=headers)
     except httpx.HTTPError as error:
         raise ApiUnavailableError(f"{url}: {type(error).__name__}: {error}") from error
     if response.status_code != 200:
@@ -157,9 +167,15 @@ def quality_suites_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def report_sites(settings: Settings) -> dict[str, Path]:
-    """The report sites the pipeline writes, by name: dbt docs and the Data Docs."""
-    reports = settings.reports_dir.resolve()
-    return {
-        "dbt docs": reports / "dbt" / "index.html",
-        "Data Docs": reports / "quality" / "data_docs" / "index.html",
-    }
+    """The report sites the pipeline writes, by name (dbt docs, Data Docs): their index.html.
+    A site exists once its index.html does."""
+    return {site.name: site.index(settings) for site in SITES.values()}
+
+
+def report_site_urls(base_url: str | None = None) -> dict[str, str]:
+    """Where the API serves the report sites, by the names of :func:`report_sites`:
+    ``<API>/reports/dbt/`` and ``<API>/reports/quality/`` (the API at ``EVENTLAKE_API_URL``
+    unless ``base_url`` is given). They ask for the API key: a browser asks for it as a
+    password (any user name)."""
+    base = api_url() if base_url is None else base_url
+    return {site.name: site.url(base) for site in SITES.values()}

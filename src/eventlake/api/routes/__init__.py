@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from eventlake.api.routes import health, ingest, metrics, status, trigger
+from eventlake.api.routes import health, ingest, metrics, reports, status, trigger
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(ingest.router)
@@ -11,8 +11,9 @@ api_router.include_router(trigger.router)
 api_router.include_router(metrics.router)
 api_router.include_router(health.router)
 
-# Outside /api/v1, where scrapers expect it.
+# Outside /api/v1: /metrics where scrapers expect it; /reports/... where a browser is sent.
 root_router = APIRouter()
 root_router.include_router(metrics.open_router)
+root_router.include_router(reports.router)
 
 __all__ = ["api_router", "root_router"]
