@@ -52,3 +52,18 @@ def test_metrics_are_fetched_with_the_key(
     monkeypatch.setattr(httpx, "get", get)
     assert health.fetch_api_metrics("http://api", api_key=given) == {"ok": True}
     assert seen == [None if sent is None else {"X-API-Key": sent}]
+
+
+def test_the_dashboard_uses_the_local_apis_key_unless_one_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from eventlake.api.auth import local_api_key, local_key_path
+
+    settings = get_settings()
+    monkeypatch.delenv(health.API_KEY_ENV, raising=False)
+    assert health.dashboard_api_key(settings) is None
+    assert not local_key_path(settings).exists()  # looking does not create it
+    generated = local_api_key(settings)  # what `eventlake serve` does on a fresh home
+    assert health.dashboard_api_key(settings) == generated
+    monkeypatch.setenv(health.API_KEY_ENV, "configured")
+    assert health.dashboard_api_key(settings) == "configured"

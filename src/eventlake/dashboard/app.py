@@ -239,27 +239,31 @@ def _drill_down(warehouse: Warehouse, filters: Filters) -> None:
 
 def _pipeline_health(settings: Settings) -> None:
     st.subheader("Live (API)")
-    _live_metrics(health.api_url())
+    _live_metrics(health.api_url(), health.dashboard_api_key(settings))
     st.subheader("Jobs and runs")
     _state(settings)
     st.subheader("Quality gates")
     _quality(settings)
     st.subheader("Reports")
+    urls = health.report_site_urls(health.api_url())
     for name, path in health.report_sites(settings).items():
         if path.exists():
-            st.markdown(f"- [{name}]({path.as_uri()}) · `{path}`")
+            st.markdown(
+                f"- [{name}]({urls[name]}), served by the API (your browser asks for the API "
+                f"key as the password, any user name) · `{path}`"
+            )
         else:
             st.markdown(f"- {name}: not written yet (`{path}`)")
 
 
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)
-def _live_metrics(url: str) -> None:
+def _live_metrics(url: str, api_key: str | None) -> None:
     try:
-        metrics = health.fetch_api_metrics(url)
+        metrics = health.fetch_api_metrics(url, api_key=api_key)
     except health.ApiUnavailableError as error:
         st.warning(
             f"The API is not answering at {url}, so there are no live metrics. Start it with "
-            f"`make serve` or set `EVENTLAKE_API_URL`. ({error})",
+            f"`make serve`, or set `EVENTLAKE_API_URL` and `EVENTLAKE_API_KEY`. ({error})",
             icon="🔌",
         )
         return

@@ -1,7 +1,7 @@
 """The pipeline's health, as the dashboard shows it.
 
 * live metrics from the API (``GET /api/v1/metrics``; the API at ``EVENTLAKE_API_URL``, with
-  the key in ``EVENTLAKE_API_KEY``),
+  the key in ``EVENTLAKE_API_KEY`` or the local API's key file in the same home),
 * recent jobs and the last transform and quality runs from the state database,
 * the quality gate's JSON summary and where the dbt docs and the Data Docs are: their files,
   and their URLs on the API (``/reports/dbt/``, ``/reports/quality/``).
@@ -40,6 +40,19 @@ class ApiUnavailableError(RuntimeError):
 
 def api_url(environ: Mapping[str, str] = os.environ) -> str:
     return (environ.get(API_URL_ENV) or DEFAULT_API_URL).rstrip("/")
+
+
+def dashboard_api_key(settings: Settings, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The key the dashboard sends the API: ``EVENTLAKE_API_KEY``, else the key the local API
+    generated in the same home (``HOME/api_key``, read, never created), else none."""
+    from eventlake.api.auth import local_key_path
+
+    if environ.get(API_KEY_ENV):
+        return environ[API_KEY_ENV]
+    try:
+        return local_key_path(settings).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
 
 
 def fetch_api_metrics(
