@@ -23,13 +23,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from eventlake.config import Settings
+from eventlake.pipeline.tasks import AnswerTally
 
 SOURCE = "make-run"
 BATCH_LINES = 500
@@ -157,32 +158,6 @@ def _wait_for_health(services: Services) -> None:
 # --- traffic ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Sent:
-    """What the API answered, summed over the requests of one load."""
-
-    requests: int = 0
-    received: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    jobs: list[str] = field(default_factory=list)
-
-    def add(self, answer: dict[str, Any]) -> None:
-        self.requests += 1
-        self.received += int(answer.get("received", 0))
-        self.accepted += int(answer.get("accepted", 0))
-        self.rejected += int(answer.get("rejected", 0))
-        if "job_id" in answer:
-            self.jobs.append(str(answer["job_id"]))
-
-    def merge(self, other: Sent) -> None:
-        self.requests += other.requests
-        self.received += other.received
-        self.accepted += other.accepted
-        self.rejected += other.rejected
-        self.jobs += other.jobs
-
-
 def batches(lines: Sequence[str], size: int = BATCH_LINES) -> Iterator[bytes]:
     for start in range(0, len(lines), size):
         yield "".join(
@@ -197,10 +172,10 @@ def post_lines(
     *,
     key_prefix: str,
     advance: Advance | None = None,
-) -> Sent:
+) -> AnswerTally:
     """POST NDJSON batches, each under its own Idempotency-Key, so a retry after a lost answer
     or a 503 publishes nothing twice."""
-    sent = Sent()
+    sent = AnswerTally()
     for index, body in enumerate(batches(lines)):
         answer = _post_with_retries(client, dataset, body, f"{key_prefix}-{index}")
         sent.add(answer)

@@ -141,13 +141,29 @@ class S3Landing:
 
 
 @dataclass
-class IngestSummary:
-    files: int = 0
+class AnswerTally:
+    """Ingest answers summed: the API's (``make run``) or the Ingestor's (``ingest_data``)."""
+
     requests: int = 0
     received: int = 0
     accepted: int = 0
     rejected: int = 0
     jobs: list[str] = field(default_factory=list)
+
+    def add(self, answer: Mapping[str, Any]) -> None:
+        self.requests += 1
+        self.received += int(answer.get("received", 0))
+        self.accepted += int(answer.get("accepted", 0))
+        self.rejected += int(answer.get("rejected", 0))
+        if "job_id" in answer:
+            self.jobs.append(str(answer["job_id"]))
+
+
+@dataclass
+class IngestSummary(AnswerTally):
+    """What ``ingest_data`` did: the answers, and the landing files read and refused."""
+
+    files: int = 0
     refused: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -259,11 +275,7 @@ def ingest_data(settings: Settings | None = None) -> dict[str, Any]:
                     # A down stream or state database is transient: the file stays, the task
                     # fails and its retry sends the same pieces under the same keys.
                     raise RuntimeError(f"{file.relative}: {error}") from error
-                summary.requests += 1
-                summary.received += int(answer.body.get("received", 0))
-                summary.accepted += int(answer.body.get("accepted", 0))
-                summary.rejected += int(answer.body.get("rejected", 0))
-                summary.jobs.append(str(answer.body["job_id"]))
+                summary.add(answer.body)
             if all_rejected == len(pieces):
                 reason = "no valid record; every record is in the dead-letter table"
                 _refuse(summary, file, landing, reason)
