@@ -11,23 +11,19 @@ text from Snowflake as from DuckDB).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from eventlake.config import Settings
 from eventlake.quality import QualityError, QualityReport, run_quality
+from eventlake.quality.suites import plan
 from tests.fakesnow import FakesnowServer
 from tests.quality.conftest import BREAKS, FAILS, make_home
 
-TABLES = (
-    "staging.stg_events",
-    "staging.stg_users",
-    "staging.stg_products",
-    "marts.dim_users",
-    "marts.dim_products",
-    "marts.fact_events",
-)
+# Every table a suite reads.
+TABLES = [table.qualified for table in plan(datetime.now()).tables]
 
 
 def _on_snowflake(

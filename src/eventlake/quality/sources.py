@@ -10,13 +10,13 @@ so the reconciliation does not trust what it checks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Protocol, TypeAlias
 
 import pandas as pd  # type: ignore[import-untyped]  # pandas-stubs is not in the environment
 
 from eventlake.config import Settings
 from eventlake.warehouse.readers import (
+    ClosesOnExit,
     DuckDBReader,
     WarehouseError,
     WarehouseMissingError,
@@ -41,7 +41,7 @@ class Warehouse(Protocol):
     def close(self) -> None: ...
 
 
-class ReaderWarehouse:
+class ReaderWarehouse(ClosesOnExit):
     """Whole tables through a warehouse reader, one connection for all of them (so every
     table is read from the same DuckDB file, not one rebuilt half-way)."""
 
@@ -71,17 +71,6 @@ class ReaderWarehouse:
 
     def close(self) -> None:
         self.reader.close()
-
-    def __enter__(self) -> ReaderWarehouse:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def open_warehouse(settings: Settings) -> ReaderWarehouse:

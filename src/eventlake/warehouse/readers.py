@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import duckdb
 import pandas as pd  # type: ignore[import-untyped]  # pandas-stubs is not in the environment
@@ -76,11 +76,14 @@ class WarehouseReader(Protocol):
     ) -> None: ...
 
 
-class _Closing:
-    """``with reader:`` closes it at the end of the block."""
+class ClosesOnExit:
+    """``with thing:`` gives it and closes it at the end of the block."""
 
     def close(self) -> None:
         raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
 
     def __exit__(
         self,
@@ -91,7 +94,7 @@ class _Closing:
         self.close()
 
 
-class DuckDBReader(_Closing):
+class DuckDBReader(ClosesOnExit):
     """The local target's file, read-only, in UTC (a TIMESTAMPTZ never shifts zone)."""
 
     def __init__(self, path: Path) -> None:
@@ -99,7 +102,7 @@ class DuckDBReader(_Closing):
         self.description = f"DuckDB {path}"
         self._held: duckdb.DuckDBPyConnection | None = None
 
-    def __enter__(self) -> DuckDBReader:
+    def __enter__(self) -> Self:
         self._held = self._connect()
         return self
 
@@ -148,16 +151,13 @@ _FIXED, _REAL, _TEXT, _DATE, _TIMESTAMP = 0, 1, 2, 3, 4
 _TIMESTAMP_LTZ, _TIMESTAMP_TZ, _TIMESTAMP_NTZ, _BOOLEAN = 6, 7, 8, 13
 
 
-class SnowflakeReader(_Closing):
+class SnowflakeReader(ClosesOnExit):
     """The prod target's database, through snowflake-connector-python (``?`` parameters)."""
 
     def __init__(self, settings: SnowflakeSettings) -> None:
         self.settings = settings
         self.description = f"Snowflake {settings.account}/{settings.database}"
         self._connection: Any = None
-
-    def __enter__(self) -> SnowflakeReader:
-        return self
 
     def close(self) -> None:
         if self._connection is not None:
