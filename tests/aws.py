@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eventlake.config import GlueCatalogSettings, LakeSettings, Settings
 from tests.ports import free_port
 
 REGION = "us-east-1"
@@ -136,3 +137,22 @@ class AwsEnv:
             "s3.access-key-id": ACCESS_KEY_ID,
             "s3.secret-access-key": SECRET_ACCESS_KEY,
         }
+
+
+def aws_settings(aws: AwsEnv, home: object) -> Settings:
+    """eventlake's settings for a Glue catalog and S3 lake on this moto server."""
+    return Settings.model_validate(
+        {
+            "home": home,
+            "lake": LakeSettings(
+                namespace=aws.database,
+                catalog=GlueCatalogSettings(
+                    kind="glue",
+                    warehouse=aws.warehouse,
+                    region=aws.region,
+                    glue_endpoint=aws.endpoint_url,
+                    s3_endpoint=aws.endpoint_url,
+                ),
+            ),
+        }
+    )

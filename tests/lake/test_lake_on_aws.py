@@ -9,29 +9,11 @@ from datetime import timedelta
 import data_processor_rs
 import pytest
 
-from eventlake.config import GlueCatalogSettings, LakeSettings, Settings
+from eventlake.config import GlueCatalogSettings, Settings
 from eventlake.lake import DEAD_LETTER_TABLE, Lake, SequenceRange
 from eventlake.lake.maintenance import compact, expire, inspect
-from tests.aws import AwsEnv
+from tests.aws import AwsEnv, aws_settings
 from tests.lake.conftest import RECEIVED_AT, process, sample_body
-
-
-def aws_settings(aws: AwsEnv, home: object) -> Settings:
-    return Settings.model_validate(
-        {
-            "home": home,
-            "lake": LakeSettings(
-                namespace=aws.database,
-                catalog=GlueCatalogSettings(
-                    kind="glue",
-                    warehouse=aws.warehouse,
-                    region=aws.region,
-                    glue_endpoint=aws.endpoint_url,
-                    s3_endpoint=aws.endpoint_url,
-                ),
-            ),
-        }
-    )
 
 
 @pytest.fixture

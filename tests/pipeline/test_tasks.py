@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from eventlake.config import Settings
+from eventlake.config import Settings, WarehouseSettings
 from eventlake.lake import Lake
 from eventlake.pipeline.tasks import (
     catalog_data,
@@ -19,7 +19,7 @@ from eventlake.pipeline.tasks import (
     update_dashboard,
 )
 from eventlake.state import StateStore
-from tests.aws import AwsEnv
+from tests.aws import AwsEnv, aws_settings
 
 
 def event(i: int, **changes: object) -> dict[str, object]:
@@ -187,3 +187,26 @@ def test_an_s3_prefix_is_a_landing_folder_too(settings: Settings, aws_env: AwsEn
     assert any(k.startswith("in/_done/") and k.endswith("events/a.ndjson") for k in keys)
     assert any(k.endswith("events/notes.txt.reason.txt") for k in keys)
     assert "other/events/b.ndjson" in keys  # outside the prefix: not touched
+
+
+def test_on_glue_catalog_data_reports_what_the_glue_table_points_at(
+    aws_env: AwsEnv, tmp_path: Path
+) -> None:
+    # AWS mode: Glue + S3 lake, Snowflake warehouse (the DuckDB views are the local target's).
+    aws_env.client("s3").create_bucket(Bucket=aws_env.bucket)
+    settings = aws_settings(aws_env, tmp_path / "home").model_copy(
+        update={"warehouse": WarehouseSettings(target="prod")}
+    )
+    drop(settings, "events/a.ndjson", ndjson([event(1), event(2)]))
+    ingest_data(settings)
+    process_with_rust(settings)
+    events = catalog_data(settings)["tables"]["events"]
+    glue = aws_env.client("glue").get_table(DatabaseName=aws_env.database, Name="events")
+    location = glue["Table"]["Parameters"]["metadata_location"]
+    assert events["metadata_location"] == location
+    assert location.startswith(f"s3://{aws_env.bucket}/")
+    current = Lake(settings).table("events").current_snapshot()
+    assert current is not None
+    assert events["snapshot_id"] == str(current.snapshot_id)
+    assert events["rows"] == 2
+    assert not settings.duckdb_path.exists()

@@ -353,9 +353,12 @@ def catalog_data(settings: Settings | None = None) -> dict[str, Any]:
     lake = Lake(settings)
     tables: dict[str, Any] = {}
     for name in lake.table_names():
-        snapshot = lake.table(name).current_snapshot()
+        table = lake.table(name)
+        snapshot = table.current_snapshot()
         summary = snapshot.summary if snapshot is not None else None
         tables[name] = {
+            # What the catalog (on AWS, the Glue table Athena and Snowflake read) points at.
+            "metadata_location": table.metadata_location,
             "snapshot_id": str(snapshot.snapshot_id) if snapshot else None,
             "rows": int(summary.get("total-records") or 0) if summary else 0,
             "files": int(summary.get("total-data-files") or 0) if summary else 0,
