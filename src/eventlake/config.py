@@ -6,14 +6,39 @@ embedded state lives under ``EVENTLAKE_HOME`` (default ``./.eventlake``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _kind_or(default: str) -> Callable[[Any], str]:
+    """The discriminator of a backend union, with the default backend's kind when none is given.
+
+    Environment variables arrive one field at a time: ``EVENTLAKE_STREAM__BACKEND__SHARDS=4``
+    alone is ``{"shards": "4"}``, which pydantic's plain ``discriminator="kind"`` refuses
+    ("Unable to extract tag"). It means "the default backend, with 4 shards".
+    """
+
+    def kind(value: Any) -> str:
+        if isinstance(value, dict):
+            return str(value.get("kind", default))
+        return str(getattr(value, "kind", default))
+
+    return kind
+
+
+def _unknown_kind(*kinds: str) -> dict[str, str]:
+    """The error for a kind no backend has, listing the ones that exist."""
+    return {
+        "custom_error_type": "unknown_kind",
+        "custom_error_message": "kind must be one of " + ", ".join(repr(k) for k in kinds),
+    }
 
 
 class SqlCatalogSettings(BaseModel):
@@ -21,10 +46,16 @@ class SqlCatalogSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["sql"] = "sql"
-    uri: str | None = Field(default=None, description="SQLAlchemy URL; default HOME/catalog.db.")
+    kind: Literal["sql"] = Field(
+        default="sql", description="`sql`: pyiceberg's SQL catalog (the default), or `glue`."
+    )
+    uri: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the catalog (SQLite, Postgres, ...); default "
+        "SQLite in HOME/catalog.db.",
+    )
     warehouse: str | None = Field(
-        default=None, description="Where table files go; default the folder HOME/lake."
+        default=None, description="Where table files go (a folder or URI); default HOME/lake."
     )
 
 
@@ -33,22 +64,39 @@ class GlueCatalogSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["glue"]
-    warehouse: str = Field(pattern=r"^s3a?://[^/]+", description="s3://bucket/prefix")
-    region: str = "us-east-1"
-    glue_endpoint: str | None = Field(default=None, description="Only for Glue look-alikes.")
-    s3_endpoint: str | None = Field(default=None, description="Only for S3 look-alikes.")
+    kind: Literal["glue"] = Field(description="`glue`: AWS Glue as the catalog, S3 as storage.")
+    warehouse: str = Field(
+        pattern=r"^s3a?://[^/]+", description="Where table files go: s3://bucket/prefix (required)."
+    )
+    region: str = Field(default="us-east-1", description="The Glue and S3 region.")
+    glue_endpoint: str | None = Field(
+        default=None, description="Glue's endpoint URL; only for Glue look-alikes (moto)."
+    )
+    s3_endpoint: str | None = Field(
+        default=None, description="S3's endpoint URL; only for S3 look-alikes (moto)."
+    )
 
 
-CatalogSettings = Annotated[SqlCatalogSettings | GlueCatalogSettings, Field(discriminator="kind")]
+CatalogSettings = Annotated[
+    Annotated[SqlCatalogSettings, Tag("sql")] | Annotated[GlueCatalogSettings, Tag("glue")],
+    Discriminator(_kind_or("sql"), **_unknown_kind("sql", "glue")),
+]
 
 
 class LakeSettings(BaseModel):
+    """The Iceberg lake: its catalog, namespace and how data files are written."""
+
     model_config = ConfigDict(extra="forbid")
 
-    catalog: CatalogSettings = Field(default_factory=SqlCatalogSettings)
-    namespace: str = Field(default="eventlake", pattern=r"^[a-z_][a-z0-9_]{0,127}$")
-    zstd_level: int = Field(default=1, ge=1, le=22)
+    catalog: CatalogSettings = Field(
+        default_factory=SqlCatalogSettings, description="The Iceberg catalog, chosen by kind."
+    )
+    namespace: str = Field(
+        default="eventlake",
+        pattern=r"^[a-z_][a-z0-9_]{0,127}$",
+        description="The Iceberg namespace of the tables (the Glue database on AWS).",
+    )
+    zstd_level: int = Field(default=1, ge=1, le=22, description="zstd level of the Parquet files.")
     encode_threads: int = Field(
         default=0, ge=0, le=256, description="Threads encoding Parquet files; 0: one per CPU."
     )
@@ -62,8 +110,12 @@ class EmbeddedStreamSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["embedded"] = "embedded"
-    path: Path | None = Field(default=None, description="SQLite file; default HOME/stream.db.")
+    kind: Literal["embedded"] = Field(
+        default="embedded", description="`embedded`: a durable SQLite log (the default)."
+    )
+    path: Path | None = Field(
+        default=None, description="The log's SQLite file; default HOME/stream.db."
+    )
     shards: int = Field(default=4, ge=1, le=256, description="Shards of each new stream.")
     retention_hours: float = Field(
         default=168, gt=0, description="Records older than this are deleted, as Kinesis does."
@@ -75,9 +127,11 @@ class KinesisStreamSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["kinesis"]
-    region: str = "us-east-1"
-    endpoint_url: str | None = Field(default=None, description="Only for Kinesis look-alikes.")
+    kind: Literal["kinesis"] = Field(description="`kinesis`: AWS Kinesis Data Streams.")
+    region: str = Field(default="us-east-1", description="The Kinesis region.")
+    endpoint_url: str | None = Field(
+        default=None, description="Kinesis's endpoint URL; only for Kinesis look-alikes (moto)."
+    )
     shards: int = Field(default=2, ge=1, le=10_000, description="Shards of a stream it creates.")
     create_missing: bool = Field(
         default=True, description="Create a dataset's stream when it does not exist."
@@ -85,14 +139,20 @@ class KinesisStreamSettings(BaseModel):
 
 
 StreamBackendSettings = Annotated[
-    EmbeddedStreamSettings | KinesisStreamSettings, Field(discriminator="kind")
+    Annotated[EmbeddedStreamSettings, Tag("embedded")]
+    | Annotated[KinesisStreamSettings, Tag("kinesis")],
+    Discriminator(_kind_or("embedded"), **_unknown_kind("embedded", "kinesis")),
 ]
 
 
 class StreamSettings(BaseModel):
+    """The stream between the API and the consumer."""
+
     model_config = ConfigDict(extra="forbid")
 
-    backend: StreamBackendSettings = Field(default_factory=EmbeddedStreamSettings)
+    backend: StreamBackendSettings = Field(
+        default_factory=EmbeddedStreamSettings, description="The stream backend, chosen by kind."
+    )
     name_prefix: str = Field(
         default="eventlake",
         pattern=r"^[a-zA-Z0-9_.-]{1,100}$",
@@ -110,17 +170,24 @@ class StreamSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
+    """The ingest API's limits."""
+
     model_config = ConfigDict(extra="forbid")
 
     max_body_bytes: int = Field(
-        default=5 * 1_048_576, gt=0, le=256 * 1_048_576, description="Larger bodies are 413."
+        default=5 * 1_048_576,
+        gt=0,
+        le=256 * 1_048_576,
+        description="Request bodies larger than this, raw or decompressed, are refused with 413.",
     )
     max_reasons: int = Field(
-        default=100, ge=0, le=10_000, description="Rejections listed in an answer at most."
+        default=100, ge=0, le=10_000, description="Rejected records listed in an answer at most."
     )
 
 
 class ConsumerSettings(BaseModel):
+    """The consumer that lands the stream in the lake."""
+
     model_config = ConfigDict(extra="forbid")
 
     max_batch_events: int = Field(
@@ -163,17 +230,27 @@ class SnowflakeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SNOWFLAKE_", extra="ignore")
 
-    account: str = Field(min_length=1)
-    user: str = Field(min_length=1)
-    password: SecretStr = Field(repr=False)
-    role: str = "TRANSFORMER"
-    warehouse: str = "TRANSFORMING"
-    database: str = "EVENTLAKE"
+    account: str = Field(min_length=1, description="The Snowflake account identifier (required).")
+    user: str = Field(
+        min_length=1, description="The user dbt, the dashboard and the gates log in as."
+    )
+    password: SecretStr = Field(repr=False, description="That user's password; never logged.")
+    role: str = Field(default="TRANSFORMER", description="The role of the session.")
+    warehouse: str = Field(
+        default="TRANSFORMING", description="The virtual warehouse queries run on."
+    )
+    database: str = Field(default="EVENTLAKE", description="The database the marts are built in.")
     # Unset in production (the connector derives the host from the account); the tests point
     # them at a local fakesnow server.
-    host: str = ""
-    port: int = Field(default=443, gt=0, lt=65536)
-    protocol: str = Field(default="https", pattern="^https?$")
+    host: str = Field(
+        default="",
+        description="Only for a Snowflake look-alike (the tests' fakesnow); default: derived "
+        "from the account.",
+    )
+    port: int = Field(default=443, gt=0, lt=65536, description="Only for a Snowflake look-alike.")
+    protocol: str = Field(
+        default="https", pattern="^https?$", description="Only for a Snowflake look-alike."
+    )
     login_timeout: int = Field(default=30, gt=0, description="Seconds to wait for a session.")
 
 
@@ -202,11 +279,17 @@ class AirflowSettings(BaseModel):
         pattern=r"^https?://",
         description="Airflow's API server (e.g. http://127.0.0.1:8080); none: runs in-process.",
     )
-    username: str = Field(default="admin", max_length=200)
-    password: SecretStr | None = Field(default=None, description="Never logged.")
+    username: str = Field(
+        default="admin", max_length=200, description="The Airflow user eventlake logs in as."
+    )
+    password: SecretStr | None = Field(
+        default=None, description="That user's password; never logged."
+    )
 
 
 class Settings(BaseSettings):
+    """Every ``EVENTLAKE_*`` setting; nested ones use ``__`` (``EVENTLAKE_LAKE__ZSTD_LEVEL``)."""
+
     model_config = SettingsConfigDict(
         env_prefix="EVENTLAKE_", env_nested_delimiter="__", extra="forbid"
     )
@@ -217,26 +300,46 @@ class Settings(BaseSettings):
     contracts_dir: Path = Field(
         default=PROJECT_ROOT / "contracts", description="Folder of the YAML data contracts."
     )
-    max_record_bytes: int = Field(default=1_048_576, gt=0, le=64 * 1_048_576)
-    max_decompressed_bytes: int = Field(default=1 << 30, gt=0)
+    max_record_bytes: int = Field(
+        default=1_048_576,
+        gt=0,
+        le=64 * 1_048_576,
+        description="A record larger than this is rejected as too_large by the core.",
+    )
+    max_decompressed_bytes: int = Field(
+        default=1 << 30,
+        gt=0,
+        description="A gzipped body that inflates beyond this is refused (a gzip bomb).",
+    )
     dedup_window: int = Field(
         default=10_000_000, gt=0, description="Keys remembered across batches for deduplication."
     )
 
-    lake: LakeSettings = Field(default_factory=LakeSettings)
-    stream: StreamSettings = Field(default_factory=StreamSettings)
-    api: ApiSettings = Field(default_factory=ApiSettings)
-    consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
-    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
-    quality: QualitySettings = Field(default_factory=QualitySettings)
-    airflow: AirflowSettings = Field(default_factory=AirflowSettings)
+    lake: LakeSettings = Field(default_factory=LakeSettings, description="The Iceberg lake.")
+    stream: StreamSettings = Field(default_factory=StreamSettings, description="The stream.")
+    api: ApiSettings = Field(default_factory=ApiSettings, description="The ingest API.")
+    consumer: ConsumerSettings = Field(
+        default_factory=ConsumerSettings, description="The stream consumer."
+    )
+    warehouse: WarehouseSettings = Field(
+        default_factory=WarehouseSettings, description="The dbt warehouse."
+    )
+    quality: QualitySettings = Field(
+        default_factory=QualitySettings, description="The quality gates."
+    )
+    airflow: AirflowSettings = Field(
+        default_factory=AirflowSettings, description="Airflow's REST API."
+    )
     api_keys: str = Field(
         default="",
         repr=False,
-        description="Comma-separated API keys; none: a local key is generated under HOME.",
+        description="Comma-separated API keys, each `name:secret` (the name becomes the events' "
+        "_source) or a bare secret; none: a local key is generated once into HOME/api_key.",
     )
     state_url: str | None = Field(
-        default=None, description="SQLAlchemy URL of the job state; default HOME/state.db."
+        default=None,
+        description="SQLAlchemy URL of the job state (jobs, idempotency keys, consumer "
+        "progress): SQLite or Postgres; default SQLite in HOME/state.db.",
     )
     landing_dir: Path | None = Field(
         default=None,
