@@ -16,7 +16,7 @@ export EVENTLAKE_HOME ?= $(CURDIR)/.eventlake
 
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name 'Cargo.toml' -o -name '*.pyi' -o -name 'pyproject.toml') Cargo.toml Cargo.lock $(wildcard contracts/*.yaml)
 
-.PHONY: help setup build test test-rust test-python lint fmt run run-serve bench generate serve consume airflow-setup airflow transform quality loadtest clean
+.PHONY: help setup build test test-rust test-python lint fmt run run-serve bench docs generate serve consume airflow-setup airflow transform quality loadtest clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ run: setup ## The main job on embedded defaults: sample events through the Rust 
 
 run-serve: setup ## make run, then keep the API, a consumer and the dashboard (dbt docs, Data Docs) served until Ctrl-C
 	$(VENV)/bin/eventlake run --serve
+
+docs: setup ## Regenerate docs/configuration.md from the settings' descriptions (src/eventlake/config.py)
+	$(PY) -m eventlake.settings_reference
 
 generate: setup ## Generate sample data (make generate N=100000)
 	$(VENV)/bin/eventlake generate --events $${N:-100000}

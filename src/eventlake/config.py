@@ -312,7 +312,10 @@ class Settings(BaseSettings):
         description="A gzipped body that inflates beyond this is refused (a gzip bomb).",
     )
     dedup_window: int = Field(
-        default=10_000_000, gt=0, description="Keys remembered across batches for deduplication."
+        default=10_000_000,
+        gt=0,
+        description="Event keys `eventlake process` remembers across a file's batches; the "
+        "consumer has its own window (EVENTLAKE_CONSUMER__DEDUP_WINDOW).",
     )
 
     lake: LakeSettings = Field(default_factory=LakeSettings, description="The Iceberg lake.")
