@@ -42,6 +42,7 @@ import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
 
 from eventlake.config import KinesisStreamSettings, Settings
+from eventlake.errors import EventlakeError
 from eventlake.event_ids import fill_ids, generated_id, missing_key_records
 from eventlake.state import IdempotencyConflictError, StateStore
 from eventlake.stream import OutgoingRecord, PublishedRecord, Stream, StreamError, open_stream
@@ -67,7 +68,7 @@ IDEMPOTENT_JOBS = uuid.UUID("6f6b1c1e-7a0e-4d55-9a59-3f1de6c0e2a1")
 # --- errors: each carries the HTTP status and a stable code the edge puts in its answer ----
 
 
-class IngestError(Exception):
+class IngestError(EventlakeError):
     status_code = 400
     code = "bad_request"
 
@@ -129,6 +130,7 @@ class NoValidRecordsError(IngestError):
 class DependencyUnavailableError(IngestError):
     """The stream or the state database failed: 503, nothing was published, retry later."""
 
+    transient = True
     status_code = 503
     code = "unavailable"
 

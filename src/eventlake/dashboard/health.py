@@ -24,6 +24,7 @@ import pandas as pd  # type: ignore[import-untyped]  # pandas-stubs is not in th
 from sqlalchemy.engine import make_url
 
 from eventlake.config import Settings
+from eventlake.errors import EventlakeError
 from eventlake.report_sites import SITES
 from eventlake.state import StateStore
 
@@ -34,7 +35,7 @@ DEFAULT_API_URL = "http://127.0.0.1:8000"
 METRICS_PATH = "/api/v1/metrics"
 
 
-class ApiUnavailableError(RuntimeError):
+class ApiUnavailableError(EventlakeError, RuntimeError):
     """The API did not answer, or not with metrics; the message says why, in one line."""
 
 
@@ -45,7 +46,7 @@ def api_url(environ: Mapping[str, str] = os.environ) -> str:
 def dashboard_api_key(settings: Settings, environ: Mapping[str, str] = os.environ) -> str | None:
     """The key the dashboard sends the API: ``EVENTLAKE_API_KEY``, else the key the local API
     generated in the same home (``HOME/api_key``, read, never created), else none."""
-    from eventlake.api.auth import local_key_path
+    from eventlake.api_keys import local_key_path
 
     if environ.get(API_KEY_ENV):
         return environ[API_KEY_ENV]

@@ -26,12 +26,13 @@ from pyiceberg.types import (
 )
 
 from eventlake.contracts import ContractSpec
+from eventlake.errors import EventlakeError
 
 # Iceberg reserves ids from 1000 for partition fields by convention.
 FIRST_PARTITION_FIELD_ID = 1000
 
 
-class IncompatibleSchemaError(ValueError):
+class IncompatibleSchemaError(EventlakeError, ValueError):
     """The contract asks for a change the table cannot take without rewriting or losing data."""
 
     def __init__(self, table: str, problems: list[str]) -> None:

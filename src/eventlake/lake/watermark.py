@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
+from eventlake.errors import EventlakeError
+
 WATERMARK = "eventlake.watermark"
 RANGES = "eventlake.ranges"
 JOB_IDS = "eventlake.job-ids"
@@ -39,7 +41,7 @@ class SequenceRange:
             raise ValueError(f"empty sequence range {self.first}..{self.last}")
 
 
-class WatermarkOverlapError(ValueError):
+class WatermarkOverlapError(EventlakeError, ValueError):
     """A commit covers positions partly committed already: the caller resumed in the wrong
     place. Committing it would duplicate rows, skipping it would lose rows."""
 

@@ -58,6 +58,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from eventlake.config import LakeSettings, Settings
 from eventlake.contracts import ContractSpec
+from eventlake.errors import EventlakeError
 from eventlake.lake import watermark
 from eventlake.lake.catalog import open_catalog
 from eventlake.lake.schema import (
@@ -95,9 +96,11 @@ class ArrowData(Protocol):
     def __arrow_c_array__(self, requested_schema: object = None) -> tuple[object, object]: ...
 
 
-class CommitConflictError(RuntimeError):
+class CommitConflictError(EventlakeError, RuntimeError):
     """Writers kept racing for longer than the configured attempts. Transient: retry later;
     nothing was committed by this call and its files were removed."""
+
+    transient = True
 
 
 @dataclass(frozen=True)

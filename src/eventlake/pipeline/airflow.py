@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from eventlake.config import AirflowSettings
+from eventlake.errors import EventlakeError
 
 # Pipelines that are DAGs; the others always run in-process.
 PIPELINE_DAGS = {"pipeline": "dag_data_pipeline", "transform": "dag_dbt_transform"}
@@ -29,7 +30,7 @@ STATES = {
 FINAL = frozenset({"succeeded", "failed"})
 
 
-class AirflowError(RuntimeError):
+class AirflowError(EventlakeError, RuntimeError):
     """Airflow could not be reached or refused the request."""
 
 

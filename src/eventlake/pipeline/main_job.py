@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from eventlake.config import Settings
+from eventlake.errors import EventlakeError
 from eventlake.pipeline.tasks import AnswerTally
 
 SOURCE = "make-run"
@@ -45,7 +46,7 @@ StepCallback = Callable[[str, str], None]
 Advance = Callable[[int], None]
 
 
-class MainJobError(RuntimeError):
+class MainJobError(EventlakeError, RuntimeError):
     pass
 
 

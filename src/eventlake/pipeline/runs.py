@@ -12,18 +12,35 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from eventlake.config import Settings
+
+# RunFailedError and the run records live below the layers that raise and record them (the
+# quality gates, dbt, the CLI); imported here too, where callers have always found them.
+from eventlake.errors import EventlakeError, RunFailedError
 from eventlake.pipeline.airflow import FINAL, PIPELINE_DAGS, AirflowClient, AirflowError
 from eventlake.state import StateStore
+from eventlake.state.runs import Pipeline, new_run_id, record_run
+from eventlake.state.runs import finish_run as _finish
+
+__all__ = [
+    "PIPELINES",
+    "Pipeline",
+    "PipelineRunner",
+    "RunFailedError",
+    "UnknownPipelineError",
+    "data_pipeline",
+    "new_run_id",
+    "process",
+    "quality",
+    "record_run",
+    "transform",
+]
 
 log = logging.getLogger(__name__)
-
-Pipeline = Callable[[Settings], Mapping[str, Any]]
 
 
 def process(settings: Settings) -> Mapping[str, Any]:
@@ -67,52 +84,8 @@ PIPELINES: dict[str, Pipeline] = {
 }
 
 
-class UnknownPipelineError(KeyError):
+class UnknownPipelineError(EventlakeError, KeyError):
     pass
-
-
-class RunFailedError(RuntimeError):
-    """A pipeline that ran to its end with a failing outcome (a dbt test, a quality gate).
-
-    The run is recorded as failed and keeps ``result``, so /status shows what failed."""
-
-    def __init__(self, message: str, result: Mapping[str, Any]) -> None:
-        super().__init__(message)
-        self.result = dict(result)
-
-
-def record_run(
-    settings: Settings,
-    state: StateStore,
-    name: str,
-    pipeline: Pipeline,
-    *,
-    run_id: str | None = None,
-    source: str = "cli",
-) -> tuple[str, dict[str, Any]]:
-    """Run ``pipeline`` now, in this thread, recorded as a run job like a triggered one.
-
-    Returns the run id and the pipeline's result; a failure is recorded, then re-raised."""
-    if run_id is None:
-        run_id = new_run_id()
-        state.create_job(run_id, kind="run", name=name, source=source, status="queued")
-    started = time.time()
-    state.update_job(run_id, status="running", detail={"started_at": started})
-    try:
-        result = dict(pipeline(settings))
-    except RunFailedError as error:
-        detail = {"started_at": started, "result": error.result}
-        _finish(state, run_id, "failed", detail, error=str(error))
-        raise
-    except Exception as error:
-        _finish(state, run_id, "failed", {"started_at": started}, error=_describe(error))
-        raise
-    _finish(state, run_id, "succeeded", {"started_at": started, "result": result})
-    return run_id, result
-
-
-def new_run_id() -> str:
-    return f"run-{uuid.uuid4().hex}"
 
 
 class PipelineRunner:
@@ -204,22 +177,3 @@ class PipelineRunner:
             _finish(
                 self.state, run_id, "failed", {}, error="the service stopped before the run began"
             )
-
-
-def _finish(
-    state: StateStore,
-    run_id: str,
-    status: str,
-    detail: dict[str, Any],
-    *,
-    error: str | None = None,
-) -> None:
-    try:
-        state.update_job(run_id, status=status, finished_at=time.time(), detail=detail, error=error)
-    except Exception:
-        log.exception("could not record the end of pipeline run %s", run_id)
-
-
-def _describe(error: BaseException) -> str:
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text}"[:2000] if text else type(error).__name__

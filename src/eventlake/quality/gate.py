@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from eventlake.config import Settings
-from eventlake.pipeline.runs import RunFailedError
+from eventlake.errors import RunFailedError
 from eventlake.quality.alerts import alert
 from eventlake.quality.report import QualityReport, write_summary
 from eventlake.quality.sources import (

@@ -15,6 +15,7 @@ from typing import Protocol, TypeAlias
 import pandas as pd  # type: ignore[import-untyped]  # pandas-stubs is not in the environment
 
 from eventlake.config import Settings
+from eventlake.errors import EventlakeError
 from eventlake.warehouse.readers import (
     ClosesOnExit,
     DuckDBReader,
@@ -27,7 +28,7 @@ from eventlake.warehouse.readers import (
 Frame: TypeAlias = pd.DataFrame
 
 
-class QualityError(RuntimeError):
+class QualityError(EventlakeError, RuntimeError):
     """The gates could not run (no warehouse, a missing table, an unreadable lake)."""
 
 

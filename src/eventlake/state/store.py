@@ -26,7 +26,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import Executable
 
-from eventlake.stream.base import GroupCommit
+from eventlake.errors import EventlakeError
+from eventlake.group_commit import GroupCommit
 
 metadata = sa.MetaData()
 
@@ -105,7 +106,7 @@ commits = sa.Table(
 IDEMPOTENCY_PENDING_SECONDS = 600.0
 
 
-class IdempotencyConflictError(RuntimeError):
+class IdempotencyConflictError(EventlakeError, RuntimeError):
     """The key is in use by a request still in flight, or was first used with another body."""
 
 

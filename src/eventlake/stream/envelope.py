@@ -19,6 +19,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Literal
 
+from eventlake.errors import EventlakeError
+
 MAGIC = b"EL1\n"
 MAX_HEADER_BYTES = 4096
 # A stream record must stay under Kinesis's 1 MiB; 24 KiB is left for the header and key.
@@ -29,7 +31,7 @@ BodyFormat = Literal["json", "ndjson", "csv"]
 FORMATS: tuple[BodyFormat, ...] = ("json", "ndjson", "csv")
 
 
-class EnvelopeError(ValueError):
+class EnvelopeError(EventlakeError, ValueError):
     """A stream record that eventlake did not write, or that was damaged."""
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from eventlake.config import PROJECT_ROOT, Settings
+from eventlake.errors import EventlakeError
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 # The settings the dbt-duckdb plugin reads the lake with (see dbt_plugin.py).
@@ -49,7 +50,7 @@ Progress = Callable[[str, int, int], None]
 """Called as nodes finish: (the node's description, nodes finished, nodes in the command)."""
 
 
-class DbtError(RuntimeError):
+class DbtError(EventlakeError, RuntimeError):
     """dbt could not run at all (bad project, no connection), as opposed to a failing test."""
 
 
@@ -356,7 +357,7 @@ def transform_pipeline(
 ) -> dict[str, Any]:
     """`transform` as a pipeline: its summary, or RunFailedError (carrying the summary) when a
     command failed or a model or test did."""
-    from eventlake.pipeline.runs import RunFailedError
+    from eventlake.errors import RunFailedError
 
     report = transform(settings, progress=progress)
     summary = report.summary()

@@ -34,6 +34,7 @@ from pyiceberg.types import (
 
 from eventlake.config import Settings
 from eventlake.contracts import DATASETS, load_contract
+from eventlake.errors import EventlakeError
 from eventlake.lake.writer import DEAD_LETTER_TABLE, Lake
 
 LAKE_SCHEMA = "lake"
@@ -50,7 +51,7 @@ _DUCKDB_TYPES: dict[type[IcebergType], str] = {
 }
 
 
-class LakeReadError(RuntimeError):
+class LakeReadError(EventlakeError, RuntimeError):
     """The lake cannot be read as plain Parquet (for example, it has row-level deletes)."""
 
 

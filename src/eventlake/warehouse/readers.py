@@ -32,9 +32,10 @@ import pandas as pd  # type: ignore[import-untyped]  # pandas-stubs is not in th
 from pydantic import ValidationError
 
 from eventlake.config import Settings, SnowflakeSettings
+from eventlake.errors import EventlakeError
 
 
-class WarehouseError(RuntimeError):
+class WarehouseError(EventlakeError, RuntimeError):
     """The warehouse could not answer."""
 
 
@@ -49,6 +50,8 @@ class WarehouseMissingError(WarehouseError):
 
 class WarehouseBusyError(WarehouseError):
     """The DuckDB file is locked by a writer (a dbt build in progress): try again shortly."""
+
+    transient = True
 
 
 class WarehouseUnavailableError(WarehouseError):
