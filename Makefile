@@ -114,7 +114,7 @@ quality: setup ## Great Expectations gates over the warehouse; writes Data Docs,
 loadtest: setup ## Locust against the API: 16 connections, 500-event batches; prints events/s, p50, p99
 	$(PY) loadtest/run.py --seconds $${LOADTEST_SECONDS:-20}
 
-.PHONY: dashboard chromium
+.PHONY: dashboard chromium postgresql
 
 dashboard: setup ## The dashboard (Streamlit) on 127.0.0.1:8501 (make dashboard PORT=8502)
 	$(VENV)/bin/streamlit run src/eventlake/dashboard/app.py --server.headless true --server.address 127.0.0.1 --server.port $${PORT:-8501} --browser.gatherUsageStats false
@@ -129,7 +129,17 @@ chromium: ## Install Debian's chromium when missing (as root), for the dashboard
 		echo "chromium is missing (sudo apt-get install chromium): the dashboard screenshot test will fail"; \
 	fi
 
-test-python: chromium
+# The state store's Postgres tests start a throwaway cluster from Debian's server tools
+# (tests/postgres.py); without them those tests fail, saying so.
+postgresql: ## Install Debian's postgresql when missing (as root), for the state store's Postgres tests
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; \
+	else \
+		echo "postgresql is missing (sudo apt-get install postgresql): the state store's Postgres tests will fail"; \
+	fi
+
+test-python: chromium postgresql
 
 clean: ## Remove build outputs, the virtual environment and EVENTLAKE_HOME
 	rm -rf target $(VENV) .venv-airflow $(TOOLS) .eventlake .pytest_cache .mypy_cache .ruff_cache .hypothesis
