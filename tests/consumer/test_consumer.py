@@ -18,7 +18,7 @@ import pytest
 
 from eventlake.config import Settings
 from eventlake.consumer import Membership, consume, drain, position_key
-from eventlake.consumer.consumer import window_path
+from eventlake.consumer.window import window_path
 from eventlake.lake import DEAD_LETTER_TABLE, Lake
 from eventlake.state import StateStore
 from eventlake.stream import envelope, open_stream

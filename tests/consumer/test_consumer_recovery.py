@@ -13,8 +13,8 @@ import uuid
 import pytest
 
 from eventlake.config import EmbeddedStreamSettings, LakeSettings, Settings, StreamSettings
-from eventlake.consumer import Membership, drain
-from eventlake.consumer.consumer import DatasetConsumer, window_path
+from eventlake.consumer import DatasetConsumer, Membership, drain
+from eventlake.consumer.window import window_path
 from eventlake.lake import DEAD_LETTER_TABLE, Lake
 from eventlake.state import StateStore
 from eventlake.stream import envelope, open_stream

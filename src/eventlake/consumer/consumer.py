@@ -25,25 +25,23 @@ after a reshard is read only once its parents are read to their end, by whicheve
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import threading
 import time
-import uuid
-import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import data_processor_rs
 import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
 
 from eventlake.config import Settings
+from eventlake.consumer.membership import ALONE, Membership, position_key
+from eventlake.consumer.reports import BatchReport, DatasetReport, DrainReport
+from eventlake.consumer.window import WindowFile, window_path
 from eventlake.contracts import DATASETS, load_contract
 from eventlake.lake import watermark
 from eventlake.lake.writer import (
@@ -76,100 +74,6 @@ REJECTED_SCHEMA = pa.schema(
         pa.field("raw", pa.string(), nullable=False),
     ]
 )
-
-
-def position_key(stream_name: str, shard_id: str) -> str:
-    return f"stream:{stream_name}/{shard_id}"
-
-
-@dataclass(frozen=True)
-class Membership:
-    """This consumer's share of the shards: in the sorted list of every shard of the stream,
-    those at positions ``index``, ``index + count``, … Every member sees the same list, so the
-    shares never overlap and are as even as they can be; Kinesis numbers new shards upwards, so
-    a reshard appends to the list and leaves existing shares in place. Every consumer of a group
-    must be started with the same ``count``."""
-
-    index: int = 0
-    count: int = 1
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.index < self.count:
-            raise ValueError(f"member {self.index} of {self.count}: need 0 <= index < count")
-
-    def owns(self, shard_id: str, all_shards: Iterable[str]) -> bool:
-        if self.count == 1:
-            return True
-        ordered = sorted(all_shards)
-        return shard_id in ordered and ordered.index(shard_id) % self.count == self.index
-
-    @property
-    def label(self) -> str:
-        return f"{self.index}-of-{self.count}"
-
-
-@dataclass(frozen=True)
-class BatchReport:
-    """One lake commit of a dataset's stream."""
-
-    dataset: str
-    records: int  # stream records (one per accepted request)
-    received: int  # events in them
-    landed: int
-    dead_lettered: int
-    duplicates: int
-    snapshot_id: int | None
-    skipped: bool
-    seconds: float
-
-
-@dataclass
-class DatasetReport:
-    dataset: str
-    batches: int = 0
-    records: int = 0
-    received: int = 0
-    landed: int = 0
-    dead_lettered: int = 0
-    duplicates: int = 0
-    snapshot_ids: list[int] = field(default_factory=list)
-
-    def add(self, batch: BatchReport) -> None:
-        self.batches += 1
-        self.records += batch.records
-        self.received += batch.received
-        self.landed += batch.landed
-        self.dead_lettered += batch.dead_lettered
-        self.duplicates += batch.duplicates
-        if batch.snapshot_id is not None:
-            self.snapshot_ids.append(batch.snapshot_id)
-
-
-@dataclass
-class DrainReport:
-    datasets: dict[str, DatasetReport] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    @property
-    def landed(self) -> int:
-        return sum(d.landed for d in self.datasets.values())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "seconds": round(self.seconds, 3),
-            "datasets": {
-                name: {
-                    "batches": d.batches,
-                    "records": d.records,
-                    "received": d.received,
-                    "landed": d.landed,
-                    "dead_lettered": d.dead_lettered,
-                    "duplicates": d.duplicates,
-                    "snapshot_ids": [str(s) for s in d.snapshot_ids],
-                }
-                for name, d in self.datasets.items()
-            },
-        }
 
 
 @dataclass
@@ -215,11 +119,6 @@ class _Processed:
     duplicates: int
 
 
-def window_path(settings: Settings, stream_name: str, membership: Membership) -> Path:
-    """Where a consumer keeps its deduplication window between runs."""
-    return settings.home / "consumers" / f"{stream_name}.{membership.label}.window"
-
-
 class DatasetConsumer:
     """Consumes one dataset's stream (its shards owned by ``membership``) into its table."""
 
@@ -230,7 +129,7 @@ class DatasetConsumer:
         state: StateStore,
         dataset: str,
         *,
-        membership: Membership = Membership(),
+        membership: Membership = ALONE,
         stream: Stream | None = None,
     ) -> None:
         self.settings = settings
@@ -242,7 +141,7 @@ class DatasetConsumer:
         self.schema = self.contract.arrow_schema()
         self.stream = stream or open_stream(settings, dataset)
         self.consumer_name = f"{os.uname().nodename}:{os.getpid()}:{membership.label}"
-        self._window_path = window_path(settings, self.stream.name, membership)
+        self._window_file = WindowFile(window_path(settings, self.stream.name, membership))
         self._readers: dict[str, ShardReader] = {}
         self._shards: dict[str, ShardInfo] = {}
         self._finished: set[str] = set()
@@ -295,59 +194,27 @@ class DatasetConsumer:
         return position_key(self.stream.name, shard_id)
 
     def _load_window(self) -> dict[str, int] | None:
-        """The saved window and the positions it covers; None when there is no usable file.
-
-        A window is only trusted when it provably belongs to this table's history: the same
-        table (its UUID: not a rebuilt lake, another namespace or a recreated table), the same
-        capacity as configured, a checksum that matches, and no position beyond the table's
-        watermark (a rolled-back table). Anything else is rebuilt from the stream: a wrong
-        window would drop real events as duplicates."""
-        try:
-            data = self._window_path.read_bytes()
-        except FileNotFoundError:
+        """Adopt the saved window when it can be trusted (see ``WindowFile.load``); the
+        positions it covers, or None when it is rebuilt from the stream."""
+        loaded = self._window_file.load(
+            table_uuid=self._table_uuid,
+            capacity=self.settings.consumer.dedup_window,
+            committed=self._rows_watermark,
+        )
+        if loaded is None:
             return None
-        try:
-            header, window_bytes = _split_window_file(data)
-            problem = self._window_mismatch(header)
-            if problem is None:
-                window = data_processor_rs.Deduplicator.from_bytes(window_bytes)
-                if window.capacity != self.settings.consumer.dedup_window:
-                    problem = f"its capacity {window.capacity:,} is not the configured one"
-        except (ValueError, UnicodeDecodeError, KeyError, TypeError) as error:
-            problem = f"it is unreadable ({error})"
-        if problem is not None:
-            log.warning("rebuilding the window from the stream: %s: %s", self._window_path, problem)
-            return None
-        self._window = window
-        return dict(header["positions"])
-
-    def _window_mismatch(self, header: dict[str, Any]) -> str | None:
-        if header.get("table_uuid") != self._table_uuid:
-            return "it was saved for another table"
-        positions = watermark.parse(json.dumps(header["positions"]))
-        for key, position in positions.items():
-            if position > self._rows_watermark.get(key, 0):
-                return f"it has seen {key} up to {position}, beyond the table's watermark"
-        return None
+        self._window, positions = loaded
+        return positions
 
     def _save_window(self) -> None:
-        """Write the window with the positions it has seen (atomically: a temporary file of
-        this process, fsync, rename). Only called right after a commit, when both agree."""
+        """Save the window with the positions it has seen. Only called right after a commit,
+        when both agree."""
         positions = {
             key: value
             for key, value in self._rows_watermark.items()
             if key.startswith(position_key(self.stream.name, ""))
         }
-        header = {"table_uuid": self._table_uuid, "positions": positions}
-        self._window_path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self._window_path.with_name(
-            f"{self._window_path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-        )
-        with open(temporary, "wb") as out:
-            out.write(_window_file(header, self._window.to_bytes()))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, self._window_path)
+        self._window_file.save(self._window, table_uuid=self._table_uuid, positions=positions)
         self._window_saved_at = time.monotonic()
 
     def _relearn(self, shard_id: str, saved: dict[str, int] | None) -> None:
@@ -684,33 +551,6 @@ class DatasetConsumer:
         self._pool.shutdown()
 
 
-WINDOW_MAGIC = b"ELW1"
-
-
-def _window_file(header: dict[str, Any], window: bytes) -> bytes:
-    """MAGIC, header length, JSON header, CRC-32 of header and window, the window."""
-    encoded = json.dumps(header).encode()
-    crc = zlib.crc32(window, zlib.crc32(encoded))
-    return b"".join(
-        [WINDOW_MAGIC, len(encoded).to_bytes(4, "big"), encoded, crc.to_bytes(4, "big"), window]
-    )
-
-
-def _split_window_file(data: bytes) -> tuple[dict[str, Any], bytes]:
-    if not data.startswith(WINDOW_MAGIC):
-        raise ValueError("not a window file")
-    length = int.from_bytes(data[4:8], "big")
-    encoded = data[8 : 8 + length]
-    crc = int.from_bytes(data[8 + length : 12 + length], "big")
-    window = data[12 + length :]
-    if zlib.crc32(window, zlib.crc32(encoded)) != crc:
-        raise ValueError("checksum mismatch")
-    header = json.loads(encoded)
-    if not isinstance(header, dict) or not isinstance(header.get("positions"), dict):
-        raise ValueError("bad header")
-    return header, window
-
-
 def _whole_record_rejection(reason: str, message: str, raw: str) -> pa.RecordBatch:
     return pa.record_batch(
         [
@@ -732,7 +572,7 @@ def consume(
     settings: Settings,
     *,
     datasets: Sequence[str] | None = None,
-    membership: Membership = Membership(),
+    membership: Membership = ALONE,
     until_caught_up: bool = False,
     stop: threading.Event | None = None,
     on_batch: BatchCallback | None = None,
