@@ -47,6 +47,7 @@ lint: setup ## ruff, mypy, stubtest, cargo fmt --check, cargo clippy -D warnings
 	$(VENV)/bin/ruff check src tests dags benchmarks loadtest
 	$(VENV)/bin/ruff format --check src tests dags benchmarks loadtest
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m mypy.stubtest data_processor_rs --mypy-config-file pyproject.toml \
 		--allowlist crates/data_processor_rs/stubtest-allowlist.txt
 	cargo fmt --all --check

@@ -388,8 +388,8 @@ def _recorded(
     the API record theirs: the dashboard's pipeline health, ``/api/v1/metrics``' last_runs
     and the Prometheus series then show the last dbt build and gate whoever ran them (an
     Airflow task, ``make run``, a triggered pipeline). A failure is recorded, then raised."""
-    from eventlake.pipeline.runs import record_run
     from eventlake.state import StateStore
+    from eventlake.state.runs import record_run
 
     state = StateStore(settings.state_database_url)
     try:
@@ -400,7 +400,7 @@ def _recorded(
 
 
 def _dbt_step(settings: Settings | None, *commands: tuple[str, ...]) -> dict[str, Any]:
-    from eventlake.pipeline.runs import RunFailedError
+    from eventlake.errors import RunFailedError
     from eventlake.warehouse.dbt_runner import TransformReport, describe_failure, transform
 
     settings = _settings(settings)
