@@ -19,7 +19,7 @@ from eventlake.consumer import drain
 from eventlake.ingest import IngestError, Ingestor
 from eventlake.lake import Lake
 from eventlake.state import StateStore, open_state
-from eventlake.state import store as store_module
+from eventlake.state import idempotency as idempotency_module
 
 BODY = json.dumps(
     [
@@ -85,7 +85,7 @@ def test_a_retry_whose_first_answer_was_lost_is_answered_from_the_job(
     assert first.status_code == 202
     monkeypatch.setattr(state, "store_idempotent_answer", real_store)
 
-    monkeypatch.setattr(store_module, "IDEMPOTENCY_PENDING_SECONDS", 0.0)  # a minute later
+    monkeypatch.setattr(idempotency_module, "IDEMPOTENCY_PENDING_SECONDS", 0.0)  # a minute later
     retry = accept(ingestor)
     assert (retry.status_code, retry.replayed) == (202, True)
     assert retry.body["job_id"] == first.body["job_id"]
@@ -99,7 +99,7 @@ def test_a_retry_while_the_first_request_is_still_publishing_lands_the_batch_onc
     """The claim lapses while the first request is still publishing (here after 0.3 s; in
     production after 10 minutes, longer than any publish). The retry publishes too, but under
     the same job id and with the same generated event ids: the consumer drops the copy."""
-    monkeypatch.setattr(store_module, "IDEMPOTENCY_PENDING_SECONDS", 0.3)
+    monkeypatch.setattr(idempotency_module, "IDEMPOTENCY_PENDING_SECONDS", 0.3)
     stream = ingestor.streams.get("events")
     real_publish = stream.publish
     first_in_flight = threading.Event()
@@ -174,7 +174,7 @@ def test_an_invalid_idempotent_batch_can_be_sent_again(ingestor: Ingestor) -> No
 
 
 def test_generated_ids_are_derived_from_the_job() -> None:
-    from eventlake.event_ids import generated_id
+    from eventlake.ingest.event_ids import generated_id
 
     job = "0" * 31 + "1"
     assert generated_id(job, 0) == generated_id(job, 0) != generated_id(job, 1)

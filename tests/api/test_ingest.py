@@ -419,7 +419,7 @@ def test_the_fast_path_never_rewrites_the_body(
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("the body was rewritten")
 
-    monkeypatch.setattr("eventlake.ingest.fill_ids", fail)
+    monkeypatch.setattr("eventlake.ingest.event_ids.fill_ids", fail)
     body = json.dumps([event("a"), event("b", event_type="nope")], indent=4).encode()
     answer = post(client, auth, body)
     assert answer.status_code == 202

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import zlib
 from dataclasses import dataclass
 from typing import Literal
 
 from eventlake.errors import EventlakeError
+from eventlake.processing.gunzip import GunzipError, gunzip
 
 MAGIC = b"EL1\n"
 MAX_HEADER_BYTES = 4096
@@ -112,13 +112,7 @@ def _int(header: dict[str, object], key: str) -> int:
 
 
 def _gunzip(body: bytes, limit: int) -> bytes:
-    decompressor = zlib.decompressobj(wbits=31)
     try:
-        out = decompressor.decompress(body, limit + 1)
-    except zlib.error as error:
-        raise EnvelopeError(f"corrupt gzip body: {error}") from error
-    if len(out) > limit:
-        raise EnvelopeError(f"the body is larger than {limit} bytes once decompressed")
-    if not decompressor.eof:
-        raise EnvelopeError("truncated gzip body")
-    return out
+        return gunzip(body, limit)
+    except GunzipError as error:
+        raise EnvelopeError(error.message) from error

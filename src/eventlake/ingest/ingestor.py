@@ -1,27 +1,5 @@
-"""Take one request body in: check it, validate it with the Rust core, publish it to the stream.
-
-This is the library behind ``POST /api/v1/ingest``; the API only reads the body and maps the
-typed errors below onto HTTP answers. Each step, in order:
-
-1. The dataset names a data contract, the content type a format (JSON, NDJSON, CSV), the
-   content encoding ``identity`` or ``gzip``. A gzip body is decompressed here, with the same
-   size limit as a raw body, so the stream carries plain bytes.
-2. With an ``Idempotency-Key``, the key is claimed (or the first answer replayed) before any
-   work is done; it is released again if the request fails before anything is published.
-3. The Rust core parses and validates the body. For a contract whose dedup key is
-   ``event_id``, records sent without one get a fresh id and the body is validated again.
-   Only then is Python's json/csv module used, and only on the records that need an id: a
-   body where every record has one is never rewritten.
-4. A body with no valid record is answered 422, recorded as a ``rejected`` job (so that
-   ``/status`` can say why) and not published. Otherwise the whole body,
-   invalid records included, is published as ONE stream record (see
-   :mod:`eventlake.stream.envelope`): the consumer validates it again, deterministically,
-   and sends the same rejections to the dead-letter table under the job, so nothing is
-   dropped silently.
-5. The answer (202) is given only once the stream has the record durably; then the job is
-   written (one upsert, grouped with concurrent requests' writes). A consumer that commits
-   the batch first writes its part of the same row; neither overwrites the other.
-"""
+"""The ingest pipeline of one request: check the body, validate it with the Rust core, publish
+it to the stream, record the job (the steps are listed in :mod:`eventlake.ingest`)."""
 
 from __future__ import annotations
 
@@ -31,8 +9,6 @@ import logging
 import threading
 import time
 import uuid
-import zlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -42,97 +18,31 @@ import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
 
 from eventlake.config import KinesisStreamSettings, Settings
-from eventlake.errors import EventlakeError
-from eventlake.event_ids import fill_ids, generated_id, missing_key_records
+from eventlake.ingest import event_ids
+from eventlake.ingest.errors import (
+    BadBodyError,
+    DependencyUnavailableError,
+    IdempotencyConflict,
+    NoValidRecordsError,
+    PayloadTooLargeError,
+    UnknownDatasetError,
+)
+from eventlake.ingest.headers import (
+    body_format_of,
+    check_idempotency_key,
+    content_encoding_of,
+    gunzip,
+)
+from eventlake.processing.gunzip import GZIP_MAGIC
 from eventlake.state import IdempotencyConflictError, StateStore
 from eventlake.stream import OutgoingRecord, PublishedRecord, Stream, StreamError, open_stream
 from eventlake.stream.envelope import MAX_RECORD_BYTES, BodyFormat, Encoding, Envelope, encode
 
 log = logging.getLogger(__name__)
 
-# Content types and the Rust core's format for each; parameters (charset) are checked apart.
-MEDIA_TYPES: Mapping[str, BodyFormat] = {
-    "application/json": "json",
-    "application/x-ndjson": "ndjson",
-    "application/jsonl": "ndjson",
-    "text/csv": "csv",
-}
-CHARSETS = frozenset({"utf-8", "utf8", "us-ascii"})
-GZIP_MAGIC = b"\x1f\x8b"
 EXCERPT_CHARS = 100
-MAX_IDEMPOTENCY_KEY_CHARS = 255
 # Job ids of idempotent requests: uuid5 of (source, key) in this namespace.
 IDEMPOTENT_JOBS = uuid.UUID("6f6b1c1e-7a0e-4d55-9a59-3f1de6c0e2a1")
-
-
-# --- errors: each carries the HTTP status and a stable code the edge puts in its answer ----
-
-
-class IngestError(EventlakeError):
-    status_code = 400
-    code = "bad_request"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-
-
-class UnknownDatasetError(IngestError):
-    """The dataset has no contract. 404: the dataset is the resource written to."""
-
-    status_code = 404
-    code = "unknown_dataset"
-
-
-class UnsupportedMediaTypeError(IngestError):
-    status_code = 415
-    code = "unsupported_media_type"
-
-
-class PayloadTooLargeError(IngestError):
-    status_code = 413
-    code = "payload_too_large"
-
-
-class BadBodyError(IngestError):
-    """The body as a whole cannot be read: corrupt gzip, unusable CSV header, no records."""
-
-    status_code = 400
-    code = "bad_body"
-
-
-class BadIdempotencyKeyError(IngestError):
-    status_code = 400
-    code = "bad_idempotency_key"
-
-
-class IdempotencyConflict(IngestError):  # noqa: N818 (named after the HTTP answer)
-    """409 both while the first request is in flight and for a key reused with another body
-    (some APIs answer 422 to the latter; one code is simpler for clients to handle)."""
-
-    status_code = 409
-    code = "idempotency_conflict"
-
-
-class NoValidRecordsError(IngestError):
-    """Every record was rejected: 422, with the reasons and the job that records it."""
-
-    status_code = 422
-    code = "no_valid_records"
-
-    def __init__(self, message: str, answer: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.answer = answer
-
-
-class DependencyUnavailableError(IngestError):
-    """The stream or the state database failed: 503, nothing was published, retry later."""
-
-    transient = True
-    status_code = 503
-    code = "unavailable"
 
 
 @dataclass(frozen=True)
@@ -378,14 +288,14 @@ class Ingestor:
         batch = self._validate(body, body_format, contract)
         dedup_key = contract.dedup_key
         if batch.num_rejected and len(dedup_key) == 1 and dedup_key[0] == "event_id":
-            missing = missing_key_records(batch.rejected, dedup_key[0])
+            missing = event_ids.missing_key_records(batch.rejected, dedup_key[0])
             if missing:
-                filled = fill_ids(
+                filled = event_ids.fill_ids(
                     body,
                     body_format,
                     dedup_key[0],
                     missing,
-                    lambda index: generated_id(job_id, index),
+                    lambda index: event_ids.generated_id(job_id, index),
                 )
                 if filled is not None:
                     body = filled
@@ -505,68 +415,6 @@ class Ingestor:
 
     def close(self) -> None:
         self.streams.close()
-
-
-# --- request headers ------------------------------------------------------------------------
-
-
-def body_format_of(content_type: str | None) -> BodyFormat:
-    """The core's format for a Content-Type header; UnsupportedMediaTypeError otherwise."""
-    supported = ", ".join(MEDIA_TYPES)
-    if not content_type:
-        raise UnsupportedMediaTypeError(f"a Content-Type is required: one of {supported}")
-    media_type, *parameters = content_type.split(";")
-    body_format = MEDIA_TYPES.get(media_type.strip().lower())
-    if body_format is None:
-        raise UnsupportedMediaTypeError(
-            f"unsupported Content-Type {media_type.strip()[:100]!r}: send one of {supported}"
-        )
-    for parameter in parameters:
-        name, _, value = parameter.partition("=")
-        charset = value.strip().strip('"').lower()
-        if name.strip().lower() == "charset" and charset not in CHARSETS:
-            raise UnsupportedMediaTypeError(f"unsupported charset {charset[:40]!r}: send UTF-8")
-    return body_format
-
-
-def content_encoding_of(content_encoding: str | None) -> Encoding:
-    value = (content_encoding or "identity").strip().lower()
-    if value in ("", "identity"):
-        return "identity"
-    if value in ("gzip", "x-gzip"):
-        return "gzip"
-    raise UnsupportedMediaTypeError(
-        f"unsupported Content-Encoding {value[:40]!r}: send gzip or identity",
-        code="unsupported_encoding",
-    )
-
-
-def check_idempotency_key(key: str) -> None:
-    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_CHARS or not all(
-        " " <= char <= "~" for char in key
-    ):
-        raise BadIdempotencyKeyError(
-            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters"
-        )
-
-
-def gunzip(data: bytes, limit: int) -> bytes:
-    """Decompress a gzip body (several members too, as ``gzip -c a b`` writes), stopping as
-    soon as the output passes ``limit``: a small bomb never becomes a large buffer."""
-    out = bytearray()
-    rest = data
-    while rest:
-        decompressor = zlib.decompressobj(wbits=31)
-        try:
-            out += decompressor.decompress(rest, limit + 1 - len(out))
-        except zlib.error as error:
-            raise BadBodyError(f"corrupt gzip body: {error}", code="bad_gzip") from None
-        if len(out) > limit:
-            raise PayloadTooLargeError(f"the body is larger than {limit} bytes once decompressed")
-        if not decompressor.eof:
-            raise BadBodyError("truncated gzip body", code="bad_gzip")
-        rest = decompressor.unused_data
-    return bytes(out)
 
 
 # --- rejections -----------------------------------------------------------------------------
