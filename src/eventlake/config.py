@@ -212,8 +212,9 @@ class WarehouseSettings(BaseModel):
 
     target: Literal["local", "prod"] = Field(
         default="local",
-        description="dbt target: local (DuckDB, reads the lake through the catalog) or prod "
-        "(Snowflake, reads the lake's Iceberg tables through a catalog integration).",
+        description="The warehouse dbt builds and the dashboard and quality gates read: local "
+        "(DuckDB, reads the lake through the catalog) or prod (Snowflake, reads the lake's "
+        "Iceberg tables through a catalog integration).",
     )
     duckdb_path: Path | None = Field(
         default=None, description="The local warehouse file; default HOME/warehouse.duckdb."
@@ -262,7 +263,8 @@ class QualitySettings(BaseModel):
     webhook_url: str | None = Field(
         default=None,
         repr=False,
-        description="A Slack-compatible incoming webhook; a failed gate POSTs a JSON alert.",
+        description="A Slack-compatible incoming webhook; a failed gate POSTs a JSON alert. A "
+        "secret: never logged.",
     )
     future_tolerance_minutes: float = Field(
         default=60, ge=0, description="Event timestamps may be this far ahead of now."
@@ -277,7 +279,10 @@ class AirflowSettings(BaseModel):
     url: str | None = Field(
         default=None,
         pattern=r"^https?://",
-        description="Airflow's API server (e.g. http://127.0.0.1:8080); none: runs in-process.",
+        description="Airflow's API server (e.g. http://127.0.0.1:8080): POST "
+        "/api/v1/trigger/pipeline and /transform then start dag_data_pipeline and "
+        "dag_dbt_transform there and /status follows the DAG run; none: triggered pipelines "
+        "run in-process.",
     )
     username: str = Field(
         default="admin", max_length=200, description="The Airflow user eventlake logs in as."
@@ -337,7 +342,8 @@ class Settings(BaseSettings):
         default="",
         repr=False,
         description="Comma-separated API keys, each `name:secret` (the name becomes the events' "
-        "_source) or a bare secret; none: a local key is generated once into HOME/api_key.",
+        "_source) or a bare secret; none: a local key is generated once into HOME/api_key "
+        "(mode 0600). Never logged.",
     )
     state_url: str | None = Field(
         default=None,
@@ -346,13 +352,15 @@ class Settings(BaseSettings):
     )
     landing_dir: Path | None = Field(
         default=None,
-        description="Files dropped here (DATASET/NAME or DATASET*.EXT) are ingested by the "
-        "pipeline's ingest_data task; default HOME/landing.",
+        description="Files dropped here (DATASET/NAME or DATASET*.EXT, any supported format, "
+        "optionally gzipped) are ingested by the pipeline's ingest_data task; handled files "
+        "move to _done/, unreadable ones to _rejected/ with a .reason.txt; default HOME/landing.",
     )
     landing_uri: str | None = Field(
         default=None,
         pattern=r"^s3://[^/]+",
-        description="An S3 prefix to ingest from instead of the landing folder.",
+        description="An S3 prefix (s3://bucket/prefix) to ingest from instead of the landing "
+        "folder.",
     )
     landing_endpoint_url: str | None = Field(
         default=None, description="Only for S3 look-alikes (the landing prefix's endpoint)."
