@@ -175,15 +175,7 @@ def test_process_refuses_bad_arguments_clearly(args: list[str], message: str) ->
     assert "Traceback" not in result.output
 
 
-def test_every_command_is_documented_in_the_readme() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    commands = [command.name or command.callback.__name__ for command in app.registered_commands]  # type: ignore[union-attr]
-    missing = [
-        name
-        for name in commands
-        if f"eventlake {name}" not in readme and f"make {name}" not in readme
-    ]
-    assert not missing, f"commands missing from the README: {missing}"
+# That every command (sub-apps included) is documented: tests/test_docs.py.
 
 
 @pytest.mark.parametrize(
