@@ -29,7 +29,6 @@ from eventlake.sample_data import (
     Format,
     GeneratedRecord,
     SampleConfig,
-    _event_chunks,
     generate_events,
     generate_products,
     generate_user_renames,
@@ -37,6 +36,7 @@ from eventlake.sample_data import (
     write_dataset,
     write_sample,
 )
+from eventlake.sample_data.events import _event_chunks
 
 CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
 SMALL = SampleConfig(events=3_000, users=200, products=50, renamed_users=5)
