@@ -1,0 +1,70 @@
+"""What every command shares: the consoles, one way to fail, the settings, the lake and the
+job state opened with an error a person can act on."""
+
+import os
+from typing import TYPE_CHECKING
+
+import typer
+from pydantic import ValidationError
+from pyiceberg.exceptions import CommitFailedException
+from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
+
+from eventlake.config import Settings, get_settings
+from eventlake.lake import CommitConflictError, Lake
+from eventlake.lake.catalog import describe as describe_catalog
+
+if TYPE_CHECKING:
+    from eventlake.state import StateStore
+
+# Failures of the lake that a person can act on: said in one line, exit code 1.
+LAKE_ERRORS = (CommitConflictError, CommitFailedException, SQLAlchemyError, NotImplementedError)
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]Error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    """The settings, or a clear error (exit 2) naming the EVENTLAKE_* variable at fault."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        raise fail(f"invalid EVENTLAKE_* settings:\n{exc}", code=2) from None
+
+
+def auto_workers(events: int) -> int:
+    if events < 100_000:
+        return 1  # starting processes would cost more than it saves
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(8, cpus - 1))  # one CPU stays with this process, which writes
+
+
+def open_lake(settings: Settings, tables: list[str] | None = None) -> Lake:
+    try:
+        lake = Lake(settings)
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot open the lake ({describe_catalog(settings)}): {exc}") from None
+    known = lake.table_names()
+    for name in tables or []:
+        if name not in known:
+            listed = ", ".join(known) or "none yet: run `eventlake run` or `eventlake process`"
+            raise fail(f"no table {name!r} in the lake; tables: {listed}", code=2)
+    return lake
+
+
+def open_state(settings: Settings) -> "StateStore":
+    from eventlake.state import StateStore
+
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True)  # state.db lives there by default
+        return StateStore(settings.state_database_url)
+    except (SQLAlchemyError, ValueError, OSError) as exc:
+        raise fail(f"cannot open the job state: {exc}") from None

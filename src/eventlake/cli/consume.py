@@ -1,0 +1,99 @@
+"""``eventlake consume``: the streams into the lake, exactly once."""
+
+import re
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from eventlake.cli.common import (
+    LAKE_ERRORS,
+    console,
+    err_console,
+    fail,
+    load_settings,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+def _parse_member(value: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d{1,4})/(\d{1,4})", value)
+    if match is None or not 0 <= int(match[1]) < int(match[2]):
+        raise typer.BadParameter(
+            f"{value!r} is not INDEX/COUNT with 0 <= INDEX < COUNT (e.g. 0/2 and 1/2)",
+            param_hint="'--member'",
+        )
+    return int(match[1]), int(match[2])
+
+
+def consume(
+    dataset: Annotated[
+        list[str] | None,
+        typer.Option("--dataset", "-d", help="Datasets to consume (repeatable); default all."),
+    ] = None,
+    until_caught_up: Annotated[
+        bool,
+        typer.Option("--until-caught-up", help="Stop once every shard is read (batch runs)."),
+    ] = False,
+    member: Annotated[
+        str,
+        typer.Option(help="This consumer's share of the shards, INDEX/COUNT (0/2 and 1/2)."),
+    ] = "0/1",
+) -> None:
+    """Read the streams, run the Rust core, commit to the lake exactly once.
+
+    Runs until SIGTERM or Ctrl-C (the batch in hand is committed first), or with
+    --until-caught-up until every shard is read."""
+    import signal
+    import threading
+
+    from eventlake.consumer import BatchReport, Membership
+    from eventlake.consumer import consume as consume_streams
+    from eventlake.contracts import DATASETS
+    from eventlake.stream.base import StreamError
+
+    settings = load_settings()
+    index, count = _parse_member(member)
+    for name in dataset or ():
+        if name not in DATASETS:
+            raise typer.BadParameter(
+                f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}",
+                param_hint="'--dataset'",
+            )
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        err_console.print(f"{signal.Signals(signum).name}: finishing the batch in hand")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    def show(batch: BatchReport) -> None:
+        status = "already in the lake" if batch.skipped else f"snapshot {batch.snapshot_id}"
+        console.print(
+            f"{batch.dataset}: {batch.records:,} records, {batch.received:,} events → "
+            f"{batch.landed:,} landed, {batch.dead_lettered:,} rejected, "
+            f"{batch.duplicates:,} duplicates in {batch.seconds:.2f} s ({status})",
+            highlight=False,
+        )
+
+    console.print(
+        f"consuming {', '.join(dataset or DATASETS)} as member {index}/{count} "
+        f"({'until caught up' if until_caught_up else 'until stopped'})",
+        highlight=False,
+    )
+    try:
+        report = consume_streams(
+            settings,
+            datasets=dataset or None,
+            membership=Membership(index, count),
+            until_caught_up=until_caught_up,
+            stop=stop,
+            on_batch=show,
+        )
+    except (StreamError, ValueError, OSError, *LAKE_ERRORS) as exc:
+        raise fail(str(exc)) from None
+    landed = report.landed
+    console.print(f"done in {report.seconds:.1f} s: {landed:,} events landed", highlight=False)
