@@ -206,17 +206,29 @@ def link_targets(path: Path) -> list[str]:
     return YAML_PATH.findall(text)
 
 
+def heading_anchors(path: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings: lowercased, punctuation dropped, spaces to
+    hyphens (the heading "`make run`: the main job" is #make-run-the-main-job)."""
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)
+    headings = re.findall(r"^#{1,6}\s+(.+?)\s*$", text, flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
 def broken_links(path: Path, root: Path = PROJECT_ROOT) -> list[str]:
     """Relative links that point at nothing. Markdown links are relative to their file; paths
-    in YAML are relative to the repository, as they are written there. Anchors are not checked.
+    in YAML are relative to the repository, as they are written there. An anchor into a
+    Markdown page must name one of its headings.
     """
     broken = []
     for target in link_targets(path):
-        if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
-            continue  # a URL (https:, mailto:) or an anchor in the same page
-        relative = target.split("#", 1)[0]
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target):
+            continue  # a URL: https:, mailto:
+        relative, _, anchor = target.partition("#")
         base = path.parent if path.suffix == ".md" else root
-        if not (base / relative).exists():
+        linked = base / relative if relative else path
+        if not linked.exists() or (
+            anchor and linked.suffix == ".md" and anchor not in heading_anchors(linked)
+        ):
             broken.append(f"{path.relative_to(root)}: {target}")
     return broken
 
@@ -235,11 +247,12 @@ def test_every_relative_link_resolves() -> None:
 
 def test_the_link_check_finds_broken_links(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "here.md").write_text("# here\n", encoding="utf-8")
+    (tmp_path / "docs" / "here.md").write_text("# Here\n## `make run`: the job\n", "utf-8")
     page = tmp_path / "docs" / "page.md"
     page.write_text(
-        "[ok](here.md#here) [url](https://example.com) [anchor](#top) [up](../docs/here.md)\n"
-        "[gone](missing.md) [gone too](../src/nothing.py#L3) ![img](img/none.png)\n"
+        "# Top\n[ok](here.md#make-run-the-job) [url](https://example.com) [anchor](#top)\n"
+        "[up](../docs/here.md) [gone](missing.md) [gone too](../src/nothing.py#L3)\n"
+        "![img](img/none.png) [no heading](here.md#there) [none here](#bottom)\n"
         "```\n[in code](not-a-link.md)\n```\n",
         encoding="utf-8",
     )
@@ -249,6 +262,8 @@ def test_the_link_check_finds_broken_links(tmp_path: Path) -> None:
         "docs/page.md: missing.md",
         "docs/page.md: ../src/nothing.py#L3",
         "docs/page.md: img/none.png",
+        "docs/page.md: here.md#there",
+        "docs/page.md: #bottom",
     ]
     assert broken_links(contract, tmp_path) == ["contract.yaml: docs/absent.md"]
 
