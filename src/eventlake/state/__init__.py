@@ -1,13 +1,8 @@
 """Job state shared by the API, the consumer and the pipeline runner (any SQLAlchemy URL)."""
 
-from eventlake.state.store import (
-    CommitRecord,
-    IdempotencyConflictError,
-    JobProgress,
-    ShardProgress,
-    StateStore,
-    open_state,
-)
+from eventlake.state.idempotency import IdempotencyConflictError
+from eventlake.state.progress import CommitRecord, JobProgress, ShardProgress
+from eventlake.state.store import StateStore, open_state
 
 __all__ = [
     "CommitRecord",

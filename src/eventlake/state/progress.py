@@ -1,0 +1,121 @@
+"""What the consumer records: each job's batch committed to the lake, each shard's position
+and lag, each lake commit. Every write sets values, never adds to them: the consumer may
+replay a batch after a crash and must not count it twice."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from eventlake.state.database import Database
+from eventlake.state.schema import commits, consumer_shards, processed_upsert
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """What the consumer did with one job's records (set, never added: replays are safe)."""
+
+    job_id: str
+    landed: int
+    dead_lettered: int
+    duplicates: int
+    snapshot_id: int | None
+    dataset: str = ""
+    # What the API recorded, carried by the stream record: used when the API's own write of
+    # the job failed (it answered 202 all the same), so the job still reconciles.
+    received: int = 0
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ShardProgress:
+    stream: str
+    shard_id: str
+    consumer: str
+    position: int | None
+    behind: int | None
+
+
+@dataclass(frozen=True)
+class CommitRecord:
+    table_name: str
+    snapshot_id: int | None
+    rows: int
+    dead_lettered: int
+    duplicates: int
+
+
+class ConsumerProgress(Database):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._processed = processed_upsert(self.dialect)
+
+    def record_processed(self, progress: Sequence[JobProgress]) -> None:
+        """Mark jobs processed and committed by the consumer, in one transaction."""
+        if not progress:
+            return
+        now = time.time()
+        rows = [
+            {
+                "job_id": p.job_id,
+                "kind": "ingest",
+                "name": p.dataset,
+                "source": p.source,
+                "status": "committed",
+                "created_at": now,
+                "updated_at": now,
+                "received": p.received,
+                "accepted": p.received - p.dead_lettered,
+                "rejected": p.dead_lettered,
+                "processed_at": now,
+                "committed_at": now,
+                "landed": p.landed,
+                "dead_lettered": p.dead_lettered,
+                "duplicates": p.duplicates,
+                "snapshot_id": None if p.snapshot_id is None else str(p.snapshot_id),
+            }
+            for p in progress
+        ]
+        with self._begin() as connection:
+            connection.execute(self._processed, rows)
+
+    def record_shards(self, progress: Iterable[ShardProgress]) -> None:
+        rows = [
+            {
+                "stream": p.stream,
+                "shard_id": p.shard_id,
+                "consumer": p.consumer,
+                "position": None if p.position is None else str(p.position),
+                "behind": p.behind,
+                "updated_at": time.time(),
+            }
+            for p in progress
+        ]
+        if not rows:
+            return
+        with self._begin() as connection:
+            for row in rows:
+                updated = connection.execute(
+                    consumer_shards.update()
+                    .where(
+                        (consumer_shards.c.stream == row["stream"])
+                        & (consumer_shards.c.shard_id == row["shard_id"])
+                    )
+                    .values(**row)
+                )
+                if updated.rowcount == 0:
+                    connection.execute(consumer_shards.insert().values(**row))
+
+    def record_commit(self, commit: CommitRecord) -> None:
+        with self._begin() as connection:
+            connection.execute(
+                commits.insert().values(
+                    table_name=commit.table_name,
+                    snapshot_id=None if commit.snapshot_id is None else str(commit.snapshot_id),
+                    rows=commit.rows,
+                    dead_lettered=commit.dead_lettered,
+                    duplicates=commit.duplicates,
+                    committed_at=time.time(),
+                )
+            )

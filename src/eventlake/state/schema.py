@@ -1,0 +1,130 @@
+"""The state database's tables, and the upserts that let writers record a job in any order.
+
+Four tables: ``jobs`` (one row per API request or pipeline run), ``idempotency_keys`` (the
+first answer to each ``Idempotency-Key``), ``consumer_shards`` (each shard's position and
+lag) and ``commits`` (each lake commit, for throughput and the last commit). They are created
+when a store opens (``metadata.create_all``), on SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+metadata = sa.MetaData()
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("job_id", sa.String(64), primary_key=True),
+    # "ingest": one API request; "run": one pipeline run (POST /trigger).
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),  # dataset or pipeline
+    sa.Column("source", sa.String(128), nullable=False, default=""),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("received", sa.Integer, nullable=False, default=0),
+    sa.Column("accepted", sa.Integer, nullable=False, default=0),
+    sa.Column("rejected", sa.Integer, nullable=False, default=0),
+    sa.Column("published_at", sa.Float),
+    sa.Column("stream", sa.String(128)),
+    sa.Column("shard_id", sa.String(128)),
+    sa.Column("sequence_number", sa.String(64)),
+    sa.Column("processed_at", sa.Float),
+    sa.Column("landed", sa.Integer),
+    sa.Column("dead_lettered", sa.Integer),
+    sa.Column("duplicates", sa.Integer),
+    sa.Column("committed_at", sa.Float),
+    sa.Column("snapshot_id", sa.String(32)),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("error", sa.Text),
+    sa.Column("detail", sa.Text),  # JSON: stages added by later pipeline steps, run results
+    sa.Index("ix_jobs_published_at", "published_at"),
+    sa.Index("ix_jobs_kind_created", "kind", "created_at"),
+)
+
+idempotency = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("source", sa.String(128), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("status_code", sa.Integer),  # None while the first request is in flight
+    sa.Column("response", sa.Text),
+)
+
+consumer_shards = sa.Table(
+    "consumer_shards",
+    metadata,
+    sa.Column("stream", sa.String(128), primary_key=True),
+    sa.Column("shard_id", sa.String(128), primary_key=True),
+    sa.Column("consumer", sa.String(128), nullable=False),
+    sa.Column("position", sa.String(64)),
+    sa.Column("behind", sa.BigInteger),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+commits = sa.Table(
+    "commits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("table_name", sa.String(128), nullable=False),
+    sa.Column("snapshot_id", sa.String(32)),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("dead_lettered", sa.Integer, nullable=False),
+    sa.Column("duplicates", sa.Integer, nullable=False),
+    sa.Column("committed_at", sa.Float, nullable=False),
+    sa.Index("ix_commits_committed_at", "committed_at"),
+)
+
+# Upserts, so that the API and the consumer may record a job in either order: a consumer can
+# commit a batch before the API that published it has written its job. SQLite and Postgres.
+UPSERTS: dict[str, Callable[[sa.Table], Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
+
+
+def published_upsert(dialect: str) -> Any:
+    """The API's one write per accepted request; leaves what a consumer recorded alone."""
+    insert = UPSERTS[dialect](jobs)
+    published = (
+        "source", "created_at", "received", "accepted", "rejected", "published_at", "stream",
+        "shard_id", "sequence_number",
+    )  # fmt: skip
+    return insert.on_conflict_do_update(
+        index_elements=[jobs.c.job_id], set_={name: insert.excluded[name] for name in published}
+    )
+
+
+def rejected_upsert(dialect: str) -> Any:
+    """A job whose body had no valid record; the same idempotent job may be sent again."""
+    insert = UPSERTS[dialect](jobs)
+    again = ("status", "updated_at", "received", "accepted", "rejected", "detail")
+    return insert.on_conflict_do_update(
+        index_elements=[jobs.c.job_id], set_={name: insert.excluded[name] for name in again}
+    )
+
+
+def processed_upsert(dialect: str) -> Any:
+    """The consumer's write: a job's batch committed to the lake, with its counts."""
+    insert = UPSERTS[dialect](jobs)
+    return insert.on_conflict_do_update(
+        index_elements=[jobs.c.job_id],
+        set_={
+            "status": "committed",
+            "processed_at": sa.func.coalesce(jobs.c.processed_at, insert.excluded.processed_at),
+            "committed_at": sa.func.coalesce(jobs.c.committed_at, insert.excluded.committed_at),
+            "updated_at": insert.excluded.updated_at,
+            "landed": insert.excluded.landed,
+            "dead_lettered": insert.excluded.dead_lettered,
+            "duplicates": insert.excluded.duplicates,
+            # A replay after a crash knows the counts again but not the snapshot.
+            "snapshot_id": sa.func.coalesce(insert.excluded.snapshot_id, jobs.c.snapshot_id),
+        },
+    )
