@@ -19,6 +19,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from locust import FastHttpUser, events, task
+from locust.env import Environment
 
 EVENTS_PER_REQUEST = int(os.environ.get("LOADTEST_EVENTS_PER_REQUEST", "500"))
 POOL = int(os.environ.get("LOADTEST_POOL", "200"))
@@ -51,6 +52,25 @@ BODIES: list[bytes] = []
 def _build_bodies(**_kwargs: object) -> None:
     rng = random.Random(int(os.environ.get("LOADTEST_SEED", "7")))
     BODIES.extend(_batch(rng) for _ in range(POOL))
+
+
+@events.test_stop.add_listener
+def _write_summary(environment: Environment, **_kwargs: object) -> None:
+    """The final figures, for ``run.py``: locust's CSV is rewritten once a second, so at exit
+    it can miss the run's last second of requests."""
+    path = os.environ.get("LOADTEST_SUMMARY")
+    if not path:
+        return
+    total = environment.stats.total
+    summary = {
+        "requests": total.num_requests,
+        "failures": total.num_failures,
+        "requests_per_second": total.total_rps,
+        "p50_ms": total.get_response_time_percentile(0.5),
+        "p99_ms": total.get_response_time_percentile(0.99),
+    }
+    with open(path, "w") as handle:
+        json.dump(summary, handle)
 
 
 class IngestClient(FastHttpUser):

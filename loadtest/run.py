@@ -12,7 +12,7 @@ unpinned, the two fight over the same cores and the figures measure the schedule
 from __future__ import annotations
 
 import argparse
-import csv
+import json
 import os
 import secrets
 import socket
@@ -63,13 +63,18 @@ def main() -> int:
     parser.add_argument(
         "--no-pin", action="store_true", help="let the API and locust share every CPU"
     )
+    parser.add_argument(
+        "--home", type=Path, help="keep the API's EVENTLAKE_HOME here (default: a throwaway one)"
+    )
     args = parser.parse_args()
     server_cpus, locust_cpus = _cpu_split(args.workers, pin=not args.no_pin)
 
     key = secrets.token_urlsafe(24)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="eventlake-loadtest-") as home:
+    with tempfile.TemporaryDirectory(prefix="eventlake-loadtest-") as scratch:
+        home = str(args.home or scratch)
+        Path(home).mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "EVENTLAKE_HOME": home, "EVENTLAKE_API_KEYS": f"loadtest:{key}"}
         server = subprocess.Popen(
             [
@@ -94,6 +99,7 @@ def main() -> int:
                 f"{args.events_per_request}-event JSON batches, {args.seconds} s"
             )
             prefix = Path(home) / "locust"
+            summary = Path(home) / "locust_summary.json"
             subprocess.run(
                 [
                     str(BIN / "locust"),
@@ -118,10 +124,11 @@ def main() -> int:
                     **env,
                     "LOADTEST_API_KEY": key,
                     "LOADTEST_EVENTS_PER_REQUEST": str(args.events_per_request),
+                    "LOADTEST_SUMMARY": str(summary),
                 },
                 check=False,
             )
-            stats = _aggregated(prefix.with_name("locust_stats.csv"))
+            stats = _summary(summary)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -148,23 +155,23 @@ def _cpus(cpus: set[int] | None) -> str:
     return "all" if cpus is None else ",".join(map(str, sorted(cpus)))
 
 
-def _aggregated(path: Path) -> dict[str, str]:
-    with open(path, newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["Name"] == "Aggregated":
-                return row
-    raise SystemExit(f"no aggregated row in {path}")
+def _summary(path: Path) -> dict[str, float]:
+    """Locust's final figures over every request (written by the locustfile at the end)."""
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"locust wrote no summary ({path}): {error}") from error
 
 
-def _report(stats: dict[str, str], events_per_request: int) -> int:
-    requests = int(stats["Request Count"])
-    failures = int(stats["Failure Count"])
+def _report(stats: dict[str, float], events_per_request: int) -> int:
+    requests = int(stats["requests"])
+    failures = int(stats["failures"])
     if requests == 0:
         console.print("[bold red]no request completed: is the run too short, or the API down?")
         return 1
-    rps = float(stats["Requests/s"]) * (requests - failures) / max(requests, 1)
+    rps = float(stats["requests_per_second"]) * (requests - failures) / max(requests, 1)
     events_per_second = rps * events_per_request
-    p50, p99 = float(stats["50%"]), float(stats["99%"])
+    p50, p99 = float(stats["p50_ms"]), float(stats["p99_ms"])
     table = Table(title="Ingest load test (accepted into the embedded stream)")
     for column in ("measure", "value", "target"):
         table.add_column(column, justify="right" if column != "measure" else "left")
