@@ -26,6 +26,7 @@ from eventlake.processing.reference import (
     transform_batch,
     validate_schema,
 )
+from eventlake.processing.reference.json import _reject_constant, _scan_json_value
 
 
 def summary(batch: ParsedBatch) -> list[tuple[int, int, str]]:
@@ -447,12 +448,12 @@ def test_number_literals_beyond_float_and_int_limits_are_valid_json() -> None:
 )
 def test_iterative_checker_agrees_with_the_json_module(text: str) -> None:
     try:
-        _, end = json.JSONDecoder(parse_constant=ref._reject_constant).raw_decode(text, 0)
+        _, end = json.JSONDecoder(parse_constant=_reject_constant).raw_decode(text, 0)
         expected: int | None = end
     except ValueError:
         expected = None
     try:
-        got: int | None = ref._scan_json_value(text, 0)[0]
+        got: int | None = _scan_json_value(text, 0)[0]
     except ValueError:
         got = None
     assert got == expected
