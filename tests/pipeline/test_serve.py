@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from eventlake.pipeline.main_job import (
     serve_until_stopped,
     stop,
 )
+from tests.ports import free_port
 
 SERVE = """
 import json, sys
@@ -55,12 +55,6 @@ with local_services(settings) as services:
     serve_until_stopped(settings, services, dashboard_port=int(sys.argv[1]), on_ready=ready)
 print("served and stopped", flush=True)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_for(condition: Any, what: str, timeout: float = 90) -> None:

@@ -2,7 +2,8 @@
 
 It starts the API and a consumer as child processes (as `make serve` and `make consume` would),
 sends generated traffic to the API in batches, waits until the consumer has committed every
-accepted batch, then runs the data pipeline's tasks in the DAG's order (`tasks.DATA_PIPELINE`).
+accepted batch, then runs the data pipeline (`pipelines.DATA_PIPELINE`, the DAG's tasks in its
+order), recorded as a run like any other.
 It does that twice: the sample first, then a second load with the profile changes of some users
 and more events, so the warehouse records a renamed user's two versions as it would in
 production, where the pipeline runs on a schedule.
@@ -16,7 +17,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +32,7 @@ import httpx
 from eventlake.config import Settings
 from eventlake.errors import EventlakeError
 from eventlake.pipeline.tasks import AnswerTally
+from eventlake.ports import free_port, preferred_port
 
 SOURCE = "make-run"
 BATCH_LINES = 500
@@ -64,22 +65,6 @@ class Services:
         return httpx.Client(base_url=self.api_url, headers={"X-API-Key": self.api_key}, timeout=60)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def preferred_port(port: int) -> int:
-    """``port`` when nothing holds it on loopback, else a free one."""
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return _free_port()
-    return port
-
-
 def _child_env(settings: Settings, api_key: str) -> dict[str, str]:
     env = dict(os.environ)
     env["EVENTLAKE_HOME"] = str(settings.home.resolve())
@@ -100,7 +85,7 @@ def local_services(settings: Settings, *, port: int | None = None) -> Iterator[S
     logs.mkdir(parents=True, exist_ok=True)
     api_key = secrets.token_urlsafe(24)
     env = _child_env(settings, api_key)
-    port = port or _free_port()
+    port = port or free_port()
     with (logs / "api.log").open("ab") as api_log:
         api = subprocess.Popen(
             _eventlake("serve", "--port", str(port)), env=env, stdout=api_log, stderr=api_log
@@ -306,7 +291,8 @@ def run_main_job(
 ) -> MainJobReport:
     """The job, on ``services`` (from :func:`local_services`; left running, but with its
     consumer stopped) or, when None, on services of its own, stopped on return."""
-    from eventlake.pipeline.tasks import DATA_PIPELINE, process_with_rust
+    from eventlake.pipeline.pipelines import DATA_PIPELINE, PROCESS
+    from eventlake.pipeline.runs import run_pipeline
     from eventlake.sample_data import SampleConfig, write_sample
 
     began = time.perf_counter()
@@ -324,7 +310,7 @@ def run_main_job(
         "events": event_lines[:half],
     }
     second = {"users": _lines(samples / "user_renames.ndjson"), "events": event_lines[half:]}
-    steps = DATA_PIPELINE if warehouse else (process_with_rust,)
+    pipeline = DATA_PIPELINE if warehouse else PROCESS
     loads: list[dict[str, Any]] = []
     all_jobs: dict[str, list[str]] = {}
     owned: AbstractContextManager[Services] = (
@@ -355,16 +341,13 @@ def run_main_job(
             # The DAG's process_with_rust drains what is left; one reader per shard at a time.
             stop(services.consumer)
             services.consumer = None
-            results: dict[str, Any] = {}
-            for task in steps:
-                on_step(f"load {number}: {task.__name__}", "start")
-                try:
-                    results[task.__name__] = task(settings)
-                except Exception:
-                    on_step(f"load {number}: {task.__name__}", "failed")
-                    raise
-                on_step(f"load {number}: {task.__name__}", "done")
-            loads.append(results)
+            run = run_pipeline(
+                settings,
+                pipeline,
+                source=SOURCE,
+                on_step=lambda step, state, n=number: on_step(f"load {n}: {step}", state),
+            )
+            loads.append(run.steps)
         api_url = services.api_url
     return MainJobReport(
         manifest=dict(sample.manifest),
