@@ -80,3 +80,24 @@ def test_an_unknown_kind_is_a_clear_error(
     assert location in text
     assert f"kind must be one of {kinds}" in text
     assert value in text
+
+
+def test_one_dedup_window_serves_the_consumer_and_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().dedup_window == 2_000_000  # the consumer's default, kept
+    monkeypatch.setenv("EVENTLAKE_DEDUP_WINDOW", "7")
+    assert Settings().dedup_window == 7
+
+
+def test_the_consumers_former_dedup_window_variable_still_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EVENTLAKE_CONSUMER__DEDUP_WINDOW", "5")
+    monkeypatch.setenv("EVENTLAKE_CONSUMER__READ_LIMIT", "9")
+    settings = Settings()
+    assert (settings.dedup_window, settings.consumer.read_limit) == (5, 9)
+    monkeypatch.setenv("EVENTLAKE_DEDUP_WINDOW", "7")  # the one setting wins over the old one
+    assert Settings().dedup_window == 7
+    monkeypatch.delenv("EVENTLAKE_DEDUP_WINDOW")
+    monkeypatch.setenv("EVENTLAKE_CONSUMER__DEDUP_WINDOW", "-1")
+    with pytest.raises(ValidationError):  # still checked
+        Settings()

@@ -90,7 +90,7 @@ def test_the_configuration_reference_is_generated_from_the_settings() -> None:
 
 def test_the_staleness_check_fails_on_an_edited_reference(tmp_path: Path) -> None:
     stale = tmp_path / "configuration.md"
-    stale.write_text(settings_reference.render().replace("10,000,000", "9"), encoding="utf-8")
+    stale.write_text(settings_reference.render().replace("2,000,000", "9"), encoding="utf-8")
     assert settings_reference.main(["--check", "--path", str(stale)]) == 1
     assert settings_reference.main(["--path", str(stale)]) == 0
     assert stale.read_text(encoding="utf-8") == settings_reference.render()

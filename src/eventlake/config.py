@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -200,9 +200,8 @@ class ConsumerSettings(BaseModel):
         default=1000, ge=1, le=10_000, description="Stream records read per shard per call."
     )
     poll_seconds: float = Field(default=0.2, gt=0, description="Pause when every shard is idle.")
-    dedup_window: int = Field(
-        default=2_000_000, gt=0, description="Event keys remembered across batches per dataset."
-    )
+    # The dedup window is one setting for the consumer and `eventlake process`: the top-level
+    # `dedup_window` (a `consumer.dedup_window` given the old way is moved there, see Settings).
 
 
 class WarehouseSettings(BaseModel):
@@ -317,11 +316,28 @@ class Settings(BaseSettings):
         description="A gzipped body that inflates beyond this is refused (a gzip bomb).",
     )
     dedup_window: int = Field(
-        default=10_000_000,
+        default=2_000_000,
         gt=0,
-        description="Event keys `eventlake process` remembers across a file's batches; the "
-        "consumer has its own window (EVENTLAKE_CONSUMER__DEDUP_WINDOW).",
+        description="Event keys remembered across batches, per dataset: by each consumer (its "
+        "window is saved with its position) and by `eventlake process` across a file's batches. "
+        "Also read from the consumer's former own setting (`CONSUMER__DEDUP_WINDOW`).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_dedup_window(cls, data: Any) -> Any:
+        """The consumer had a dedup window of its own (``consumer.dedup_window``, 2,000,000
+        by default) beside this one (10,000,000, for ``eventlake process``); one window now
+        serves both, with the consumer's default (a consumer saves its window often, so its
+        size bounds the cost of every save). A value set the old way is still taken, unless
+        the top-level one is set too."""
+        if isinstance(data, dict) and isinstance(data.get("consumer"), dict):
+            consumer = dict(data["consumer"])
+            if "dedup_window" in consumer:
+                legacy = consumer.pop("dedup_window")
+                data = {**data, "consumer": consumer}
+                data.setdefault("dedup_window", legacy)
+        return data
 
     lake: LakeSettings = Field(default_factory=LakeSettings, description="The Iceberg lake.")
     stream: StreamSettings = Field(default_factory=StreamSettings, description="The stream.")

@@ -150,14 +150,14 @@ def test_relearning_reads_past_an_empty_page(settings: Settings, state: StateSto
 
 def test_a_new_window_size_rebuilds_the_window(settings: Settings) -> None:
     """``_load_window`` takes the capacity from the file: raising
-    EVENTLAKE_CONSUMER__DEDUP_WINDOW has no effect once a window was saved."""
+    EVENTLAKE_DEDUP_WINDOW has no effect once a window was saved."""
     small = settings.model_copy(deep=True)
-    small.consumer.dedup_window = 5
+    small.dedup_window = 5
     publish(small, [event(f"e{i}") for i in range(10)])
     drain(small, datasets=["events"])
 
     large = settings.model_copy(deep=True)
-    large.consumer.dedup_window = 1_000
+    large.dedup_window = 1_000
     publish(large, [event("e0")])  # a retry, well within the configured 1,000 keys
     drain(large, datasets=["events"])
     ids = event_ids(Lake(large))

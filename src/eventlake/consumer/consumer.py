@@ -148,7 +148,7 @@ class DatasetConsumer:
         self._behind: dict[str, int | None] = {}
         self._rows_watermark: dict[str, int] = {}
         self._dead_letter_watermark: dict[str, int] = {}
-        self._window = data_processor_rs.Deduplicator(settings.consumer.dedup_window)
+        self._window = data_processor_rs.Deduplicator(settings.dedup_window)
         self._window_saved_at = 0.0
         self._shards_listed_at = 0.0
         self._table_uuid = ""
@@ -186,7 +186,7 @@ class DatasetConsumer:
         readers' positions (past records that did not land). The next poll starts again from
         the lake."""
         self._ready = False
-        self._window = data_processor_rs.Deduplicator(self.settings.consumer.dedup_window)
+        self._window = data_processor_rs.Deduplicator(self.settings.dedup_window)
         self._readers.clear()
         self._read_to.clear()
 
@@ -198,7 +198,7 @@ class DatasetConsumer:
         positions it covers, or None when it is rebuilt from the stream."""
         loaded = self._window_file.load(
             table_uuid=self._table_uuid,
-            capacity=self.settings.consumer.dedup_window,
+            capacity=self.settings.dedup_window,
             committed=self._rows_watermark,
         )
         if loaded is None:
