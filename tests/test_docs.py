@@ -8,7 +8,8 @@ would show here.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+import subprocess
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,6 +29,11 @@ CONFIGURATION = DOCS / "configuration.md"
 VARIABLE = re.compile(r"\b(?:EVENTLAKE|SNOWFLAKE)_[A-Z0-9_]*")
 # A Markdown link or image: [text](target) or [text](target "title").
 MARKDOWN_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+# A repository path the docs name in code style: `src/eventlake/lake/writer.py`.
+NAMED_PATH = re.compile(
+    r"`((?:src|tests|dags|dbt_project|crates|contracts|benchmarks|loadtest|airflow|docs)"
+    r"/[\w./-]*)`"
+)
 # A repository path written in a YAML comment or description: `docs/contracts.md`.
 YAML_PATH = re.compile(r"(?<![\w./-])((?:[\w.-]+/)+[\w.-]+\.(?:md|ya?ml|py|sql))\b")
 
@@ -272,3 +278,32 @@ def test_the_link_check_finds_broken_links(tmp_path: Path) -> None:
 def test_the_readme_stays_an_overview(page: str) -> None:
     lines = (PROJECT_ROOT / page).read_text(encoding="utf-8").splitlines()
     assert len(lines) <= 180, "the README is an overview: move the details to docs/"
+
+
+# --- paths the docs name ------------------------------------------------------------------
+
+
+def git_ignores(path: str) -> bool:
+    """Build outputs the docs name on purpose (`dbt_project/target/`) are ignored by git."""
+    result = subprocess.run(["git", "check-ignore", "--quiet", path], cwd=PROJECT_ROOT, check=False)
+    return result.returncode == 0
+
+
+def missing_paths(
+    text: str, root: Path = PROJECT_ROOT, generated: Callable[[str], bool] = git_ignores
+) -> list[str]:
+    """Repository paths named in the docs that do not exist (a module moved, a file renamed)."""
+    named = sorted(set(NAMED_PATH.findall(text)))
+    return [path for path in named if not (root / path).exists() and not generated(path)]
+
+
+def test_every_path_the_docs_name_exists() -> None:
+    assert missing_paths(documentation_text()) == []
+
+
+def test_the_path_check_finds_a_moved_module(tmp_path: Path) -> None:
+    (tmp_path / "src" / "pkg").mkdir(parents=True)
+    (tmp_path / "src" / "pkg" / "new.py").write_text("")
+    text = "`src/pkg/new.py`, `src/pkg/old.py`, `dbt_project/target/`, `README.md`, `docs/`"
+    generated = {"dbt_project/target/"}.__contains__
+    assert missing_paths(text, tmp_path, generated) == ["docs/", "src/pkg/old.py"]
