@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,17 +26,13 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from eventlake.ports import free_port
+
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 TARGET_EVENTS_PER_SECOND = 150_000
 TARGET_P99_MS = 100.0
 console = Console()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -70,7 +65,7 @@ def main() -> int:
     server_cpus, locust_cpus = _cpu_split(args.workers, pin=not args.no_pin)
 
     key = secrets.token_urlsafe(24)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="eventlake-loadtest-") as scratch:
         home = str(args.home or scratch)

@@ -15,7 +15,6 @@ So: 10 events, 3 users, revenue 15.00, funnel 3 → 2 → 1, conversion 33.3%.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ import pytest
 from eventlake.config import Settings, get_settings
 from eventlake.state import StateStore
 from tests.fakesnow import FakesnowServer
+from tests.ports import free_port
 
 USERS = [
     # user_sk, user_id, user_name, created_at, valid_from, valid_to, is_current, version_number
@@ -191,10 +191,7 @@ def warehouse_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
 
 def closed_port_url() -> str:
     """A loopback URL nothing listens on: the API is down."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 API_METRICS = {

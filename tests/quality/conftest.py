@@ -309,9 +309,6 @@ def _serve(status: int) -> Iterator[Webhook]:
 
 def closed_port_url() -> str:
     """A URL on a localhost port nothing listens on (connection refused)."""
-    import socket
+    from tests.ports import free_port
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/services/T000/B000/s3cr3t-token"
+    return f"http://127.0.0.1:{free_port()}/services/T000/B000/s3cr3t-token"
