@@ -2,9 +2,10 @@
 
 Airflow has its own environment (`.venv-airflow`, `airflow/pyproject.toml`): Airflow 3.3 pins
 `fastapi<0.137` and much else that the app does not share, so one environment cannot hold both.
-A task therefore runs `eventlake.pipeline.tasks.<step>()` in the app's interpreter through
-`@task.external_python` (`expect_airflow=False`): Airflow writes the function's source into a
-script, runs it with that interpreter, and reads the pickled return value back as the XCom.
+A task therefore runs its step (`eventlake.pipeline.runs.run_task("<task id>")`) in the app's
+interpreter through `@task.external_python` (`expect_airflow=False`): Airflow writes the
+function's source into a script, runs it with that interpreter, and reads the pickled return
+value back as the XCom.
 That keeps one code path (the same functions `make run` calls), typed return values, and a
 traceback in the task log, without a CLI command per step or shell quoting. A BashOperator
 calling `eventlake` would do as well, but would need a CLI command per step and would have to
@@ -46,19 +47,21 @@ GATE_ARGS: dict[str, Any] = {"retries": 0}
 
 @task.external_python(python=APP_PYTHON, expect_airflow=False, env_vars=APP_ENV)
 def run_step(step: str) -> dict[str, Any]:
-    """Run one step of `eventlake.pipeline.tasks` in the app environment.
+    """Run one step of the DAG in the app environment, as `eventlake.pipeline.runs.run_task`
+    runs it (the dbt build and the quality gates recorded as runs, as the CLI's are).
 
     This function's source runs alone in the app's interpreter: it may use only its own imports.
     """
     import json
 
-    from eventlake.pipeline import tasks
+    from eventlake.pipeline.runs import run_task
 
-    result = getattr(tasks, step)()
+    result = run_task(step)
     # Only plain JSON types cross back: the Airflow side cannot unpickle app types.
     return json.loads(json.dumps(result))
 
 
 def step(name: str, **overrides: Any) -> Any:
-    """The task `name`, running `eventlake.pipeline.tasks.<name>()` in the app environment."""
+    """The task `name`, running the step of that name (`eventlake.pipeline.tasks.<name>`) in
+    the app environment."""
     return run_step.override(task_id=name, **overrides)(name)

@@ -19,8 +19,9 @@ DOC = """
 5. **quality_checks**: the Great Expectations gates (alert on failure).
 6. **update_dashboard**: tells the dashboard the warehouse changed.
 
-Every task runs `eventlake.pipeline.tasks.<task id>()` in the app's environment; its return
-value is the XCom. `run_dbt` and `quality_checks` are gates and are not retried.
+Every task runs the step `eventlake.pipeline.tasks.<task id>` in the app's environment, in
+the order of `eventlake.pipeline.pipelines.DATA_PIPELINE`; its return value is the XCom.
+`run_dbt` and `quality_checks` are gates and are not retried.
 See `docs/orchestration.md`.
 """
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from eventlake.config import Settings
 from eventlake.pipeline import runs
+from eventlake.pipeline.pipelines import Pipeline, Step
 from tests.api.conftest import event
 
 
@@ -59,7 +60,7 @@ def test_a_run_goes_queued_running_succeeded(
     def count(settings: Settings) -> Mapping[str, Any]:
         return {"home": str(settings.home), "counted": 3}
 
-    monkeypatch.setitem(runs.PIPELINES, "count", count)
+    monkeypatch.setitem(runs.PIPELINES, "count", Pipeline("count", (Step(count),)))
     answer = client.post("/api/v1/trigger/count", headers=auth)
 
     assert answer.status_code == 202
@@ -78,7 +79,7 @@ def test_a_failed_run_says_why(
     def broken(settings: Settings) -> Mapping[str, Any]:
         raise RuntimeError("the lake is on fire")
 
-    monkeypatch.setitem(runs.PIPELINES, "broken", broken)
+    monkeypatch.setitem(runs.PIPELINES, "broken", Pipeline("broken", (Step(broken),)))
     answer = client.post("/api/v1/trigger/broken", headers=auth)
     job = wait_for_run(client, auth, answer.json()["status_url"])
     assert job["status"] == "failed"

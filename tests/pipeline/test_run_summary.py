@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from eventlake import ports
 from eventlake.cli import app
 from eventlake.config import Settings
 from eventlake.pipeline import main_job
@@ -109,7 +110,7 @@ def test_serve_serves_after_the_summary_on_the_jobs_services(
     monkeypatch.setattr(main_job, "local_services", local_services)
     monkeypatch.setattr(main_job, "run_main_job", run_main_job)
     monkeypatch.setattr(main_job, "serve_until_stopped", serve_until_stopped)
-    monkeypatch.setattr(main_job, "preferred_port", lambda port: port)
+    monkeypatch.setattr(ports, "preferred_port", lambda port: port)
     monkeypatch.setenv("COLUMNS", "250")
     result = runner.invoke(app, ["run", "--events", "100", "--serve"])
     assert result.exit_code == 0, result.output
@@ -141,6 +142,6 @@ def test_preferred_port_falls_back_to_a_free_one() -> None:
         held.bind(("127.0.0.1", 0))
         held.listen()
         taken = held.getsockname()[1]
-        other = main_job.preferred_port(taken)
+        other = ports.preferred_port(taken)
     assert other != taken
-    assert main_job.preferred_port(other) == other
+    assert ports.preferred_port(other) == other

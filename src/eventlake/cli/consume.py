@@ -1,20 +1,11 @@
 """``eventlake consume``: the streams into the lake, exactly once."""
 
 import re
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from eventlake.cli.common import (
-    LAKE_ERRORS,
-    console,
-    err_console,
-    fail,
-    load_settings,
-)
-
-if TYPE_CHECKING:
-    pass
+from eventlake.cli.common import LAKE_ERRORS, console, err_console, fail, load_settings
 
 
 def _parse_member(value: str) -> tuple[int, int]:

@@ -1,17 +1,11 @@
 """``eventlake dashboard``: the Streamlit dashboard."""
 
 import os
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from eventlake.cli.common import (
-    console,
-    load_settings,
-)
-
-if TYPE_CHECKING:
-    pass
+from eventlake.cli.common import console, load_settings
 
 
 def dashboard(

@@ -4,7 +4,7 @@ import enum
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.progress import (
@@ -18,17 +18,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from eventlake.cli.common import (
-    auto_workers,
-    console,
-    err_console,
-    fail,
-    load_settings,
-)
+from eventlake.cli.common import auto_workers, console, err_console, fail, load_settings
 from eventlake.sample_data import FORMATS, Format, SampleConfig, SampleSummary, write_sample
-
-if TYPE_CHECKING:
-    pass
 
 
 class OutputFormat(enum.StrEnum):

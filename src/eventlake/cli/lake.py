@@ -4,24 +4,14 @@ import dataclasses
 import json
 import re
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from eventlake.cli.common import (
-    LAKE_ERRORS,
-    console,
-    fail,
-    load_settings,
-    open_lake,
-)
+from eventlake.cli.common import LAKE_ERRORS, console, fail, load_settings, open_lake
 from eventlake.lake import maintenance
 from eventlake.lake.catalog import describe as describe_catalog
-
-if TYPE_CHECKING:
-    pass
-
 
 app = typer.Typer(
     help="Look after the Iceberg tables: inspect, compact small files, expire old snapshots.",

@@ -4,35 +4,19 @@ that report it (shared with ``eventlake run --files``)."""
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import data_processor_rs
 import typer
 from data_processor_rs import ContractError, InputError
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from eventlake.cli.common import (
-    LAKE_ERRORS,
-    console,
-    err_console,
-    fail,
-    load_settings,
-    open_lake,
-)
+from eventlake.cli.common import LAKE_ERRORS, console, err_console, fail, load_settings, open_lake
 from eventlake.contracts import load_contract
 from eventlake.lake import Lake
 from eventlake.lake.catalog import describe as describe_catalog
 from eventlake.pipeline.process_files import FileReport, process_file
-
-if TYPE_CHECKING:
-    pass
 
 
 def processing_progress() -> Progress:

@@ -5,22 +5,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from eventlake.cli.common import (
-    LAKE_ERRORS,
-    console,
-    err_console,
-    fail,
-    load_settings,
-)
+from eventlake import ports
+from eventlake.cli.common import LAKE_ERRORS, console, err_console, fail, load_settings
 from eventlake.cli.run_files import run_from_files
 from eventlake.config import Settings
 
@@ -78,7 +67,6 @@ def _run_over_http(
         API_PORT,
         MainJobError,
         local_services,
-        preferred_port,
         serve_until_stopped,
     )
     from eventlake.pipeline.runs import RunFailedError
@@ -92,7 +80,7 @@ def _run_over_http(
             _print_main_job(report, warehouse)
         else:
             # The services outlive the job: started here, stopped once serving ends.
-            with local_services(settings, port=preferred_port(API_PORT)) as services:
+            with local_services(settings, port=ports.preferred_port(API_PORT)) as services:
                 report = _main_job_with_progress(settings, events, seed, warehouse, services)
                 _print_main_job(report, warehouse, serving=True)
                 serve_until_stopped(settings, services, on_ready=_print_serving)

@@ -5,7 +5,6 @@ import dataclasses
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from data_processor_rs import ContractError, InputError
 from rich.progress import (
@@ -18,14 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from eventlake.cli.common import (
-    LAKE_ERRORS,
-    auto_workers,
-    console,
-    err_console,
-    fail,
-    open_lake,
-)
+from eventlake.cli.common import LAKE_ERRORS, auto_workers, console, err_console, fail, open_lake
 from eventlake.cli.process import (
     print_already_in_lake,
     process_with_progress,
@@ -33,16 +25,13 @@ from eventlake.cli.process import (
     reasons_table,
     report_table,
 )
-from eventlake.cli.quality import quality_step
-from eventlake.cli.transform import transform_step
+from eventlake.cli.recorded import run_recorded
 from eventlake.config import Settings
 from eventlake.lake import DEAD_LETTER_TABLE, Lake
 from eventlake.lake.catalog import describe as describe_catalog
+from eventlake.pipeline.pipelines import WAREHOUSE
 from eventlake.pipeline.process_files import FileReport
 from eventlake.sample_data import SampleConfig, write_sample
-
-if TYPE_CHECKING:
-    pass
 
 
 def run_from_files(settings: Settings, events: int, seed: int, warehouse: bool) -> None:
@@ -125,9 +114,10 @@ def run_from_files(settings: Settings, events: int, seed: int, warehouse: bool) 
 
 def _build_warehouse(settings: Settings, samples: Path, job_id: str, lake: Lake) -> None:
     """Two loads, as a warehouse sees them: the sample, then the profile changes of some
-    users. dbt runs after each, so the snapshot records both versions of a renamed user."""
+    users. After each, the data pipeline's tail as `make run` over HTTP runs it (catalog, dbt,
+    quality gates, dashboard), so the snapshot records both versions of a renamed user."""
     console.rule("[bold]warehouse: first load")
-    transform_step(settings)
+    run_recorded(settings, WAREHOUSE)
     console.rule("[bold]warehouse: second load (user renames)")
     renames = samples / "user_renames.ndjson"
     try:
@@ -136,9 +126,7 @@ def _build_warehouse(settings: Settings, samples: Path, job_id: str, lake: Lake)
     except (InputError, ContractError, ValueError, OSError, *LAKE_ERRORS) as exc:
         raise fail(str(exc)) from None
     console.print(f"{report.landed:,} profile changes landed in users", highlight=False)
-    transform_step(settings)
-    console.rule("[bold]quality gates")
-    quality_step(settings)
+    run_recorded(settings, WAREHOUSE)
     console.print(
         f"Warehouse: {settings.duckdb_path} (marts.fact_events, marts.dim_users, "
         "marts.dim_products). Browse the dbt docs and the Data Docs above.",

@@ -1,18 +1,11 @@
 """``eventlake serve``: the HTTP API (uvicorn)."""
 
 import enum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from eventlake.cli.common import (
-    console,
-    fail,
-    load_settings,
-)
-
-if TYPE_CHECKING:
-    pass
+from eventlake.cli.common import console, fail, load_settings
 
 
 class LogLevel(enum.StrEnum):

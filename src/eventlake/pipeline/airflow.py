@@ -1,8 +1,9 @@
 """Start and follow DAG runs through Airflow's REST API (Airflow 3: `/api/v2`, JWT tokens).
 
 When `EVENTLAKE_AIRFLOW__URL` is set, `POST /api/v1/trigger/{pipeline}` starts the pipeline's
-DAG in Airflow instead of running it in the API's process; the run's job row keeps the DAG
-run's id, and `GET /api/v1/status/{run_id}` asks Airflow where it is.
+DAG (its `dag_id` in `pipelines.py`) in Airflow instead of running it in the API's process; the
+run's job row keeps the DAG run's id, and `GET /api/v1/status/{run_id}` asks Airflow where it
+is.
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ import httpx
 
 from eventlake.config import AirflowSettings
 from eventlake.errors import EventlakeError
-
-# Pipelines that are DAGs; the others always run in-process.
-PIPELINE_DAGS = {"pipeline": "dag_data_pipeline", "transform": "dag_dbt_transform"}
 
 # Airflow's DAG run states, as eventlake's run statuses.
 STATES = {

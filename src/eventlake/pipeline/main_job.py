@@ -341,12 +341,8 @@ def run_main_job(
             # The DAG's process_with_rust drains what is left; one reader per shard at a time.
             stop(services.consumer)
             services.consumer = None
-            run = run_pipeline(
-                settings,
-                pipeline,
-                source=SOURCE,
-                on_step=lambda step, state, n=number: on_step(f"load {n}: {step}", state),
-            )
+            on_load_step = _prefixed(on_step, f"load {number}")
+            run = run_pipeline(settings, pipeline, source=SOURCE, on_step=on_load_step)
             loads.append(run.steps)
         api_url = services.api_url
     return MainJobReport(
@@ -356,6 +352,11 @@ def run_main_job(
         api_url=api_url,
         seconds=time.perf_counter() - began,
     )
+
+
+def _prefixed(on_step: StepCallback, prefix: str) -> StepCallback:
+    """``on_step`` with each step's name said as ``prefix: step``."""
+    return lambda step, status: on_step(f"{prefix}: {step}", status)
 
 
 def _tally(settings: Settings, jobs: dict[str, list[str]]) -> dict[str, DatasetTally]:

@@ -1,87 +1,151 @@
-"""Pipeline runs started on request (``POST /api/v1/trigger/{pipeline}``), one at a time.
+"""Running a pipeline, recorded as a run: the one way every entry point does it.
 
-``PIPELINES`` names what may be started; anything else is refused before a run is recorded.
-A run is a job of kind ``run`` in the state database, so ``/status`` follows it the same way
-as an ingest job: queued → running → succeeded (``detail.result``: what the pipeline
-reported) or failed (``error``). Runs go through one worker thread, in order: two drains of
-the same streams at once would only compete for the same records.
+:func:`run_pipeline` runs a named pipeline (:mod:`eventlake.pipeline.pipelines`) in this
+thread, recorded as a job of kind ``run`` in the state database: the CLI (``transform``,
+``quality``, ``run --files``), ``make run`` (:mod:`eventlake.pipeline.main_job`) and the API's
+triggered runs all call it, so ``/status`` follows each the same way: queued → running →
+succeeded (``detail.result``: what the pipeline reported) or failed (``error``, and
+``detail.result`` when it ended with ``RunFailedError``). :func:`run_task` runs one step of a
+DAG for an Airflow task, through the same step runner, so a gate run by Airflow is recorded
+as the CLI's is.
+
+:class:`PipelineRunner` is the API's registry of triggered runs: ``PIPELINES`` names what may
+be started; anything else is refused before a run is recorded. Runs go through one worker
+thread, in order: two drains of the same streams at once would only compete for the same
+records.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from eventlake.config import Settings
+from eventlake.config import Settings, get_settings
 
 # RunFailedError and the run records live below the layers that raise and record them (the
 # quality gates, dbt, the CLI); imported here too, where callers have always found them.
 from eventlake.errors import EventlakeError, RunFailedError
-from eventlake.pipeline.airflow import FINAL, PIPELINE_DAGS, AirflowClient, AirflowError
+from eventlake.pipeline.airflow import FINAL, AirflowClient, AirflowError
+from eventlake.pipeline.pipelines import DAGS, PIPELINES, Pipeline, Step
+from eventlake.pipeline.tasks import DbtProgress
 from eventlake.state import StateStore
-from eventlake.state.runs import Pipeline, new_run_id, record_run
 from eventlake.state.runs import finish_run as _finish
+from eventlake.state.runs import new_run_id, record_run
 
 __all__ = [
     "PIPELINES",
     "Pipeline",
     "PipelineRunner",
+    "Run",
     "RunFailedError",
+    "StepCallback",
     "UnknownPipelineError",
-    "data_pipeline",
     "new_run_id",
-    "process",
-    "quality",
     "record_run",
-    "transform",
+    "run_pipeline",
+    "run_task",
 ]
 
 log = logging.getLogger(__name__)
 
-
-def process(settings: Settings) -> Mapping[str, Any]:
-    """Drain every stream into the lake until caught up."""
-    # Imported here: the consumer pulls in the lake (pyiceberg), which the API's start-up
-    # does not need.
-    from eventlake.consumer import drain
-
-    return drain(settings).to_dict()
+StepCallback = Callable[[str, str], None]
+"""Called as (step name, "start" | "done" | "failed")."""
 
 
-def quality(settings: Settings) -> Mapping[str, Any]:
-    """Run the Great Expectations gates over the warehouse; a failing gate raises
-    ``RunFailedError`` with the failed expectations as its result."""
-    # Imported here: Great Expectations takes ~16 s to import.
-    from eventlake.quality import quality_gate
+@dataclass(frozen=True)
+class Run:
+    """A finished run: its id, what it recorded as its result, and each step's summary."""
 
-    return quality_gate(settings)
-
-
-def transform(settings: Settings) -> Mapping[str, Any]:
-    """dbt: seeds, snapshots, models and their tests, then the docs site; a failed model or
-    test raises ``RunFailedError`` with dbt's results."""
-    from eventlake.warehouse.dbt_runner import transform_pipeline
-
-    return transform_pipeline(settings)
+    run_id: str
+    result: dict[str, Any]
+    steps: dict[str, dict[str, Any]]
 
 
-def data_pipeline(settings: Settings) -> Mapping[str, Any]:
-    """The data pipeline DAG's tasks in order, in this process (without Airflow)."""
-    from eventlake.pipeline.tasks import DATA_PIPELINE
+def run_pipeline(
+    settings: Settings,
+    pipeline: Pipeline,
+    *,
+    source: str,
+    state: StateStore | None = None,
+    run_id: str | None = None,
+    on_step: StepCallback | None = None,
+    dbt_progress: DbtProgress | None = None,
+) -> Run:
+    """Run ``pipeline``'s steps in order, now, in this thread, recorded as a run of its name.
 
-    return {task.__name__: task(settings) for task in DATA_PIPELINE}
+    ``run_id``: a run already recorded as queued (the API's); else a new one is recorded with
+    ``source``. ``state``: the state database to record in; else opened here and closed after.
+    A step that fails stops the run, which is recorded as failed; the error is re-raised."""
+    steps: dict[str, dict[str, Any]] = {}
+    with _state(settings, state) as store:
+
+        def run_steps(settings: Settings) -> dict[str, Any]:
+            for step in pipeline.steps:
+                steps[step.name] = _run_step(
+                    settings, store, step, source=source, on_step=on_step, progress=dbt_progress
+                )
+            return pipeline.result(steps)
+
+        run_id, result = record_run(
+            settings, store, pipeline.name, run_steps, run_id=run_id, source=source
+        )
+    return Run(run_id, result, steps)
 
 
-PIPELINES: dict[str, Pipeline] = {
-    "pipeline": data_pipeline,
-    "process": process,
-    "transform": transform,
-    "quality": quality,
-}
+def run_task(name: str, settings: Settings | None = None, *, source: str = "airflow") -> Any:
+    """One step of a DAG, by its task id, as an Airflow task runs it: its summary (the XCom).
+    A gate (the dbt build, the quality gates) is recorded as its own run, as everywhere."""
+    step = next((s for dag in DAGS.values() for s in dag.steps if s.name == name), None)
+    if step is None:
+        raise UnknownPipelineError(name)
+    settings = settings if settings is not None else get_settings()
+    with _state(settings, None) as store:
+        return _run_step(settings, store, step, source=source, on_step=None, progress=None)
+
+
+def _run_step(
+    settings: Settings,
+    state: StateStore,
+    step: Step,
+    *,
+    source: str,
+    on_step: StepCallback | None,
+    progress: DbtProgress | None,
+) -> dict[str, Any]:
+    function = step.function
+    if progress is not None and step.dbt_progress:
+        function = functools.partial(function, progress=progress)
+    if on_step is not None:
+        on_step(step.name, "start")
+    try:
+        if step.recorded_as is None:
+            result = dict(function(settings))
+        else:
+            _, result = record_run(settings, state, step.recorded_as, function, source=source)
+    except BaseException:
+        if on_step is not None:
+            on_step(step.name, "failed")
+        raise
+    if on_step is not None:
+        on_step(step.name, "done")
+    return result
+
+
+@contextmanager
+def _state(settings: Settings, state: StateStore | None) -> Iterator[StateStore]:
+    """``state`` as it is, or the settings' state database opened for the run and closed after."""
+    if state is not None:
+        yield state
+    else:
+        with StateStore(settings.state_database_url) as opened:
+            yield opened
 
 
 class UnknownPipelineError(EventlakeError, KeyError):
@@ -109,9 +173,8 @@ class PipelineRunner:
         pipeline = self.pipelines.get(name)
         if pipeline is None:
             raise UnknownPipelineError(name)
-        dag_id = PIPELINE_DAGS.get(name) if self.settings.airflow.url else None
-        if dag_id is not None:
-            return self._start_in_airflow(name, dag_id, source)
+        if pipeline.dag_id is not None and self.settings.airflow.url:
+            return self._start_in_airflow(name, pipeline.dag_id, source)
         run_id = new_run_id()
         self.state.create_job(run_id, kind="run", name=name, source=source, status="queued")
         with self._lock:
@@ -123,7 +186,7 @@ class PipelineRunner:
         with self._lock:
             self._queued.discard(run_id)
         try:
-            record_run(self.settings, self.state, name, pipeline, run_id=run_id)
+            run_pipeline(self.settings, pipeline, source="", state=self.state, run_id=run_id)
         except Exception:
             log.exception("pipeline run %s (%s) failed", run_id, name)
 

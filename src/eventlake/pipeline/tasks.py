@@ -1,11 +1,10 @@
-"""The pipeline's steps as plain functions: the Airflow DAGs' tasks and `make run` call these.
+"""The pipeline's steps as plain functions; :mod:`eventlake.pipeline.pipelines` says which
+make each pipeline and DAG, and :mod:`eventlake.pipeline.runs` runs and records them.
 
-`dag_data_pipeline`: ingest_data >> process_with_rust >> catalog_data >> run_dbt >>
-quality_checks >> update_dashboard. `dag_dbt_transform`: dbt_seed >> dbt_run >> dbt_test >>
-dbt_docs_generate. Each takes the settings (or reads them from the environment), does one
-step, and returns a JSON-ready summary (an Airflow XCom); a step that fails raises, so the run
-fails there. Heavy imports stay inside the functions: a DAG file that imports this module
-must parse fast.
+Each takes the settings (or reads them from the environment), does one step, and returns a
+JSON-ready summary (an Airflow XCom); a step that fails raises, so the run fails there. None
+records itself: whoever runs it does, through the one recorded-run wrapper. Heavy imports stay
+inside the functions: the API and a DAG's task import this module and must start fast.
 """
 
 from __future__ import annotations
@@ -24,6 +23,9 @@ from eventlake.config import Settings, get_settings
 
 if TYPE_CHECKING:
     from eventlake.pipeline.process_files import FileReport
+
+# dbt's progress: for each command, the callback its nodes report to (see dbt_runner).
+DbtProgress = Callable[[str], Callable[[str, int, int], None]]
 
 log = logging.getLogger(__name__)
 
@@ -373,30 +375,15 @@ def catalog_data(settings: Settings | None = None) -> dict[str, Any]:
 # --- dbt ---------------------------------------------------------------------------------------
 
 
-def run_dbt(settings: Settings | None = None) -> dict[str, Any]:
-    """`eventlake transform`: dbt build (seeds, snapshots, models, tests), then the docs;
-    recorded as a `transform` run (see :func:`_recorded`)."""
+def run_dbt(
+    settings: Settings | None = None, *, progress: DbtProgress | None = None
+) -> dict[str, Any]:
+    """`eventlake transform`: dbt build (seeds, snapshots, models, tests), then the docs; a
+    failed model or test raises ``RunFailedError`` with dbt's results. ``progress``: a bar per
+    dbt command (the CLI's)."""
     from eventlake.warehouse.dbt_runner import transform_pipeline
 
-    return _recorded(_settings(settings), "transform", transform_pipeline)
-
-
-def _recorded(
-    settings: Settings, name: str, pipeline: Callable[[Settings], Mapping[str, Any]]
-) -> dict[str, Any]:
-    """Run ``pipeline`` recorded as a run named ``name`` in the state database, as the CLI and
-    the API record theirs: the dashboard's pipeline health, ``/api/v1/metrics``' last_runs
-    and the Prometheus series then show the last dbt build and gate whoever ran them (an
-    Airflow task, ``make run``, a triggered pipeline). A failure is recorded, then raised."""
-    from eventlake.state import StateStore
-    from eventlake.state.runs import record_run
-
-    state = StateStore(settings.state_database_url)
-    try:
-        _run_id, result = record_run(settings, state, name, pipeline, source="task")
-    finally:
-        state.close()
-    return dict(result)
+    return transform_pipeline(_settings(settings), progress=progress)
 
 
 def _dbt_step(settings: Settings | None, *commands: tuple[str, ...]) -> dict[str, Any]:
@@ -432,11 +419,11 @@ def dbt_docs_generate(settings: Settings | None = None) -> dict[str, Any]:
 
 
 def quality_checks(settings: Settings | None = None) -> dict[str, Any]:
-    """The Great Expectations gates, recorded as a `quality` run; a failed gate raises (and
-    has alerted)."""
+    """The Great Expectations gates; a failed gate raises ``RunFailedError`` with the failed
+    expectations (and has alerted)."""
     from eventlake.quality import quality_gate
 
-    return _recorded(_settings(settings), "quality", quality_gate)
+    return dict(quality_gate(_settings(settings)))
 
 
 def update_dashboard(settings: Settings | None = None) -> dict[str, Any]:
@@ -453,14 +440,3 @@ def update_dashboard(settings: Settings | None = None) -> dict[str, Any]:
 
 def dashboard_marker(settings: Settings) -> Path:
     return settings.reports_dir / "dashboard" / "refreshed.json"
-
-
-DATA_PIPELINE = (
-    ingest_data,
-    process_with_rust,
-    catalog_data,
-    run_dbt,
-    quality_checks,
-    update_dashboard,
-)
-DBT_TRANSFORM = (dbt_seed, dbt_run, dbt_test, dbt_docs_generate)
