@@ -3,6 +3,8 @@
 //! One contract drives validation here, the Iceberg schema and the dbt docs; a typo in one
 //! must be a clear error naming the file and the field, never a silently ignored key.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
@@ -225,7 +227,7 @@ impl Contract {
                 }
                 let mut seen = std::collections::HashSet::with_capacity(values.len());
                 for (j, value) in values.iter().enumerate() {
-                    if crate::validate::normalize_enum(value) != value.as_str() || value.is_empty() {
+                    if normalize_enum(value) != value.as_str() || value.is_empty() {
                         return err(
                             &format!("{place}.enum[{j}]"),
                             format!(
@@ -282,6 +284,16 @@ fn is_identifier(name: &str) -> bool {
         && bytes.len() <= MAX_NAME_LEN
         && bytes[0].is_ascii_lowercase()
         && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+}
+
+/// Enum values are compared trimmed of ASCII whitespace and ASCII-lowercased.
+pub fn normalize_enum(value: &str) -> Cow<'_, str> {
+    let trimmed = value.trim_matches(|c: char| c.is_ascii_whitespace());
+    if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(trimmed.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(trimmed)
+    }
 }
 
 #[cfg(test)]
@@ -365,5 +377,11 @@ mod tests {
         assert_eq!(json["fields"][1]["required"], false);
         assert!(json["fields"][1]["enum"].is_null());
         assert!(json["partition"].is_null());
+    }
+
+    #[test]
+    fn enum_normalisation_is_ascii_only() {
+        assert_eq!(normalize_enum("  Page_View\t"), "page_view");
+        assert_eq!(normalize_enum("\u{a0}x"), "\u{a0}x");
     }
 }

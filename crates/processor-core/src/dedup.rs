@@ -10,8 +10,8 @@ use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use arrow_schema::DataType;
 use xxhash_rust::xxh3::xxh3_128;
 
+use crate::batch::TransformedBatch;
 use crate::error::{CoreError, InputErrorKind, Result};
-use crate::transform::TransformedBatch;
 
 /// Key hashes are xxh3-128 output already: hashing them again would only cost time.
 #[derive(Default)]

@@ -27,8 +27,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPrope
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{CoreError, Result};
-
-const MICROS_PER_DAY: i64 = 86_400_000_000;
+use crate::timestamp::{civil_from_days, day_of};
 
 /// How to encode a batch as Iceberg data files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,26 +75,10 @@ pub fn created_by() -> String {
     format!("eventlake data_processor_rs {}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Iceberg's `day` transform of a timestamp in microseconds: floor division, so that
-/// 1969-12-31T23:59:59Z is day -1, not day 0.
-pub fn day_of_micros(micros: i64) -> i32 {
-    // |i64::MIN / MICROS_PER_DAY| < 2^27: always fits.
-    micros.div_euclid(MICROS_PER_DAY) as i32
-}
-
 /// A day number as Iceberg spells it in partition paths (Java's `LocalDate.toString()`):
 /// `2026-11-03`, `-0001-12-31`, `+10000-01-01`.
 pub fn day_to_iso_date(day: i32) -> String {
-    // Howard Hinnant's civil_from_days.
-    let z = day as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = civil_from_days(i64::from(day));
     if y > 9999 {
         format!("+{y}-{m:02}-{d:02}")
     } else if y < 0 {
@@ -385,7 +368,7 @@ fn partition_days(batch: &RecordBatch, name: &str) -> Result<Int32Array> {
     let column = batch.column(index);
     match field.data_type() {
         DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            Ok(column.as_primitive::<TimestampMicrosecondType>().unary::<_, Int32Type>(day_of_micros))
+            Ok(column.as_primitive::<TimestampMicrosecondType>().unary::<_, Int32Type>(day_of))
         }
         DataType::Date32 => Ok(column.as_primitive::<Date32Type>().reinterpret_cast::<Int32Type>()),
         other => Err(write_error(format!(
@@ -723,18 +706,6 @@ mod column_orders {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn day_transform_floors() {
-        assert_eq!(day_of_micros(0), 0);
-        assert_eq!(day_of_micros(MICROS_PER_DAY - 1), 0);
-        assert_eq!(day_of_micros(MICROS_PER_DAY), 1);
-        assert_eq!(day_of_micros(-1), -1);
-        assert_eq!(day_of_micros(-MICROS_PER_DAY), -1);
-        assert_eq!(day_of_micros(-MICROS_PER_DAY - 1), -2);
-        assert_eq!(day_of_micros(i64::MIN), -106_751_992);
-        assert_eq!(day_of_micros(i64::MAX), 106_751_991);
-    }
 
     #[test]
     fn iso_dates_as_iceberg_spells_them() {

@@ -29,6 +29,21 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The proleptic Gregorian (year, month, day) of a day since 1970-01-01: the inverse of
+/// [`days_from_civil`] (Howard Hinnant's civil_from_days).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m as u32, d as u32)
+}
+
 fn days_in_month(year: i64, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -179,8 +194,11 @@ pub fn from_epoch_float(x: f64) -> Result<i64, TimestampError> {
     check_range(truncated as i64)
 }
 
-/// The UTC day (days since the epoch) of a timestamp in microseconds.
+/// The UTC day (days since the epoch) of a timestamp in microseconds: floor division, so that
+/// 1969-12-31T23:59:59Z is day -1, not day 0 (Iceberg's `day` transform, and the partition
+/// column's value).
 pub fn day_of(micros: i64) -> i32 {
+    // |i64::MIN / MICROS_PER_DAY| < 2^27: always fits.
     micros.div_euclid(MICROS_PER_DAY) as i32
 }
 
@@ -194,6 +212,25 @@ mod tests {
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
         assert_eq!(days_from_civil(1, 1, 1), -719_162);
         assert_eq!(days_from_civil(9999, 12, 31), 2_932_896);
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(-719_529), (-1, 12, 31));
+        for day in -800_000..800_000 {
+            let (y, m, d) = civil_from_days(day);
+            assert_eq!(days_from_civil(y, m, d), day);
+        }
+    }
+
+    #[test]
+    fn day_of_floors() {
+        assert_eq!(day_of(0), 0);
+        assert_eq!(day_of(MICROS_PER_DAY - 1), 0);
+        assert_eq!(day_of(MICROS_PER_DAY), 1);
+        assert_eq!(day_of(-1), -1);
+        assert_eq!(day_of(-MICROS_PER_DAY), -1);
+        assert_eq!(day_of(-MICROS_PER_DAY - 1), -2);
+        assert_eq!(day_of(i64::MIN), -106_751_992);
+        assert_eq!(day_of(i64::MAX), 106_751_991);
     }
 
     #[test]

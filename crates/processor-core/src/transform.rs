@@ -8,10 +8,9 @@ use arrow_array::types::{Date32Type, TimestampMicrosecondType};
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
+use crate::batch::{TransformedBatch, ValidatedBatch};
 use crate::contract::{Contract, FieldType};
-use crate::rejection::Rejection;
 use crate::timestamp::day_of;
-use crate::validate::ValidatedBatch;
 
 pub const JOB_ID_COLUMN: &str = "_job_id";
 pub const INGESTED_AT_COLUMN: &str = "_ingested_at";
@@ -23,21 +22,6 @@ pub struct TransformOptions {
     pub source: String,
     /// One ingest time for the whole batch; now when None.
     pub ingested_at_us: Option<i64>,
-}
-
-#[derive(Debug, Clone)]
-pub struct TransformedBatch {
-    pub contract: Arc<Contract>,
-    pub batch: RecordBatch,
-    pub rejected: Vec<Rejection>,
-    /// Rows removed by deduplication so far.
-    pub duplicates: u64,
-}
-
-impl TransformedBatch {
-    pub fn received(&self) -> u64 {
-        self.batch.num_rows() as u64 + self.rejected.len() as u64 + self.duplicates
-    }
 }
 
 fn utc_micros() -> DataType {

@@ -10,38 +10,13 @@ use arrow_array::{
 };
 use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 
-use crate::contract::{Contract, ExtraFields, Field, FieldType};
+use crate::batch::ValidatedBatch;
+use crate::contract::{normalize_enum, Contract, ExtraFields, Field, FieldType};
 use crate::dedup::{key_hash, BatchKeys, Deduplicator, KeyPart};
-use crate::error::Result;
 use crate::json::{compact, scan_value, skip_ws, unescape, JsonKind};
-use crate::parse::{parse_with, Body, FieldValue, ParseOptions, ParsedBatch, RecordView, Sink, MAX_DEPTH};
+use crate::parse::{FieldValue, ParsedBatch, RecordView, Sink, MAX_DEPTH};
 use crate::rejection::{Reason, Rejection};
 use crate::timestamp::{self, TimestampError};
-
-/// Rows that passed the contract, as typed columns in contract order.
-#[derive(Debug, Clone)]
-pub struct ValidatedBatch {
-    pub contract: Arc<Contract>,
-    pub columns: Vec<ArrayRef>,
-    pub num_rows: usize,
-    pub rejected: Vec<Rejection>,
-}
-
-impl ValidatedBatch {
-    pub fn received(&self) -> u64 {
-        (self.num_rows + self.rejected.len()) as u64
-    }
-}
-
-/// Enum values are compared trimmed of ASCII whitespace and ASCII-lowercased.
-pub fn normalize_enum(value: &str) -> Cow<'_, str> {
-    let trimmed = value.trim_matches(|c: char| c.is_ascii_whitespace());
-    if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(trimmed.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(trimmed)
-    }
-}
 
 /// One decoded value of a contract field.
 enum Decoded<'a> {
@@ -407,21 +382,6 @@ pub fn validate(parsed: &ParsedBatch, contract: Arc<Contract>) -> ValidatedBatch
     validator.finish(parsed.rejected.clone())
 }
 
-/// Parse, validate and deduplicate in one pass, without keeping the parsed records: the fast
-/// path. Returns the batch, the duplicates dropped and the keys first seen (for the window).
-pub fn parse_validate_dedup(
-    body: Body,
-    options: &ParseOptions,
-    contract: Arc<Contract>,
-    window: Option<&Deduplicator>,
-) -> Result<(ValidatedBatch, u64, Vec<u128>)> {
-    // Records average a couple of hundred bytes; the estimate only sizes the first buffers.
-    let body_bytes = (*body).as_ref().len();
-    let mut validator = Validator::new(contract, body_bytes / 200 + 16, body_bytes).deduplicating(window);
-    parse_with(body, options, &mut validator)?;
-    Ok(validator.finish_deduplicated())
-}
-
 fn decode_field<'a>(field: &Field, value: Option<FieldValue<'a>>) -> std::result::Result<Decoded<'a>, Problem> {
     let name = &field.name;
     let value = match value {
@@ -762,11 +722,5 @@ mod tests {
         assert!(int_below(i64::MAX, TWO_POW_63), "2^63 is above every int64");
         assert!(!int_above(i64::MAX, TWO_POW_63));
         assert!(int_above(i64::MIN, -TWO_POW_63 - 4096.0));
-    }
-
-    #[test]
-    fn enum_normalisation_is_ascii_only() {
-        assert_eq!(normalize_enum("  Page_View\t"), "page_view");
-        assert_eq!(normalize_enum("\u{a0}x"), "\u{a0}x");
     }
 }

@@ -17,7 +17,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::PARQUET_FIELD_ID_META_KEY;
 use parquet::basic::{Compression, Repetition};
 use parquet::file::metadata::ParquetMetaData;
-use processor_core::iceberg::{created_by, day_of_micros};
+use processor_core::iceberg::created_by;
+use processor_core::timestamp::day_of;
 use processor_core::*;
 
 const DAY: i64 = 86_400_000_000;
@@ -43,7 +44,7 @@ fn sample(timestamps: Vec<Option<i64>>) -> RecordBatch {
         Arc::new(Float64Array::from_iter((0..n).map(|i| (i % 3 != 0).then_some(i as f64 * 1.5)))),
         Arc::new(Int64Array::from_iter_values((0..n).map(|i| i as i64 * 7 - 20))),
         Arc::new(BooleanArray::from_iter((0..n).map(|i| (i % 4 != 1).then_some(i % 2 == 0)))),
-        Arc::new(Date32Array::from_iter(timestamps.iter().map(|t| t.map(day_of_micros)))),
+        Arc::new(Date32Array::from_iter(timestamps.iter().map(|t| t.map(day_of)))),
     ];
     RecordBatch::try_new(Arc::new(schema), columns).unwrap()
 }
@@ -169,7 +170,7 @@ fn rows_are_grouped_by_day_including_before_1970_and_nulls() {
     assert_eq!(counts, vec![2, 2, 2, 2, 2]);
     for file in &files {
         let (back, _) = read(&file.bytes);
-        let expected = rows_where(&batch, |i| times[i].map(day_of_micros) == file.partition_day);
+        let expected = rows_where(&batch, |i| times[i].map(day_of) == file.partition_day);
         assert_same_rows(&back, &expected);
     }
 }
@@ -211,7 +212,7 @@ fn many_rows_over_a_month_in_random_order_keep_their_order_within_each_day() {
     assert_eq!(days, (20_000..20_030).collect::<Vec<_>>());
     for file in [&files[0], &files[17], &files[30]] {
         let (back, _) = read(&file.bytes);
-        let expected = rows_where(&batch, |i| times[i].map(day_of_micros) == file.partition_day);
+        let expected = rows_where(&batch, |i| times[i].map(day_of) == file.partition_day);
         assert_same_rows(&back, &expected);
     }
     assert_eq!(files.iter().map(|f| f.record_count).sum::<u64>(), 200_000);
@@ -223,7 +224,7 @@ fn days_far_apart_take_the_comparison_sort_and_agree() {
     let batch = sample(times.clone());
     let files = encode_data_files(&batch, &options(&batch, Some("event_timestamp"))).unwrap();
     let days: Vec<Option<i32>> = files.iter().map(|f| f.partition_day).collect();
-    assert_eq!(days, vec![Some(day_of_micros(i64::MIN)), Some(0), Some(day_of_micros(i64::MAX)), None]);
+    assert_eq!(days, vec![Some(day_of(i64::MIN)), Some(0), Some(day_of(i64::MAX)), None]);
     let (back, _) = read(&files[0].bytes);
     assert_same_rows(&back, &rows_where(&batch, |i| i == 2 || i == 5));
 }
@@ -404,7 +405,7 @@ fn the_events_pipeline_output_round_trips() {
     let timestamps = out.batch.column_by_name("event_timestamp").unwrap().as_primitive::<TimestampMicrosecondType>();
     for file in &files {
         let (back, _) = read(&file.bytes);
-        let expected = rows_where(&out.batch, |i| Some(day_of_micros(timestamps.value(i))) == file.partition_day);
+        let expected = rows_where(&out.batch, |i| Some(day_of(timestamps.value(i))) == file.partition_day);
         assert_same_rows(&back, &expected);
         let event_date = back.column_by_name("event_date").unwrap().as_primitive::<Date32Type>();
         assert!(event_date.iter().all(|d| d == file.partition_day));
