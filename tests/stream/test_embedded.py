@@ -37,6 +37,7 @@ from eventlake.stream.base import (
     StreamRecord,
 )
 from eventlake.stream.embedded import EmbeddedStream, shard_ordinal
+from tests.stream.group_watch import watch_queue
 
 ROOT = Path(__file__).resolve().parents[2]
 HOUR = timedelta(hours=1)
@@ -200,9 +201,10 @@ def test_many_threads_publish_concurrently(stream: EmbeddedStream) -> None:
 
 def test_group_commit_groups_callers_and_fails_a_whole_group() -> None:
     groups: list[list[int]] = []
-    gate = threading.Event()
+    gate, writing = threading.Event(), threading.Event()
 
     def write(items: list[int]) -> list[int]:
+        writing.set()
         gate.wait(5)  # hold the first write until everyone queued behind it
         groups.append(items)
         if -1 in items:
@@ -210,6 +212,7 @@ def test_group_commit_groups_callers_and_fails_a_whole_group() -> None:
         return [i * 10 for i in items]
 
     group: GroupCommit[int, int] = GroupCommit(write)
+    queued = watch_queue(group)
     results: dict[int, object] = {}
 
     def call(i: int) -> None:
@@ -220,11 +223,13 @@ def test_group_commit_groups_callers_and_fails_a_whole_group() -> None:
 
     first = threading.Thread(target=call, args=(0,))
     first.start()
-    time.sleep(0.05)
+    assert writing.wait(10)  # the first caller leads, alone, and is held in its write
+    assert queued.acquire(timeout=10)
     others = [threading.Thread(target=call, args=(i,)) for i in range(1, 9)]
     for t in others:
         t.start()
-    time.sleep(0.1)
+    for _ in others:  # every other caller waits in the queue behind it
+        assert queued.acquire(timeout=10)
     gate.set()
     for t in [first, *others]:
         t.join()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import threading
-import time
 import uuid
 from collections import Counter, defaultdict
 from datetime import datetime
@@ -23,6 +22,7 @@ from eventlake.stream.base import OutgoingRecord, StreamError, StreamRecord
 from eventlake.stream.embedded import shard_ordinal
 from eventlake.stream.kinesis import KinesisStream
 from tests.aws import AwsEnv
+from tests.stream.group_watch import watch_queue
 
 
 def make_stream(
@@ -398,6 +398,7 @@ def test_a_failed_chunk_fails_only_its_own_callers(aws_env: AwsEnv) -> None:
 
     client.meta.events.register("before-call.kinesis.PutRecords", hold_first_and_refuse_poison)
     stream = make_stream(aws_env, client=client, max_attempts=1)
+    queued = watch_queue(stream._group)
     big = [bytes([65 + i]) * 1_000_000 for i in range(6)]  # five fill one 5 MiB chunk
     results: dict[str, object] = {}
 
@@ -410,13 +411,14 @@ def test_a_failed_chunk_fails_only_its_own_callers(aws_env: AwsEnv) -> None:
     leader = threading.Thread(target=call, args=("leader", b"small"))
     leader.start()
     assert first.wait(30)
+    assert queued.acquire(timeout=30)  # the leader's own call
     followers = [(f"r{i}", data) for i, data in enumerate(big)] + [("poison", b"poison")]
     threads = []
     for name, data in followers:
         thread = threading.Thread(target=call, args=(name, data))
         thread.start()
         threads.append(thread)
-        time.sleep(0.05)  # queue in this order: the poison lands in the last chunk
+        assert queued.acquire(timeout=30)  # queued in this order: the poison in the last chunk
     gate.set()
     for thread in [leader, *threads]:
         thread.join(60)

@@ -24,18 +24,19 @@ def test_a_dbt_that_runs_past_its_timeout_is_stopped_and_says_so(tmp_path: Path)
 def test_a_second_transform_waits_for_the_first(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
     order: list[str] = []
-    first_holds = threading.Event()
+    second_in = threading.Event()
 
-    def first() -> None:
+    def second() -> None:
         with warehouse_lock(settings):
-            first_holds.set()
-            time.sleep(0.3)
-            order.append("first done")
+            order.append("second starts")
+            second_in.set()
 
-    thread = threading.Thread(target=first)
-    thread.start()
-    first_holds.wait(5)
     with warehouse_lock(settings):
-        order.append("second starts")
+        thread = threading.Thread(target=second)
+        thread.start()
+        # The second is kept out for as long as the first holds the lock (any wait would do).
+        assert not second_in.wait(0.5)
+        order.append("first done")
+    assert second_in.wait(30)  # and gets in once it is released
     thread.join()
     assert order == ["first done", "second starts"]
