@@ -1,7 +1,8 @@
 """A tiny warehouse and lake, good or broken on purpose, in an EVENTLAKE_HOME of their own.
 
 The warehouse is built here with SQL, to the spec dbt builds to (staging and marts schemas in
-a DuckDB file), so the gates are tested without dbt. The lake gets its events through the real
+a DuckDB file), so the gates are tested without dbt (tests/warehouse/test_fixture_marts.py
+checks that its tables keep dbt's columns and types). The lake gets its events through the real
 core and Iceberg commit (``process_file``), so the reconciliation counts a real table.
 Each break is in a column no other break touches: a broken warehouse must fail exactly the
 expectations its breaks target, and nothing else.
@@ -87,6 +88,7 @@ LAKE_EVENTS = [
 ]
 VALUES = {"e1": None, "e2": 42.5, "e3": 0.0, "e4": None}
 PRODUCTS = {"e1": None, "e2": "p1", "e3": "p2", "e4": None}
+FUNNEL = {"page_view": 1, "add_to_cart": 2, "purchase": 3}
 
 
 def sk(*parts: str) -> str:
@@ -179,12 +181,13 @@ def build_warehouse(path: Path, breaks: frozenset[str] = frozenset()) -> None:
         db.execute(
             f"""CREATE TABLE marts.dim_users AS SELECT * FROM (VALUES
                 ('{user_sks["u1"]}', 'u1', 'Ada', TIMESTAMP '2026-10-01',
-                 TIMESTAMP '2026-10-01', TIMESTAMP '2026-11-03', false),
+                 TIMESTAMP '2026-10-01', TIMESTAMP '2026-11-03', false, 1::BIGINT),
                 ('{sk("u1", "2026-11-03")}', 'u1', 'Ada L.', TIMESTAMP '2026-10-01',
-                 TIMESTAMP '2026-11-03', NULL::TIMESTAMP, true),
+                 TIMESTAMP '2026-11-03', NULL::TIMESTAMP, true, 2::BIGINT),
                 ('{user_sks["u2"]}', 'u2', 'Grace', TIMESTAMP '2026-10-05',
-                 TIMESTAMP '2026-10-05', NULL::TIMESTAMP, true)
-            ) AS t(user_sk, user_id, user_name, created_at, valid_from, valid_to, is_current)"""
+                 TIMESTAMP '2026-10-05', NULL::TIMESTAMP, true, 1::BIGINT)
+            ) AS t(user_sk, user_id, user_name, created_at, valid_from, valid_to, is_current,
+                   version_number)"""
         )
         db.execute(
             f"""CREATE TABLE marts.dim_products AS SELECT * FROM (VALUES
@@ -196,8 +199,8 @@ def build_warehouse(path: Path, breaks: frozenset[str] = frozenset()) -> None:
             """CREATE TABLE marts.fact_events (
                 event_sk VARCHAR, event_id VARCHAR, user_sk VARCHAR, user_id VARCHAR,
                 product_sk VARCHAR, product_id VARCHAR, event_timestamp TIMESTAMP,
-                event_date DATE, event_type VARCHAR, event_value DOUBLE,
-                ingested_at TIMESTAMP, _lake_sequence BIGINT)"""
+                event_date DATE, event_type VARCHAR, funnel_step INTEGER, is_revenue BOOLEAN,
+                event_value DOUBLE, ingested_at TIMESTAMP, _lake_sequence BIGINT)"""
         )
         facts = list(LAKE_EVENTS)
         if "extra_fact_row" in breaks:
@@ -217,7 +220,7 @@ def build_warehouse(path: Path, breaks: frozenset[str] = frozenset()) -> None:
             if i == 1 and "negative_value" in breaks:
                 value = -5.0
             db.execute(
-                "INSERT INTO marts.fact_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO marts.fact_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     sk(e["event_id"]),
                     e["event_id"],
@@ -228,6 +231,8 @@ def build_warehouse(path: Path, breaks: frozenset[str] = frozenset()) -> None:
                     ts,
                     ts.date(),
                     e["event_type"],
+                    FUNNEL.get(e["event_type"]),  # dbt's event_types seed
+                    e["event_type"] == "purchase",
                     value,
                     datetime(2026, 11, 5, 8, 0),
                     1,
