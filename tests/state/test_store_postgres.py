@@ -23,7 +23,9 @@ from eventlake.state import (
 )
 from tests.postgres import PostgresServer, create_database
 
-BACKENDS = ["sqlite", "postgresql"]
+# The Postgres runs start a server: integration tier (the tiers in tests/conftest.py read the
+# fixtures a test names, and this one is only asked for at run time).
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
 CLAIMERS = 8
 
 
@@ -231,6 +233,7 @@ def _claim_in_process(url: str, start: Any, outcomes: Any) -> None:
         store.close()
 
 
+@pytest.mark.slow  # spawns interpreters
 def test_twin_requests_in_processes_claim_a_key_once(state: StateStore, state_url: str) -> None:
     """Separate API workers (or machines) share only the database."""
     processes = 3
