@@ -1,5 +1,5 @@
 """The session's throwaway PostgreSQL cluster (``tests/postgres.py``) for the state tests."""
 
-from tests.postgres import postgres_server
+from tests.postgres import postgres_server, postgres_url
 
-__all__ = ["postgres_server"]
+__all__ = ["postgres_server", "postgres_url"]

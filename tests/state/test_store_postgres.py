@@ -21,7 +21,6 @@ from eventlake.state import (
     StateStore,
     open_state,
 )
-from tests.postgres import PostgresServer, create_database
 
 # The Postgres runs start a server: integration tier (the tiers in tests/conftest.py read the
 # fixtures a test names, and this one is only asked for at run time).
@@ -34,8 +33,8 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty job state database of this test's own, on each backend."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state.db'}"
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    return create_database(server)
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture
