@@ -18,14 +18,13 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 
+from eventlake.pipeline.supervisor import ServiceError, wait_for_api
 from eventlake.ports import free_port
 
 HERE = Path(__file__).resolve().parent
@@ -33,20 +32,6 @@ BIN = Path(sys.executable).parent
 TARGET_EVENTS_PER_SECOND = 150_000
 TARGET_P99_MS = 100.0
 console = Console()
-
-
-def _wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"the API exited with code {server.returncode} before it was ready")
-        try:
-            if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("the API did not become ready within a minute")
 
 
 def main() -> int:
@@ -87,7 +72,10 @@ def main() -> int:
             preexec_fn=_pinned(server_cpus),
         )
         try:
-            _wait_ready(url, server)
+            try:
+                wait_for_api(url, server, timeout=60)
+            except ServiceError as error:
+                raise SystemExit(str(error)) from None
             console.print(
                 f"API on {url} ({args.workers} worker, CPUs {_cpus(server_cpus)}); locust "
                 f"(CPUs {_cpus(locust_cpus)}): {args.users} connections, "

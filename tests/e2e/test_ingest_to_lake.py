@@ -21,6 +21,7 @@ import pytest
 
 from eventlake.config import Settings
 from eventlake.lake import DEAD_LETTER_TABLE, Lake
+from eventlake.pipeline.supervisor import ServiceError, wait_for_api
 from tests.ports import free_port
 
 KEY = "e2e-secret-key-0123456789"
@@ -38,16 +39,11 @@ def api(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
-            try:
-                if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the API did not start"
-            time.sleep(0.2)
+        try:
+            wait_for_api(url, server, timeout=60)
+        except ServiceError as error:
+            exited = server.poll() is not None and server.stdout is not None
+            pytest.fail(f"{error}\n{server.stdout.read().decode() if exited else ''}")
         yield url, Settings(home=tmp_path)
     finally:
         server.terminate()

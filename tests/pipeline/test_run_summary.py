@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from eventlake import ports
 from eventlake.cli import app
 from eventlake.config import Settings
-from eventlake.pipeline import main_job
-from eventlake.pipeline.main_job import DatasetTally, MainJobReport, Serving
+from eventlake.pipeline import main_job, supervisor
+from eventlake.pipeline.main_job import DatasetTally, MainJobReport
+from eventlake.pipeline.supervisor import Serving
 
 runner = CliRunner()
 
@@ -107,9 +108,9 @@ def test_serve_serves_after_the_summary_on_the_jobs_services(
             )
         )
 
-    monkeypatch.setattr(main_job, "local_services", local_services)
+    monkeypatch.setattr(supervisor, "local_services", local_services)
     monkeypatch.setattr(main_job, "run_main_job", run_main_job)
-    monkeypatch.setattr(main_job, "serve_until_stopped", serve_until_stopped)
+    monkeypatch.setattr(supervisor, "serve_until_stopped", serve_until_stopped)
     monkeypatch.setattr(ports, "preferred_port", lambda port: port)
     monkeypatch.setenv("COLUMNS", "250")
     result = runner.invoke(app, ["run", "--events", "100", "--serve"])

@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from eventlake.config import get_settings
-from eventlake.pipeline.main_job import (
-    MainJobError,
+from eventlake.pipeline.supervisor import (
+    ServiceError,
     Services,
     Serving,
     serve_until_stopped,
@@ -35,7 +35,7 @@ SERVE = """
 import json, sys
 from pathlib import Path
 from eventlake.config import get_settings
-from eventlake.pipeline.main_job import local_services, serve_until_stopped, stop
+from eventlake.pipeline.supervisor import local_services, serve_until_stopped, stop
 
 settings = get_settings()
 with local_services(settings) as services:
@@ -205,7 +205,7 @@ def test_a_child_that_stops_by_itself_ends_serving_with_an_error(stand_ins: Serv
         stop_event.set()
         thread.join(timeout=30)
     [error] = errors
-    assert isinstance(error, MainJobError)
+    assert isinstance(error, ServiceError)
     assert "the consumer stopped" in str(error)
     assert "consumer.log" in str(error)
     assert ready[0].processes["dashboard"].poll() is not None
@@ -231,6 +231,6 @@ def test_a_stop_event_set_before_the_dashboard_answers_returns_at_once(
 
 def test_a_dead_api_is_reported_before_anything_starts(stand_ins: Services) -> None:
     stop(stand_ins.api)
-    with pytest.raises(MainJobError, match="the API has stopped"):
+    with pytest.raises(ServiceError, match="the API has stopped"):
         serve_until_stopped(get_settings(), stand_ins, stop_event=threading.Event())
     assert not (stand_ins.logs / "dashboard.log").exists()

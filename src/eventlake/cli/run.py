@@ -14,7 +14,8 @@ from eventlake.cli.run_files import run_from_files
 from eventlake.config import Settings
 
 if TYPE_CHECKING:
-    from eventlake.pipeline.main_job import MainJobReport, Services, Serving
+    from eventlake.pipeline.main_job import MainJobReport
+    from eventlake.pipeline.supervisor import Services, Serving
 
 
 def run(
@@ -63,13 +64,13 @@ def run(
 def _run_over_http(
     settings: Settings, events: int, seed: int, warehouse: bool, *, serve: bool = False
 ) -> None:
-    from eventlake.pipeline.main_job import (
+    from eventlake.pipeline.runs import RunFailedError
+    from eventlake.pipeline.supervisor import (
         API_PORT,
-        MainJobError,
+        ServiceError,
         local_services,
         serve_until_stopped,
     )
-    from eventlake.pipeline.runs import RunFailedError
     from eventlake.stream import StreamError
 
     console.rule("[bold]eventlake run")
@@ -87,7 +88,7 @@ def _run_over_http(
             console.print("Stopped the dashboard, the consumer and the API.")
     except RunFailedError as failure:
         raise fail(f"the pipeline stopped: {failure}") from None
-    except (MainJobError, StreamError, OSError, ValueError, *LAKE_ERRORS) as exc:
+    except (ServiceError, StreamError, OSError, ValueError, *LAKE_ERRORS) as exc:
         raise fail(str(exc)) from None
     if not report.reconciles:
         raise fail("the events do not reconcile with the generated sample's manifest")
@@ -195,7 +196,7 @@ def _where_to_browse(
 ) -> list[tuple[str, str]]:
     """After a run without --serve, whose API has stopped: where `make serve` and `make
     dashboard` show them."""
-    from eventlake.pipeline.main_job import API_PORT, DASHBOARD_PORT
+    from eventlake.pipeline.supervisor import API_PORT, DASHBOARD_PORT
     from eventlake.report_sites import DATA_DOCS, DBT_DOCS
 
     api = f"http://127.0.0.1:{API_PORT}"

@@ -8,21 +8,15 @@ It does that twice: the sample first, then a second load with the profile change
 and more events, so the warehouse records a renamed user's two versions as it would in
 production, where the pipeline runs on a schedule.
 
-With ``eventlake run --serve`` (`make run-serve`) it then keeps serving
-(:func:`serve_until_stopped`): the API, a consumer and the dashboard, until Ctrl-C or SIGTERM.
+The child processes (the API, a consumer, with ``eventlake run --serve`` the dashboard too) are
+:mod:`eventlake.pipeline.supervisor`'s.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,16 +24,18 @@ from typing import Any
 import httpx
 
 from eventlake.config import Settings
-from eventlake.errors import EventlakeError
+from eventlake.pipeline.supervisor import (
+    SOURCE,
+    ServiceError,
+    Services,
+    child_env,
+    local_services,
+    start_consumer,
+    stop,
+)
 from eventlake.pipeline.tasks import AnswerTally
-from eventlake.ports import free_port, preferred_port
 
-SOURCE = "make-run"
 BATCH_LINES = 500
-START_TIMEOUT_SECONDS = 90.0
-# Where `make serve` and `make dashboard` listen; `run --serve` takes them when they are free.
-API_PORT = 8000
-DASHBOARD_PORT = 8501
 CATCH_UP_TIMEOUT_SECONDS = 600.0
 
 StepCallback = Callable[[str, str], None]
@@ -47,98 +43,8 @@ StepCallback = Callable[[str, str], None]
 Advance = Callable[[int], None]
 
 
-class MainJobError(EventlakeError, RuntimeError):
-    pass
-
-
-@dataclass
-class Services:
-    """The API and the consumer, running as child processes."""
-
-    api_url: str
-    api_key: str
-    api: subprocess.Popen[bytes]
-    consumer: subprocess.Popen[bytes] | None
-    logs: Path
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.api_url, headers={"X-API-Key": self.api_key}, timeout=60)
-
-
-def _child_env(settings: Settings, api_key: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env["EVENTLAKE_HOME"] = str(settings.home.resolve())
-    # A key for this run only, handed to the child in its environment (never on a command
-    # line, where `ps` would show it).
-    env["EVENTLAKE_API_KEYS"] = f"{SOURCE}:{api_key}"
-    return env
-
-
-def _eventlake(*args: str) -> list[str]:
-    return [sys.executable, "-m", "eventlake.cli", *args]
-
-
-@contextmanager
-def local_services(settings: Settings, *, port: int | None = None) -> Iterator[Services]:
-    """API and consumer up (the API answering /health), stopped cleanly on the way out."""
-    logs = settings.home / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    api_key = secrets.token_urlsafe(24)
-    env = _child_env(settings, api_key)
-    port = port or free_port()
-    with (logs / "api.log").open("ab") as api_log:
-        api = subprocess.Popen(
-            _eventlake("serve", "--port", str(port)), env=env, stdout=api_log, stderr=api_log
-        )
-    services = Services(f"http://127.0.0.1:{port}", api_key, api, None, logs)
-    try:
-        _wait_for_health(services)
-        services.consumer = start_consumer(settings, env, logs)
-        yield services
-    finally:
-        try:
-            if services.consumer is not None:
-                stop(services.consumer)
-        finally:  # even when a second Ctrl-C cuts the consumer's stop short
-            stop(api)
-
-
-def start_consumer(settings: Settings, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
-    with (logs / "consumer.log").open("ab") as consumer_log:
-        return subprocess.Popen(
-            _eventlake("consume"), env=env, stdout=consumer_log, stderr=consumer_log
-        )
-
-
-def stop(child: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    """SIGTERM (the consumer commits the batch in hand, the API drains), then SIGKILL."""
-    if child.poll() is not None:
-        return
-    child.send_signal(signal.SIGTERM)
-    try:
-        child.wait(timeout)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
-    except BaseException:  # interrupted while waiting (a second Ctrl-C): no orphan either
-        child.kill()
-        child.wait()
-        raise
-
-
-def _wait_for_health(services: Services) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while True:
-        if services.api.poll() is not None:
-            raise MainJobError(f"the API stopped at start; see {services.logs / 'api.log'}")
-        try:
-            if httpx.get(f"{services.api_url}/api/v1/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise MainJobError(f"the API did not answer in time; see {services.logs / 'api.log'}")
-        time.sleep(0.2)
+class MainJobError(ServiceError):
+    """The job's traffic or its consumer failed (a ServiceError too: one ``except`` for both)."""
 
 
 # --- traffic ----------------------------------------------------------------------------------
@@ -317,7 +223,7 @@ def run_main_job(
         local_services(settings) if services is None else nullcontext(services)
     )
     with owned as services, services.client() as client:
-        env = _child_env(settings, services.api_key)
+        env = child_env(settings, services.api_key)
         for number, load in enumerate((first, second), start=1):
             if services.consumer is None:
                 services.consumer = start_consumer(settings, env, services.logs)
@@ -380,145 +286,3 @@ def _tally(settings: Settings, jobs: dict[str, list[str]]) -> dict[str, DatasetT
     finally:
         state.close()
     return tallies
-
-
-# --- serving after the run ----------------------------------------------------------------------
-
-
-@dataclass
-class Serving:
-    """What :func:`serve_until_stopped` keeps running, and where."""
-
-    api_url: str
-    api_key: str
-    dashboard_url: str
-    reports: dict[str, str]  # report site name (dbt docs, Data Docs) -> its URL on the API
-    processes: dict[str, subprocess.Popen[bytes]]  # "API", "consumer", "dashboard"
-    logs: Path
-
-    @property
-    def docs_url(self) -> str:
-        return f"{self.api_url}/docs"
-
-
-def start_dashboard(settings: Settings, services: Services, port: int) -> subprocess.Popen[bytes]:
-    """The dashboard on loopback, as `eventlake dashboard` runs it (Streamlit, started directly:
-    not through the CLI, whose imports take seconds), reading this home and this API, with
-    this run's key handed over in its environment."""
-    from eventlake.dashboard import streamlit_command
-    from eventlake.dashboard.health import API_KEY_ENV, API_URL_ENV
-
-    env = _child_env(settings, services.api_key)
-    env[API_URL_ENV] = services.api_url
-    env[API_KEY_ENV] = services.api_key
-    with (services.logs / "dashboard.log").open("ab") as dashboard_log:
-        return subprocess.Popen(
-            streamlit_command("127.0.0.1", port),
-            env=env,
-            stdout=dashboard_log,
-            stderr=dashboard_log,
-        )
-
-
-def _wait_for_dashboard(
-    dashboard: subprocess.Popen[bytes], url: str, logs: Path, stop_event: threading.Event
-) -> bool:
-    """True once Streamlit answers its health check; False if ``stop_event`` was set first."""
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while not stop_event.is_set():
-        if dashboard.poll() is not None:
-            raise MainJobError(f"the dashboard stopped at start; see {logs / 'dashboard.log'}")
-        try:
-            if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise MainJobError(
-                f"the dashboard did not answer in time; see {logs / 'dashboard.log'}"
-            )
-        time.sleep(0.2)
-    return False
-
-
-@contextmanager
-def _stop_on_signals(stop_event: threading.Event) -> Iterator[None]:
-    """SIGINT (Ctrl-C), SIGTERM and SIGHUP set ``stop_event`` rather than end the process at
-    once; the previous handlers come back on the way out."""
-
-    def request_stop(_signum: int, _frame: object) -> None:
-        stop_event.set()
-
-    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {number: signal.signal(number, request_stop) for number in signals}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
-def serve_until_stopped(
-    settings: Settings,
-    services: Services,
-    *,
-    dashboard_port: int | None = None,
-    stop_event: threading.Event | None = None,
-    on_ready: Callable[[Serving], None] | None = None,
-    poll_seconds: float = 0.5,
-) -> None:
-    """Serve until stopped: the API of ``services`` (from :func:`local_services`), its
-    consumer (started again if the run stopped it, so that new traffic still lands) and the
-    dashboard (`eventlake dashboard`, started here). ``on_ready`` gets the URLs once all
-    three answer.
-
-    Returns when ``stop_event`` is set or, with no ``stop_event`` (then from the main thread
-    only), on Ctrl-C, SIGTERM or SIGHUP; raises :class:`MainJobError` when one of the three
-    stops by itself. On the way out the dashboard is stopped (SIGTERM, then SIGKILL); the API
-    and the consumer are left to :func:`local_services`, which stops them as it always does."""
-    from eventlake.report_sites import SITES
-
-    if stop_event is None:
-        stop_event = threading.Event()
-        guard: AbstractContextManager[None] = _stop_on_signals(stop_event)
-    else:
-        guard = nullcontext()
-    with guard:
-        if services.api.poll() is not None:
-            raise MainJobError(f"the API has stopped; see {services.logs / 'api.log'}")
-        consumer = services.consumer
-        if consumer is None or consumer.poll() is not None:
-            env = _child_env(settings, services.api_key)
-            consumer = services.consumer = start_consumer(settings, env, services.logs)
-        port = dashboard_port or preferred_port(DASHBOARD_PORT)
-        dashboard = start_dashboard(settings, services, port)
-        try:
-            serving = Serving(
-                api_url=services.api_url,
-                api_key=services.api_key,
-                dashboard_url=f"http://127.0.0.1:{port}",
-                reports={site.name: site.url(services.api_url) for site in SITES.values()},
-                processes={
-                    "API": services.api,
-                    "consumer": consumer,
-                    "dashboard": dashboard,
-                },
-                logs=services.logs,
-            )
-            if not _wait_for_dashboard(dashboard, serving.dashboard_url, services.logs, stop_event):
-                return
-            if on_ready is not None:
-                on_ready(serving)
-            # Polled, not stop_event.wait(): a signal handler that sets the event while this
-            # thread holds the event's lock (inside wait) would deadlock.
-            while not stop_event.is_set():
-                time.sleep(poll_seconds)
-                for name, child in serving.processes.items():
-                    if child.poll() is not None and not stop_event.is_set():
-                        log = "api.log" if name == "API" else f"{name}.log"
-                        raise MainJobError(
-                            f"the {name} stopped (exit code {child.returncode}); "
-                            f"see {services.logs / log}"
-                        )
-        finally:
-            stop(dashboard, timeout=15)
