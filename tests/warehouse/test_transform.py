@@ -187,7 +187,7 @@ def _utc(text: str) -> datetime:
 def test_the_first_build_passes_and_every_landed_event_is_one_fact(story: Story) -> None:
     first = story.steps["A"]
     assert first.summary["ok"] is True
-    assert first.summary["models_built"] == 8
+    assert first.summary["models_built"] == 10
     assert first.summary["snapshots_built"] == 1
     assert first.summary["seeds_loaded"] == 1
     assert first.summary["tests_failed"] == 0
@@ -323,7 +323,7 @@ def test_metrics_show_the_last_transform(story: Story) -> None:
     finally:
         state.close()
     assert last["status"] == "succeeded"
-    assert last["result"]["models_built"] == 8
+    assert last["result"]["models_built"] == 10
     assert last["result"]["tests_failed"] == 0
 
 

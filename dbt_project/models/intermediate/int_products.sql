@@ -1,4 +1,5 @@
--- Products as they are now (type 1): a changed price or name overwrites the row.
+-- Products as they are now (type 1), with their key: a changed price or name overwrites the
+-- row. dim_products publishes these rows; int_user_events keys events to them.
 with products as (
 
     select * from {{ ref('stg_products') }}

@@ -10,13 +10,13 @@ with events as (
 
 user_versions as (
 
-    select * from {{ ref('dim_users') }}
+    select * from {{ ref('int_user_versions') }}
 
 ),
 
 products as (
 
-    select * from {{ ref('dim_products') }}
+    select * from {{ ref('int_products') }}
 
 ),
 

@@ -1,6 +1,7 @@
--- SCD2 users from the snapshot: one row per version, valid over [valid_from, valid_to).
--- user_sk hashes (user_id, valid_from), both fixed once the snapshot records a version, so
--- keys are the same on every run.
+-- Every version of every user, from the snapshot: one row per version, valid over
+-- [valid_from, valid_to). user_sk hashes (user_id, valid_from), both fixed once the snapshot
+-- records a version, so keys are the same on every run. dim_users publishes these rows;
+-- int_user_events and fact_events key events to them.
 with snapshot as (
 
     select * from {{ ref('snap_users') }}

@@ -1,4 +1,4 @@
--- depends_on: {{ ref('dim_users') }}
+-- depends_on: {{ ref('int_user_versions') }}
 {#- One row per event. Incremental: a rerun reads the events staged since the last run (by
     the lake's sequence number) and re-keys the facts whose user version is no longer the one
     valid at their time (a rename that reached the lake after the events it affects, or a
@@ -19,7 +19,7 @@ stale_facts as (
 
     select facts.event_id
     from {{ this }} as facts
-    left join {{ ref('dim_users') }} as user_versions
+    left join {{ ref('int_user_versions') }} as user_versions
         on facts.user_sk = user_versions.user_sk
     where user_versions.user_sk is null
         or (user_versions.valid_to is not null and facts.event_timestamp >= user_versions.valid_to)
