@@ -3,6 +3,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::path::Path;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
@@ -346,6 +347,11 @@ impl Deduplicator {
         out
     }
 
+    /// Save the window to `path` atomically (see [`save_state`]).
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        save_state(path, &self.to_bytes())
+    }
+
     pub fn from_bytes(data: &[u8]) -> Result<Deduplicator> {
         let bad = |why: &str| CoreError::input(InputErrorKind::BadState, format!("not a deduplicator state: {why}"));
         if data.len() < 24 || &data[..8] != STATE_MAGIC {
@@ -368,9 +374,35 @@ impl Deduplicator {
     }
 }
 
+/// Write a saved window (from [`Deduplicator::to_bytes`]) next to `path` and rename it over
+/// `path`: a crash never leaves a half-written state, only the old one or the new one.
+pub fn save_state(path: &Path, state: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, state)?;
+    std::fs::rename(&tmp, path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saved_window_replaces_the_old_one_whole() {
+        let dir = std::env::temp_dir().join(format!("eventlake-dedup-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("window.bin");
+        let mut dedup = Deduplicator::new(4);
+        dedup.remember_all(&[1, 2, 3]);
+        std::fs::write(&path, b"old state").unwrap();
+        dedup.save(&path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), dedup.to_bytes());
+        assert!(!path.with_extension("tmp").exists(), "the temporary file is renamed, not left");
+        let loaded = Deduplicator::from_bytes(&std::fs::read(&path).unwrap()).unwrap();
+        assert!(loaded.contains_hash(2) && loaded.len() == 3);
+        let missing = dir.join("no-such-dir").join("window.bin");
+        assert!(dedup.save(&missing).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn batch_key_set_finds_every_key_once_across_growth() {

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, TimestampMicrosecondType};
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
-use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use crate::batch::{TransformedBatch, ValidatedBatch};
-use crate::contract::{Contract, FieldType};
+use crate::batch::{column_nullable, utc_micros, validated_schema, TransformedBatch, ValidatedBatch};
+use crate::contract::Contract;
 use crate::timestamp::day_of;
 
 pub const JOB_ID_COLUMN: &str = "_job_id";
@@ -22,37 +22,6 @@ pub struct TransformOptions {
     pub source: String,
     /// One ingest time for the whole batch; now when None.
     pub ingested_at_us: Option<i64>,
-}
-
-fn utc_micros() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-}
-
-pub fn arrow_type(field_type: FieldType) -> DataType {
-    match field_type {
-        FieldType::String | FieldType::Json => DataType::Utf8,
-        FieldType::Int => DataType::Int64,
-        FieldType::Float => DataType::Float64,
-        FieldType::Bool => DataType::Boolean,
-        FieldType::Timestamp => utc_micros(),
-        FieldType::Date => DataType::Date32,
-    }
-}
-
-/// A non-nullable field is never null in a batch: absent or null, the record is rejected.
-fn column_nullable(field: &crate::contract::Field) -> bool {
-    field.nullable
-}
-
-/// The columns a validated batch holds, in contract order.
-pub fn validated_schema(contract: &Contract) -> SchemaRef {
-    Arc::new(Schema::new(
-        contract
-            .fields
-            .iter()
-            .map(|f| Field::new(&f.name, arrow_type(f.field_type), column_nullable(f)))
-            .collect::<Vec<_>>(),
-    ))
 }
 
 /// The columns of a transformed batch: contract fields, partition column, metadata.
