@@ -16,7 +16,7 @@ export EVENTLAKE_HOME ?= $(CURDIR)/.eventlake
 
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name 'Cargo.toml' -o -name '*.pyi' -o -name 'pyproject.toml') Cargo.toml Cargo.lock $(wildcard contracts/*.yaml)
 
-.PHONY: help setup build test test-rust test-python lint fmt run run-serve bench docs generate serve consume airflow-setup airflow transform quality loadtest clean
+.PHONY: help setup build test test-rust test-python test-fast lint fmt run run-serve bench docs generate serve consume airflow-setup airflow transform quality loadtest clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -37,11 +37,22 @@ build: setup ## Build the Rust extension in release mode
 
 test: setup lint test-rust test-python ## Lint, then every Rust and Python test
 
+# The test profile, not release: no LTO, our crates unoptimised (quick to rebuild), the
+# dependencies optimised (Cargo.toml's [profile.dev.package."*"]) so the tests run fast.
 test-rust: ## cargo test for the pure-Rust core
-	cargo test --release -p processor-core
+	cargo test -p processor-core
 
-test-python: setup airflow-setup ## pytest
-	$(PY) -m pytest -q
+# In parallel (-n auto: one worker per core); a module whose tests share a story stays on one
+# worker (tests/conftest.py, --dist loadgroup). The slowest tests are listed so they stay seen.
+PYTEST_WORKERS ?= auto
+test-python: setup airflow-setup ## pytest: every test, every tier, in parallel
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --durations=25
+
+# The edit-test loop: no dbt, Airflow, browser or server (tests/conftest.py's tiers), and fewer
+# Hypothesis examples (the `fast` profile). make test still runs everything in full.
+test-fast: setup ## The fast tier of pytest (about a minute): what most edits need
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not slow and not integration" \
+		--hypothesis-profile=fast --durations=10
 
 lint: setup ## ruff, mypy, stubtest, cargo fmt --check, cargo clippy -D warnings
 	$(VENV)/bin/ruff check src tests dags benchmarks loadtest
@@ -51,7 +62,7 @@ lint: setup ## ruff, mypy, stubtest, cargo fmt --check, cargo clippy -D warnings
 	$(PY) -m mypy.stubtest data_processor_rs --mypy-config-file pyproject.toml \
 		--allowlist crates/data_processor_rs/stubtest-allowlist.txt
 	cargo fmt --all --check
-	cargo clippy --workspace --all-targets --release -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
 
 fmt: setup ## Format Python and Rust sources
 	$(VENV)/bin/ruff format src tests dags benchmarks loadtest

@@ -1,9 +1,16 @@
-"""Shared fixtures. AWS: a moto server over real HTTP (see ``tests/aws.py``); Snowflake: a
-fakesnow server (``tests/fakesnow.py``)."""
+"""Shared fixtures and the suite's tiers. AWS: a moto server over real HTTP (see
+``tests/aws.py``); Snowflake: a fakesnow server (``tests/fakesnow.py``).
+
+Tiers (docs/testing.md): ``make test`` runs every test; ``make test-fast`` leaves out the
+``slow`` ones (dbt, Airflow, a browser, the app run as a process) and the ``integration`` ones
+(a server the tests start: moto, fakesnow, PostgreSQL). The marks are given here, by folder and
+by fixture, so a new test lands in the right tier without being marked by hand.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +72,57 @@ def fakesnow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fakesn
         yield server
     finally:
         server.stop()
+
+
+# --- Tiers and parallel runs (pytest-xdist) ---------------------------------------------------
+
+TESTS = Path(__file__).parent
+# Folders whose every test runs Airflow or the app as a process.
+SLOW_FOLDERS = frozenset({"airflow", "e2e"})
+# Modules (and single tests) that start processes of their own, or run Great Expectations: the
+# cost is start-up, not the check. Paths are relative to tests/.
+SLOW_MODULES = {
+    "lake/test_crash_and_race.py": "writer processes killed mid-commit",
+    "pipeline/test_serve.py": "the API, a consumer and the dashboard as processes",
+    "consumer/test_consumer_process.py": "`eventlake consume` as a process",
+    "test_loadtest.py": "Locust against the API",
+    "quality/test_gates.py": "Great Expectations",
+    "quality/test_quality_cli.py": "Great Expectations",
+}
+SLOW_TESTS = {
+    "test_sample_data.py::test_blocks_give_the_same_stream_in_any_number_of_processes": (
+        "worker processes"
+    ),
+}
+# Session fixtures that start a server: a test using one (directly or through another fixture)
+# is an integration test.
+SERVER_FIXTURES = frozenset({"moto_server", "fakesnow_server", "postgres_server"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects and xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.relative_to(TESTS)
+        test = f"{path.as_posix()}::{item.name.split('[')[0]}"
+        if path.parts[0] in SLOW_FOLDERS or path.as_posix() in SLOW_MODULES or test in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+        if SERVER_FIXTURES.intersection(item.fixturenames):
+            item.add_marker(pytest.mark.integration)
+        if _uses_a_module_story(item):
+            # One worker runs the whole module, so its story is built once, not once per worker
+            # (`--dist loadgroup` in make test).
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+def _uses_a_module_story(item: pytest.Item) -> bool:
+    """Whether a fixture the test uses is shared by the module (or a class): built once per
+    worker that runs any of its tests. pytest has no public view of this; `_fixtureinfo` is
+    what `--setup-plan` reads."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(
+        definition.scope in ("module", "class", "package")
+        for definitions in info.name2fixturedefs.values()
+        for definition in definitions
+    )

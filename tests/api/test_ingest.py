@@ -247,7 +247,7 @@ def test_a_gzip_body_without_content_encoding_has_the_same_limit(
 
 @pytest.mark.parametrize(
     "body",
-    [b"not gzip at all", gzip.compress(json.dumps([event()]).encode())[:-10]],
+    [b"not gzip at all", gzip.compress(json.dumps([event()]).encode(), mtime=0)[:-10]],
     ids=["garbage", "truncated"],
 )
 def test_corrupt_gzip_is_400(client: TestClient, auth: dict[str, str], body: bytes) -> None:

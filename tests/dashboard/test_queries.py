@@ -32,7 +32,7 @@ from tests.fakesnow import FAKESNOW_NULL_TIMESTAMP, FakesnowServer
 from tests.ports import free_port
 
 
-@pytest.fixture(params=["duckdb", "snowflake"])
+@pytest.fixture(params=["duckdb", pytest.param("snowflake", marks=pytest.mark.integration)])
 def warehouse(request: pytest.FixtureRequest, warehouse_home: Home) -> Iterator[Warehouse]:
     if request.param == "duckdb":
         yield Warehouse(DuckDBReader(warehouse_home.settings.duckdb_path))
