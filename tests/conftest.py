@@ -24,6 +24,9 @@ from tests.aws import (
     start_moto_server,
 )
 from tests.fakesnow import FakesnowServer, start_fakesnow
+from tests.hypothesis_profiles import FAST as HYPOTHESIS_FAST_PROFILE
+
+__all__ = ["HYPOTHESIS_FAST_PROFILE"]  # imported for its registration of the profile
 
 
 @pytest.fixture(autouse=True)

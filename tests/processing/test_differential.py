@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from eventlake.contracts import ContractSpec, load_contract
 from eventlake.processing import reference as ref
+from tests.hypothesis_profiles import examples
 
 from .conftest import make_rust_contract
 
@@ -280,25 +281,25 @@ def test_agree_on_edge_cases(body: bytes) -> None:
     run_both(body, "auto", "edges")
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=bodies(), contract_name=st.sampled_from(["all_types", "events", "users"]))
 def test_rust_and_reference_agree(body: tuple[bytes, str], contract_name: str) -> None:
     run_both(body[0], body[1], contract_name)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(body=bodies(), max_record_bytes=st.integers(1, 300))
 def test_agree_under_a_small_record_limit(body: tuple[bytes, str], max_record_bytes: int) -> None:
     run_both(body[0], body[1], "events", max_record_bytes=max_record_bytes)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(data=st.binary(max_size=64), fmt=st.sampled_from(["auto", "json", "ndjson", "csv"]))
 def test_agree_on_arbitrary_bytes(data: bytes, fmt: str) -> None:
     run_both(data, fmt, "all_types")
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     batches=st.lists(st.lists(st.sampled_from("abcdefg"), max_size=6), max_size=5),
     capacity=st.integers(1, 5),
