@@ -48,7 +48,14 @@ def test_make_run_sends_traffic_over_http_and_builds_the_warehouse(tmp_path: Pat
     assert transform["detail"]["result"]["tests_failed"] == 0
     assert transform["detail"]["result"]["tests_passed"] > 40
     assert quality["detail"]["result"]["success"] is True
-    assert sorted(run["name"] for run in runs) == ["quality"] * 2 + ["transform"] * 2
+    # Each load's data pipeline is a recorded run too, as a triggered one is, with each
+    # step's result under its name.
+    assert sorted(run["name"] for run in runs) == (
+        ["pipeline"] * 2 + ["quality"] * 2 + ["transform"] * 2
+    )
+    pipelines = [run for run in runs if run["name"] == "pipeline"]
+    assert {(run["status"], run["source"]) for run in pipelines} == {("succeeded", "make-run")}
+    assert pipelines[0]["detail"]["result"]["run_dbt"] == transform["detail"]["result"]
     landed = Lake(settings).table("events").scan(selected_fields=("event_id",)).to_arrow()
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
         facts = warehouse.execute("select count(*) from marts.fact_events").fetchall()[0][0]

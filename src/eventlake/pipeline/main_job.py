@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from eventlake.config import Settings
+from eventlake.pipeline.runs import StepCallback
 from eventlake.pipeline.supervisor import (
     SOURCE,
     ServiceError,
@@ -38,8 +39,6 @@ from eventlake.pipeline.tasks import AnswerTally
 BATCH_LINES = 500
 CATCH_UP_TIMEOUT_SECONDS = 600.0
 
-StepCallback = Callable[[str, str], None]
-"""Called as (step name, "start" | "done" | "failed")."""
 Advance = Callable[[int], None]
 
 

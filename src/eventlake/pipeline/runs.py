@@ -99,7 +99,9 @@ def run_pipeline(
     return Run(run_id, result, steps)
 
 
-def run_task(name: str, settings: Settings | None = None, *, source: str = "airflow") -> Any:
+def run_task(
+    name: str, settings: Settings | None = None, *, source: str = "airflow"
+) -> dict[str, Any]:
     """One step of a DAG, by its task id, as an Airflow task runs it: its summary (the XCom).
     A gate (the dbt build, the quality gates) is recorded as its own run, as everywhere."""
     step = next((s for dag in DAGS.values() for s in dag.steps if s.name == name), None)
@@ -179,14 +181,14 @@ class PipelineRunner:
         self.state.create_job(run_id, kind="run", name=name, source=source, status="queued")
         with self._lock:
             self._queued.add(run_id)
-        self._executor.submit(self._run, run_id, name, pipeline)
+        self._executor.submit(self._run, run_id, name, pipeline, source)
         return run_id
 
-    def _run(self, run_id: str, name: str, pipeline: Pipeline) -> None:
+    def _run(self, run_id: str, name: str, pipeline: Pipeline, source: str) -> None:
         with self._lock:
             self._queued.discard(run_id)
         try:
-            run_pipeline(self.settings, pipeline, source="", state=self.state, run_id=run_id)
+            run_pipeline(self.settings, pipeline, source=source, state=self.state, run_id=run_id)
         except Exception:
             log.exception("pipeline run %s (%s) failed", run_id, name)
 
