@@ -1,8 +1,8 @@
 """The consumer: read the stream, run the Rust core, commit to the lake exactly once.
 
 ``consumer`` is the loop (read, process, commit), ``window`` keeps the deduplication window
-between runs, ``membership`` says which shards a consumer of a group reads, ``reports`` what
-it did.
+between runs, ``membership`` says which shards a consumer of a group reads, ``dead_letters``
+builds the rows for whole records it cannot process, ``reports`` says what it did.
 """
 
 from eventlake.consumer.consumer import DatasetConsumer, consume, drain

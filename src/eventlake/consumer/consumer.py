@@ -39,6 +39,7 @@ import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
 
 from eventlake.config import Settings
+from eventlake.consumer.dead_letters import raw_excerpt, whole_record_rejection
 from eventlake.consumer.membership import ALONE, Membership, position_key
 from eventlake.consumer.reports import BatchReport, DatasetReport, DrainReport
 from eventlake.consumer.window import WindowFile, window_path
@@ -59,21 +60,9 @@ from eventlake.stream.base import ShardInfo, ShardReader, Stream, StreamRecord
 
 log = logging.getLogger(__name__)
 
-# Dead-letter ``raw`` is capped like the core caps it.
-MAX_RAW_CHARS = 65_536
 # How often the window is written to disk; the replay on start covers the rest.
 SAVE_WINDOW_EVERY_SECONDS = 30.0
 SHARD_REFRESH_SECONDS = 10.0
-REJECTED_SCHEMA = pa.schema(
-    [
-        pa.field("record_index", pa.int64(), nullable=False),
-        pa.field("line", pa.int64(), nullable=False),
-        pa.field("field", pa.string()),
-        pa.field("reason", pa.string(), nullable=False),
-        pa.field("message", pa.string(), nullable=False),
-        pa.field("raw", pa.string(), nullable=False),
-    ]
-)
 
 
 @dataclass
@@ -309,8 +298,8 @@ class DatasetConsumer:
                     f"a record for {env.dataset!r} in the stream of {self.dataset!r}"
                 )
         except envelope.EnvelopeError as error:
-            raw = record.data[:MAX_RAW_CHARS].decode("utf-8", errors="replace")
-            rows = _whole_record_rejection("unreadable_record", str(error), raw)
+            raw = raw_excerpt(record.data)
+            rows = whole_record_rejection("unreadable_record", str(error), raw)
             dead = self._dead_letter(rows, "", f"stream:{record.shard_id}", record.arrived_at)
             return _Prepared(final=_Processed(None, dead, None, 1, 0))
         received_at = datetime.fromtimestamp(env.received_at_us / 1_000_000, tz=UTC)
@@ -328,9 +317,9 @@ class DatasetConsumer:
                 ingested_at_us=env.received_at_us,
             )
         except data_processor_rs.ProcessorError as error:
-            raw = body[:MAX_RAW_CHARS].decode("utf-8", errors="replace")
+            raw = raw_excerpt(body)
             reason = getattr(error, "reason", "unreadable_body")
-            rows = _whole_record_rejection(reason, str(error), raw)
+            rows = whole_record_rejection(reason, str(error), raw)
             job = JobProgress(env.job_id, 0, 1, 0, None, self.dataset, 1, env.source)
             dead = self._dead_letter(rows, env.job_id, env.source, received_at)
             return _Prepared(final=_Processed(None, dead, job, 1, 0))
@@ -432,7 +421,7 @@ class DatasetConsumer:
             "retention) before they were consumed; their events are lost"
         )
         log.error("%s: %s", self.dataset, message)
-        rows = _whole_record_rejection("expired_in_stream", message, "")
+        rows = whole_record_rejection("expired_in_stream", message, "")
         dead = self._dead_letter(rows, "", f"stream:{record.shard_id}", record.arrived_at)
         pending.dead_letters.append((key, record.sequence_number, dead))
         pending.dead_lettered += 1
@@ -549,20 +538,6 @@ class DatasetConsumer:
         if self._ready:
             self._save_window()
         self._pool.shutdown()
-
-
-def _whole_record_rejection(reason: str, message: str, raw: str) -> pa.RecordBatch:
-    return pa.record_batch(
-        [
-            pa.array([0], pa.int64()),
-            pa.array([0], pa.int64()),
-            pa.array([None], pa.string()),
-            pa.array([reason]),
-            pa.array([message]),
-            pa.array([raw]),
-        ],
-        schema=REJECTED_SCHEMA,
-    )
 
 
 BatchCallback = Callable[[BatchReport], None]
