@@ -109,7 +109,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         test = f"{path.as_posix()}::{item.name.split('[')[0]}"
         if path.parts[0] in SLOW_FOLDERS or path.as_posix() in SLOW_MODULES or test in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
-        if SERVER_FIXTURES.intersection(item.fixturenames):
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
         if _uses_a_module_story(item):
             # One worker runs the whole module, so its story is built once, not once per worker
