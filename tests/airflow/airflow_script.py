@@ -2,9 +2,12 @@
 
     airflow_script.py structure OUT.json            the DagBag: import errors, tasks, edges
     airflow_script.py test OUT.json DAG_ID [...]    dag.test() of each DAG, in this order
+    airflow_script.py session OUT.json PLAN.json    the structure, then each of the plan's
+                                                    stories: {"home": ..., "dags": [...]}
 
 The tests (app environment) start it with AIRFLOW_HOME, AIRFLOW__CORE__DAGS_FOLDER and
-EVENTLAKE_* set, and read the JSON it writes (stdout is Airflow's log).
+EVENTLAKE_* set, and read the JSON it writes (stdout is Airflow's log). `session` serves a
+whole test module from one process: Airflow's start-up and database are paid once.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+STORY_MARK = "=== airflow_script story "
 
 
 def _dagbag() -> Any:
@@ -86,9 +91,26 @@ def _return_values(dag_id: str, run_id: str) -> dict[str, Any]:
         return {x.task_id: XComModel.deserialize_value(x) for x in session.scalars(query)}
 
 
+def session(plan: list[dict[str, Any]]) -> dict[str, Any]:
+    """The structure, then each story's DAGs with EVENTLAKE_HOME set to its home: the tasks
+    run in child processes that inherit this environment when they start."""
+    result: dict[str, Any] = {"structure": structure(), "stories": []}
+    for index, story in enumerate(plan):
+        # The log is split here, so each story's checks read only its own lines.
+        print(f"{STORY_MARK}{index}", flush=True)
+        os.environ["EVENTLAKE_HOME"] = story["home"]
+        result["stories"].append(test_dags(story["dags"]))
+    return result
+
+
 def main() -> None:
     command, out = sys.argv[1], Path(sys.argv[2])
-    result = structure() if command == "structure" else test_dags(sys.argv[3:])
+    if command == "structure":
+        result = structure()
+    elif command == "session":
+        result = session(json.loads(Path(sys.argv[3]).read_text()))
+    else:
+        result = test_dags(sys.argv[3:])
     out.write_text(json.dumps(result, indent=2, default=str))
 
 

@@ -24,6 +24,7 @@ import pytest
 from eventlake.config import Settings
 from eventlake.lake import Lake
 from eventlake.state import StateStore
+from tests.airflow.airflow_script import STORY_MARK
 
 pytestmark = pytest.mark.slow
 
@@ -90,8 +91,83 @@ def run_airflow(tmp: Path, home: Path, *args: str) -> AirflowRun:
     return AirflowRun(json.loads(out.read_text()), text)
 
 
-def test_dagbag_has_both_dags_with_the_task_order(tmp_path: Path) -> None:
-    result = run_airflow(tmp_path, tmp_path / "home", "structure").result
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sample")
+    eventlake = Path(sys.executable).with_name("eventlake")
+    subprocess.run(
+        [str(eventlake), "generate", "--events", "2000", "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def land_sample(home: Path, sample: Path) -> None:
+    for dataset in DATASETS:
+        target = home / "landing" / dataset / f"{dataset}.ndjson"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((sample / f"{dataset}.ndjson").read_bytes())
+
+
+GHOST_EVENTS = [
+    {
+        "event_id": str(uuid.uuid4()),
+        "user_id": GHOST,
+        "event_type": "page_view",
+        "event_timestamp": f"2026-11-0{day}T10:00:00Z",
+    }
+    for day in (2, 3, 4)
+]
+
+
+@dataclass
+class AirflowSession:
+    """What the module's one Airflow process found and ran: the DagBag's structure, and each
+    story's home with its DAG runs (and its own part of the log)."""
+
+    structure: dict[str, Any]
+    healthy: tuple[Path, AirflowRun]
+    ghost: tuple[Path, AirflowRun]
+
+
+@pytest.fixture(scope="module")
+def airflow_session(tmp_path_factory: pytest.TempPathFactory, sample: Path) -> AirflowSession:
+    """One Airflow process for the module, so its start-up and database are paid once: the
+    DagBag's structure, then two stories, each in a home of its own:
+
+    - healthy: the sample dropped in the landing folder; dag_data_pipeline, then
+      dag_dbt_transform;
+    - ghost: the same, plus events of a user with no profile; dag_data_pipeline.
+    """
+    tmp = tmp_path_factory.mktemp("dag-test")
+    healthy, ghost = tmp / "home", tmp / "ghost-home"
+    land_sample(healthy, sample)
+    land_sample(ghost, sample)
+    (ghost / "landing" / "events" / "ghost.ndjson").write_text(
+        "".join(json.dumps(event) + "\n" for event in GHOST_EVENTS)
+    )
+    plan = tmp / "plan.json"
+    plan.write_text(
+        json.dumps(
+            [
+                {"home": str(healthy), "dags": ["dag_data_pipeline", "dag_dbt_transform"]},
+                {"home": str(ghost), "dags": ["dag_data_pipeline"]},
+            ]
+        )
+    )
+    run = run_airflow(tmp, healthy, "session", str(plan))
+    _before, healthy_log, ghost_log = run.log.split(STORY_MARK)
+    healthy_run, ghost_run = run.result["stories"]
+    return AirflowSession(
+        structure=run.result["structure"],
+        healthy=(healthy, AirflowRun(healthy_run, healthy_log)),
+        ghost=(ghost, AirflowRun(ghost_run, ghost_log)),
+    )
+
+
+def test_dagbag_has_both_dags_with_the_task_order(airflow_session: AirflowSession) -> None:
+    result = airflow_session.structure
     assert result["import_errors"] == {}
     dags = result["dags"]
     assert set(dags) == {"dag_data_pipeline", "dag_dbt_transform"}
@@ -117,25 +193,6 @@ def test_dagbag_has_both_dags_with_the_task_order(tmp_path: Path) -> None:
     assert {n for n in retries.values() if n} == {2}
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("sample")
-    eventlake = Path(sys.executable).with_name("eventlake")
-    subprocess.run(
-        [str(eventlake), "generate", "--events", "2000", "--out", str(out)],
-        check=True,
-        capture_output=True,
-    )
-    return out
-
-
-def land_sample(home: Path, sample: Path) -> None:
-    for dataset in DATASETS:
-        target = home / "landing" / dataset / f"{dataset}.ndjson"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes((sample / f"{dataset}.ndjson").read_bytes())
-
-
 def lake_rows(home: Path, table: str) -> int:
     return Lake(Settings(home=home)).table(table).scan().to_arrow().num_rows
 
@@ -158,13 +215,9 @@ def last_run(home: Path, name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def both_dags(tmp_path_factory: pytest.TempPathFactory, sample: Path) -> tuple[Path, AirflowRun]:
+def both_dags(airflow_session: AirflowSession) -> tuple[Path, AirflowRun]:
     """The sample dropped in the landing folder; dag_data_pipeline, then dag_dbt_transform."""
-    tmp = tmp_path_factory.mktemp("dag-test")
-    home = tmp / "home"
-    land_sample(home, sample)
-    run = run_airflow(tmp, home, "test", "dag_data_pipeline", "dag_dbt_transform")
-    return home, run
+    return airflow_session.healthy
 
 
 def test_data_pipeline_lands_the_sample_in_the_lake_and_warehouse(
@@ -212,24 +265,12 @@ def test_dbt_transform_rebuilds_the_warehouse(both_dags: tuple[Path, AirflowRun]
     assert warehouse_rows(home, "marts.fact_events") == lake_rows(home, "events")
 
 
-def test_a_failing_dbt_test_fails_the_run_without_retrying(tmp_path: Path, sample: Path) -> None:
+def test_a_failing_dbt_test_fails_the_run_without_retrying(
+    airflow_session: AirflowSession, sample: Path
+) -> None:
     """Events of a user with no profile: dbt's not_null test on fact_events.user_sk fails
     inside run_dbt; the run fails there, at once, and nothing after it runs."""
-    home = tmp_path / "home"
-    land_sample(home, sample)
-    ghost_events = [
-        {
-            "event_id": str(uuid.uuid4()),
-            "user_id": GHOST,
-            "event_type": "page_view",
-            "event_timestamp": f"2026-11-0{day}T10:00:00Z",
-        }
-        for day in (2, 3, 4)
-    ]
-    ghost = home / "landing" / "events" / "ghost.ndjson"
-    ghost.write_text("".join(json.dumps(event) + "\n" for event in ghost_events))
-
-    run = run_airflow(tmp_path, home, "test", "dag_data_pipeline")
+    home, run = airflow_session.ghost
     pipeline = run.result["runs"]["dag_data_pipeline"]
     assert pipeline["state"] == "failed"
     states = {t: v["state"] for t, v in pipeline["tasks"].items()}
@@ -249,4 +290,4 @@ def test_a_failing_dbt_test_fails_the_run_without_retrying(tmp_path: Path, sampl
     # The ghost's events are in the lake, waiting for their user's profile.
     assert lake_rows(home, "events") == json.loads((sample / "manifest.json").read_text())[
         "events"
-    ]["valid"] + len(ghost_events)
+    ]["valid"] + len(GHOST_EVENTS)
