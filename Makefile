@@ -37,8 +37,8 @@ build: setup ## Build the Rust extension in release mode
 
 test: setup lint test-rust test-python ## Lint, then every Rust and Python test
 
-# The test profile, not release: no LTO, our crates unoptimised (quick to rebuild), the
-# dependencies optimised (Cargo.toml's [profile.dev.package."*"]) so the tests run fast.
+# The test (debug) profile, not release: no LTO and parallel codegen, so an edit rebuilds in
+# seconds, reusing what `cargo test` built during development.
 test-rust: ## cargo test for the pure-Rust core
 	cargo test -p processor-core
 
