@@ -91,7 +91,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         on_path.add(node)
         for nxt in sorted(graph.get(node, ())):
             if nxt in on_path:
-                return path[path.index(nxt) :] + [nxt]
+                return [*path[path.index(nxt) :], nxt]
             if nxt not in done and (cycle := visit(nxt)):
                 return cycle
         path.pop()
@@ -107,7 +107,10 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_cycle_finder_finds_a_cycle_and_names_it() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
-    assert find_cycle({"contract": {"validate"}, "validate": {"dedup"}, "dedup": {"transform"}}) is None
+    assert (
+        find_cycle({"contract": {"validate"}, "validate": {"dedup"}, "dedup": {"transform"}})
+        is None
+    )
     cycle = {
         "contract": {"validate"},
         "validate": {"dedup", "error"},
@@ -144,4 +147,6 @@ def test_the_core_layers_point_down() -> None:
     graph = module_graph(CRATES[0])
     assert not graph["batch"] & {"parse", "validate", "transform", "dedup", "process"}
     assert all("process" not in uses for uses in graph.values())
-    assert graph["contract"] <= {"error"}, "the contract is read by the steps, and reads none of them"
+    assert graph["contract"] <= {"error"}, (
+        "the contract is read by the steps, and reads none of them"
+    )

@@ -228,3 +228,32 @@ def write_iceberg(
     threads (the GIL is released throughout). A column without an id, or a partition source
     that is missing or of another type, raises ProcessorError; a batch that is not Arrow,
     TypeError."""
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    """Decompress gzip data (every member, as ``gzip -c a b`` writes), stopping as soon as the
+    output passes ``limit`` bytes. InputError with reason ``bad_gzip`` (corrupt, truncated) or
+    ``too_large``."""
+
+def record_extents(
+    data: bytes,
+    format: Format = "auto",
+    *,
+    max_record_bytes: int = 1_048_576,
+    max_decompressed_bytes: int = 1_073_741_824,
+) -> list[tuple[int, int]]:
+    """``(start, end)`` byte offsets of every record, by record index as the core counts them
+    (accepted and rejected alike), into the body once decompressed (a UTF-8 byte-order mark
+    counts). A JSON array element spans its value, an NDJSON record its line without the line
+    end, a CSV row its text without line ends. Raises InputError as ``parse_events`` does."""
+
+def rejected_schema() -> pyarrow.Schema:
+    """The schema of a batch's ``rejected``: record_index, line, field, reason, message, raw."""
+
+def dead_letter_schema() -> pyarrow.Schema:
+    """The dead-letter table: dataset, job_id, received_at (timestamp[us, UTC]), source, then
+    the columns of ``rejected_schema()``; only ``field`` is nullable."""
+
+def dead_letter_reasons() -> list[str]:
+    """Every ``reason`` a dead-letter row can carry: a record's (``invalid_json``, ...), a whole
+    body's (``bad_gzip``, ...), and the stream's own (``unreadable_record``,
+    ``unreadable_body``, ``expired_in_stream``)."""

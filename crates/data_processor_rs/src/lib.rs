@@ -7,7 +7,9 @@
 
 mod arrow;
 mod batch;
+mod body;
 mod contract;
+mod dead_letters;
 mod dedup;
 mod errors;
 mod iceberg;
@@ -37,5 +39,11 @@ fn data_processor_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dedup::deduplicate, m)?)?;
     m.add_function(wrap_pyfunction!(steps::process, m)?)?;
     m.add_function(wrap_pyfunction!(iceberg::write_iceberg, m)?)?;
+    // What callers outside the steps share with the core
+    m.add_function(wrap_pyfunction!(body::gunzip, m)?)?;
+    m.add_function(wrap_pyfunction!(body::record_extents, m)?)?;
+    m.add_function(wrap_pyfunction!(dead_letters::rejected_schema, m)?)?;
+    m.add_function(wrap_pyfunction!(dead_letters::dead_letter_schema, m)?)?;
+    m.add_function(wrap_pyfunction!(dead_letters::dead_letter_reasons, m)?)?;
     Ok(())
 }

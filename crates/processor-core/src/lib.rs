@@ -8,13 +8,15 @@
 //! Modules only point down (tests/test_rust_modules.py checks it), bottom first:
 //! - foundations: `error`, `json`, `timestamp`, `rejection`, `contract`, `input`;
 //! - `batch`: the batch types the steps pass on;
-//! - the steps: `parse`, `dedup`, `validate`, `transform`; and `iceberg` (Parquet files);
+//! - the steps: `parse`, `dedup`, `validate`, `transform`; `extents` (record byte ranges,
+//!   from the parser) and `iceberg` (Parquet files);
 //! - `process`: the fused path, composing the steps.
 
 pub mod batch;
 pub mod contract;
 pub mod dedup;
 pub mod error;
+pub mod extents;
 pub mod iceberg;
 pub mod input;
 pub mod json;
@@ -29,10 +31,11 @@ pub use batch::{TransformedBatch, ValidatedBatch};
 pub use contract::{Contract, Field, FieldType};
 pub use dedup::{deduplicate, Deduplicator};
 pub use error::{CoreError, InputErrorKind, Result};
+pub use extents::record_extents;
 pub use iceberg::{encode_data_files, DataFileOptions, EncodedDataFile};
-pub use input::Format;
+pub use input::{gunzip, Format};
 pub use parse::{parse, Body, ParseOptions, ParsedBatch};
 pub use process::process;
-pub use rejection::{Reason, Rejection};
+pub use rejection::{dead_letter_reasons, dead_letter_schema, Reason, Rejection};
 pub use transform::{transform, transformed_schema, TransformOptions};
 pub use validate::validate;

@@ -129,6 +129,12 @@ pub trait Sink {
     const RETAINS_RECORDS: bool;
     fn accept(&mut self, record: &RecordView<'_>);
     fn reject(&mut self, rejection: Rejection);
+    /// Record `index` spans `bytes[start..end]` of the (decompressed) body, accepted or not:
+    /// told before the record is accepted or rejected. Only [`crate::extents`] listens.
+    #[inline]
+    fn extent(&mut self, index: u64, start: usize, end: usize) {
+        let _ = (index, start, end);
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -222,7 +228,7 @@ impl Sink for Collector {
 pub const MAX_BODY_BYTES: usize = i32::MAX as usize;
 
 /// Gunzip and strip a BOM; the body the parser reads, and where its content starts.
-fn prepare(body: Body, options: &ParseOptions) -> Result<Body> {
+pub(crate) fn prepare(body: Body, options: &ParseOptions) -> Result<Body> {
     let body: Body = if is_gzip((*body).as_ref()) {
         Arc::new(gunzip((*body).as_ref(), options.max_decompressed_bytes.min(MAX_BODY_BYTES))?)
     } else {
@@ -260,7 +266,7 @@ pub fn parse_with<S: Sink>(body: Body, options: &ParseOptions, sink: &mut S) -> 
     parse_into((*body).as_ref(), options, sink).map(|(format, _)| format)
 }
 
-fn parse_into<S: Sink>(bytes: &[u8], options: &ParseOptions, sink: &mut S) -> Result<(Format, String)> {
+pub(crate) fn parse_into<S: Sink>(bytes: &[u8], options: &ParseOptions, sink: &mut S) -> Result<(Format, String)> {
     let start = content_start(bytes);
     let format = options.format.unwrap_or_else(|| detect_format(&bytes[start..]));
     let mut parser = Parser {
@@ -428,6 +434,7 @@ impl<'a, S: Sink> Parser<'a, S> {
 
     fn ndjson_line(&mut self, start: usize, end: usize, first: usize, line: u64) {
         let index = self.next_index();
+        self.sink.extent(index, start, end);
         let span = &self.bytes[start..end];
         if let Some((reason, message)) = self.size_and_encoding(span) {
             self.reject(index, line, reason, message, span);
@@ -482,12 +489,14 @@ impl<'a, S: Sink> Parser<'a, S> {
                     Ok(info) => info,
                     Err(err) => {
                         let end = trim_end_ws(bytes, bytes.len(), i);
+                        self.sink.extent(index, i, end);
                         let message = format!("{}; the rest of the body from here is rejected", err.message);
                         self.reject(index, line, Reason::InvalidJson, message, &bytes[i..end]);
                         return;
                     }
                 };
                 let span = (i, info.end);
+                self.sink.extent(index, span.0, span.1);
                 match self.size_and_encoding(&bytes[span.0..span.1]) {
                     Some((reason, message)) => self.reject(index, line, reason, message, &bytes[span.0..span.1]),
                     None => self.finish_json(index, line, span, info),
@@ -502,6 +511,7 @@ impl<'a, S: Sink> Parser<'a, S> {
                     None => {
                         at(i, &mut line, &mut counted);
                         let index = self.next_index();
+                        self.sink.extent(index, i, i);
                         self.reject(index, line, Reason::InvalidJson, "the array is not closed with ']'".into(), b"");
                         return;
                     }
@@ -509,6 +519,7 @@ impl<'a, S: Sink> Parser<'a, S> {
                         at(i, &mut line, &mut counted);
                         let index = self.next_index();
                         let end = trim_end_ws(bytes, bytes.len(), i);
+                        self.sink.extent(index, i, end);
                         let message =
                             "expected ',' or ']' after an array element; the rest of the body from here is rejected"
                                 .to_string();
@@ -523,6 +534,7 @@ impl<'a, S: Sink> Parser<'a, S> {
             at(rest, &mut line, &mut counted);
             let index = self.next_index();
             let end = trim_end_ws(bytes, bytes.len(), rest);
+            self.sink.extent(index, rest, end);
             self.reject(
                 index,
                 line,
@@ -575,6 +587,8 @@ impl<'a, S: Sink> Parser<'a, S> {
             let index = self.next_index();
             let offset = start + record.position().map_or(0, |p| p.byte() as usize);
             let line = lines.line_at(self.bytes, offset);
+            let (row_start, row_end) = csv_row_span(self.bytes, offset, start + reader.position().byte() as usize);
+            self.sink.extent(index, row_start, row_end);
             let cell_bytes = record.as_slice().len();
             let problem = if cell_bytes > self.max_record_bytes {
                 Some((
@@ -640,6 +654,18 @@ impl CsvLines {
         }
         self.line
     }
+}
+
+/// A CSV row's bytes, from where the reader placed it to where it stopped after it, without
+/// the line ends around it (the reader places a row in front of the line end before it).
+fn csv_row_span(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    while start < end && matches!(bytes[start], b'\r' | b'\n') {
+        start += 1;
+    }
+    while end > start && matches!(bytes[end - 1], b'\r' | b'\n') {
+        end -= 1;
+    }
+    (start, end)
 }
 
 /// A row re-encoded as CSV (minimal quoting), for the rejected record's raw text.

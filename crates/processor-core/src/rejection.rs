@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use crate::error::InputErrorKind;
 
 /// The raw text kept for a rejected record is cut to this many bytes.
 pub const MAX_RAW_BYTES: usize = 65_536;
@@ -32,6 +34,27 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason a single record is rejected for.
+    pub const ALL: [Reason; 17] = [
+        Reason::InvalidJson,
+        Reason::InvalidUtf8,
+        Reason::NotAnObject,
+        Reason::DuplicateKey,
+        Reason::TooDeep,
+        Reason::TooLarge,
+        Reason::RaggedRow,
+        Reason::Missing,
+        Reason::Null,
+        Reason::WrongType,
+        Reason::OutOfRange,
+        Reason::TooShort,
+        Reason::TooLong,
+        Reason::NotInEnum,
+        Reason::BadTimestamp,
+        Reason::BadDate,
+        Reason::ExtraField,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::InvalidJson => "invalid_json",
@@ -107,4 +130,73 @@ pub fn rejected_to_arrow(rejected: &[Rejection]) -> RecordBatch {
         Arc::new(StringArray::from_iter_values(sorted.iter().map(|r| r.raw.as_str()))),
     ];
     RecordBatch::try_new(rejected_schema(), columns).expect("columns match the rejected schema")
+}
+
+/// A stream record whose envelope cannot be read (not JSON, another dataset's).
+pub const UNREADABLE_RECORD: &str = "unreadable_record";
+/// A body that cannot be read for a reason that has no code of its own.
+pub const UNREADABLE_BODY: &str = "unreadable_body";
+/// A stream record that expired from the stream before it was processed.
+pub const EXPIRED_IN_STREAM: &str = "expired_in_stream";
+
+/// Every `reason` a dead-letter row can carry: a single record's [`Reason`]; a whole body's
+/// [`InputErrorKind`] (one row for the body); or one of the stream's own,
+/// [`UNREADABLE_RECORD`], [`UNREADABLE_BODY`] and [`EXPIRED_IN_STREAM`]. Distinct, in that order.
+pub fn dead_letter_reasons() -> Vec<&'static str> {
+    let body = [
+        InputErrorKind::BadGzip,
+        InputErrorKind::TooLarge,
+        InputErrorKind::BadCsvHeader,
+        InputErrorKind::UnknownFormat,
+    ];
+    let mut reasons: Vec<&'static str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+    for reason in body.iter().map(|k| k.as_str()).chain([UNREADABLE_RECORD, UNREADABLE_BODY, EXPIRED_IN_STREAM]) {
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+    }
+    reasons
+}
+
+/// The dead-letter table: where and when a rejection came from (dataset, job, arrival time,
+/// source), then the rejection itself ([`rejected_schema`]).
+pub fn dead_letter_schema() -> SchemaRef {
+    let mut fields = vec![
+        Field::new("dataset", DataType::Utf8, false),
+        Field::new("job_id", DataType::Utf8, false),
+        Field::new("received_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new("source", DataType::Utf8, false),
+    ];
+    fields.extend(rejected_schema().fields().iter().map(|f| f.as_ref().clone()));
+    Arc::new(Schema::new(fields))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_distinct_and_complete() {
+        let reasons = dead_letter_reasons();
+        let mut unique = reasons.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), reasons.len());
+        assert_eq!(reasons.len(), 17 + 3 + 3, "too_large is both a record's and a body's reason");
+        assert_eq!(&reasons[..2], ["invalid_json", "invalid_utf8"]);
+        assert_eq!(&reasons[reasons.len() - 3..], [UNREADABLE_RECORD, UNREADABLE_BODY, EXPIRED_IN_STREAM]);
+    }
+
+    #[test]
+    fn dead_letters_are_rejections_with_their_origin() {
+        let schema = dead_letter_schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(
+            names,
+            ["dataset", "job_id", "received_at", "source", "record_index", "line", "field", "reason", "message", "raw"]
+        );
+        let nullable: Vec<&str> =
+            schema.fields().iter().filter(|f| f.is_nullable()).map(|f| f.name().as_str()).collect();
+        assert_eq!(nullable, ["field"]);
+    }
 }
