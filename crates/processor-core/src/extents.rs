@@ -49,7 +49,7 @@ mod tests {
         record_extents(Arc::new(body.to_vec()), &options).unwrap()
     }
 
-    fn texts<'a>(body: &'a [u8], format: Option<Format>) -> Vec<&'a str> {
+    fn texts(body: &[u8], format: Option<Format>) -> Vec<&str> {
         extents(body, format).iter().map(|&(s, e)| std::str::from_utf8(&body[s..e]).unwrap()).collect()
     }
 
