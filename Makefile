@@ -37,10 +37,10 @@ build: setup ## Build the Rust extension in release mode
 
 test: setup lint test-rust test-python ## Lint, then every Rust and Python test
 
-# The test (debug) profile, not release: no LTO and parallel codegen, so an edit rebuilds in
-# seconds, reusing what `cargo test` built during development.
+# Optimised, but not the release profile: no LTO, parallel codegen (Cargo.toml's test-opt).
+# Unoptimised, the big-input tests (a 50 MB gzip bomb, 130 MB of records) take minutes.
 test-rust: ## cargo test for the pure-Rust core
-	cargo test -p processor-core
+	cargo test --profile test-opt -p processor-core
 
 # In parallel (-n auto: one worker per core); a module whose tests share a story stays on one
 # worker (tests/conftest.py, --dist loadgroup). The slowest tests are listed so they stay seen.
