@@ -366,11 +366,10 @@ def dead_letter_rows(
         "received_at": received_at,
         "source": pa.array([source] * n, type=pa.string()),
     }
-    for name in ("record_index", "line", "field", "reason", "message", "raw"):
+    # The core defines the dead-letter columns once; the rest come from its rejections.
+    schema = data_processor_rs.dead_letter_schema()
+    for name in schema.names[len(columns) :]:
         columns[name] = rejected.column(name)
-    schema = pa.schema(
-        [pa.field(name, array.type, nullable=(name == "field")) for name, array in columns.items()]
-    )
     return pa.Table.from_pydict(columns, schema=schema)
 
 
