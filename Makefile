@@ -43,7 +43,7 @@ test-rust: ## cargo test for the pure-Rust core
 	cargo test --profile test-opt -p processor-core
 
 # In parallel (-n auto: one worker per core); a module whose tests share a story stays on one
-# worker (tests/conftest.py, --dist loadgroup). The slowest tests are listed so they stay seen.
+# worker (pyproject: --dist loadscope). The slowest tests are listed so they stay seen.
 PYTEST_WORKERS ?= auto
 test-python: setup airflow-setup ## pytest: every test, every tier, in parallel
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --durations=25

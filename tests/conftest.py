@@ -102,8 +102,10 @@ SLOW_TESTS = {
 SERVER_FIXTURES = frozenset({"moto_server", "fakesnow_server", "postgres_server"})
 
 
-@pytest.hookimpl(tryfirst=True)  # before `-m` deselects and xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# A wrapper, so the marks are in place before any other plugin's hook runs: `-m` deselects by
+# them.
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> Iterator[None]:
     for item in items:
         path = item.path.relative_to(TESTS)
         test = f"{path.as_posix()}::{item.name.split('[')[0]}"
@@ -111,24 +113,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
         if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
-        if _uses_a_module_story(item):
-            # One worker runs the whole module, so its story is built once, not once per worker
-            # (`--dist loadgroup` in make test).
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-
-
-def _uses_a_module_story(item: pytest.Item) -> bool:
-    """Whether a fixture the test uses is shared by the module (or a class): built once per
-    worker that runs any of its tests. pytest has no public view of this; `_fixtureinfo` is
-    what `--setup-plan` reads."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return False
-    return any(
-        definition.scope in ("module", "class", "package")
-        for definitions in info.name2fixturedefs.values()
-        for definition in definitions
-    )
+    return (yield)
 
 
 def pytest_make_parametrize_id(val: object, argname: str) -> str | None:
