@@ -29,7 +29,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,9 +41,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from eventlake.config import Settings
 from eventlake.consumer.dead_letters import raw_excerpt, whole_record_rejection
 from eventlake.consumer.membership import ALONE, Membership, position_key
-from eventlake.consumer.reports import BatchReport, DatasetReport, DrainReport
+from eventlake.consumer.reports import BatchReport
 from eventlake.consumer.window import WindowFile, window_path
-from eventlake.contracts import DATASETS, load_contract
+from eventlake.contracts import load_contract
 from eventlake.lake import watermark
 from eventlake.lake.writer import (
     DEAD_LETTER_TABLE,
@@ -54,7 +54,7 @@ from eventlake.lake.writer import (
     TableCommit,
     dead_letter_rows,
 )
-from eventlake.state import CommitRecord, JobProgress, ShardProgress, StateStore, open_state
+from eventlake.state import CommitRecord, JobProgress, ShardProgress, StateStore
 from eventlake.stream import envelope, open_stream
 from eventlake.stream.base import ShardInfo, ShardReader, Stream, StreamRecord
 
@@ -538,74 +538,3 @@ class DatasetConsumer:
         if self._ready:
             self._save_window()
         self._pool.shutdown()
-
-
-BatchCallback = Callable[[BatchReport], None]
-
-
-def consume(
-    settings: Settings,
-    *,
-    datasets: Sequence[str] | None = None,
-    membership: Membership = ALONE,
-    until_caught_up: bool = False,
-    stop: threading.Event | None = None,
-    on_batch: BatchCallback | None = None,
-    lake: Lake | None = None,
-    state: StateStore | None = None,
-) -> DrainReport:
-    """Consume the datasets' streams into the lake until ``stop`` is set (or, with
-    ``until_caught_up``, until every shard is idle). Commits in progress always finish."""
-    started = time.monotonic()
-    lake = lake or Lake(settings)
-    state = state or open_state(settings.state_database_url)
-    stop = stop or threading.Event()
-    report = DrainReport()
-    consumers = []
-    for dataset in datasets or DATASETS:
-        consumer = DatasetConsumer(settings, lake, state, dataset, membership=membership)
-        consumer.open()
-        consumers.append(consumer)
-        report.datasets[dataset] = DatasetReport(dataset)
-    failures = 0
-    try:
-        while not stop.is_set():
-            idle = True
-            for consumer in consumers:
-                try:
-                    batch = consumer.poll_batch(stop=stop, wait=not until_caught_up)
-                except Exception:
-                    if until_caught_up:
-                        raise
-                    # A service keeps going: the consumer has reset itself to the lake.
-                    failures += 1
-                    log.exception("%s: batch failed; retrying", consumer.dataset)
-                    stop.wait(min(30.0, 0.5 * 2**failures))
-                    continue
-                failures = 0
-                if batch is None:
-                    consumer.record_progress()
-                    continue
-                idle = False
-                report.datasets[consumer.dataset].add(batch)
-                if on_batch is not None:
-                    on_batch(batch)
-            if idle:
-                if until_caught_up:
-                    break
-                stop.wait(settings.consumer.poll_seconds)
-    finally:
-        for consumer in consumers:
-            consumer.close()
-    report.seconds = time.monotonic() - started
-    return report
-
-
-def drain(
-    settings: Settings,
-    *,
-    datasets: Sequence[str] | None = None,
-    on_batch: BatchCallback | None = None,
-) -> DrainReport:
-    """Everything in the streams, into the lake, then return (the ``process`` pipeline)."""
-    return consume(settings, datasets=datasets, until_caught_up=True, on_batch=on_batch)

@@ -1,0 +1,94 @@
+"""The consumer as a service: every dataset's ``DatasetConsumer`` polled in turn until told to
+stop (``consume``), or until every shard is idle (``drain``, the ``process`` pipeline).
+
+A failed batch is retried with backoff by a service, and raised by a drain; either way the
+consumer has already reset itself to what the lake holds (``DatasetConsumer.poll_batch``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from eventlake.config import Settings
+from eventlake.consumer.consumer import DatasetConsumer
+from eventlake.consumer.membership import ALONE, Membership
+from eventlake.consumer.reports import BatchReport, DatasetReport, DrainReport
+from eventlake.contracts import DATASETS
+from eventlake.lake.writer import Lake
+from eventlake.state import StateStore, open_state
+
+log = logging.getLogger(__name__)
+
+
+BatchCallback = Callable[[BatchReport], None]
+
+
+def consume(
+    settings: Settings,
+    *,
+    datasets: Sequence[str] | None = None,
+    membership: Membership = ALONE,
+    until_caught_up: bool = False,
+    stop: threading.Event | None = None,
+    on_batch: BatchCallback | None = None,
+    lake: Lake | None = None,
+    state: StateStore | None = None,
+) -> DrainReport:
+    """Consume the datasets' streams into the lake until ``stop`` is set (or, with
+    ``until_caught_up``, until every shard is idle). Commits in progress always finish."""
+    started = time.monotonic()
+    lake = lake or Lake(settings)
+    state = state or open_state(settings.state_database_url)
+    stop = stop or threading.Event()
+    report = DrainReport()
+    consumers = []
+    for dataset in datasets or DATASETS:
+        consumer = DatasetConsumer(settings, lake, state, dataset, membership=membership)
+        consumer.open()
+        consumers.append(consumer)
+        report.datasets[dataset] = DatasetReport(dataset)
+    failures = 0
+    try:
+        while not stop.is_set():
+            idle = True
+            for consumer in consumers:
+                try:
+                    batch = consumer.poll_batch(stop=stop, wait=not until_caught_up)
+                except Exception:
+                    if until_caught_up:
+                        raise
+                    # A service keeps going: the consumer has reset itself to the lake.
+                    failures += 1
+                    log.exception("%s: batch failed; retrying", consumer.dataset)
+                    stop.wait(min(30.0, 0.5 * 2**failures))
+                    continue
+                failures = 0
+                if batch is None:
+                    consumer.record_progress()
+                    continue
+                idle = False
+                report.datasets[consumer.dataset].add(batch)
+                if on_batch is not None:
+                    on_batch(batch)
+            if idle:
+                if until_caught_up:
+                    break
+                stop.wait(settings.consumer.poll_seconds)
+    finally:
+        for consumer in consumers:
+            consumer.close()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def drain(
+    settings: Settings,
+    *,
+    datasets: Sequence[str] | None = None,
+    on_batch: BatchCallback | None = None,
+) -> DrainReport:
+    """Everything in the streams, into the lake, then return (the ``process`` pipeline)."""
+    return consume(settings, datasets=datasets, until_caught_up=True, on_batch=on_batch)
