@@ -68,11 +68,11 @@ def module_graph(src: Path) -> dict[str, set[str]]:
             owner[name.split()[-1]] = module
     graph: dict[str, set[str]] = {}
     for module in sorted(modules):
+        # A module is its file, or its folder (`mod.rs` and every submodule under it).
         path = src / f"{module}.rs"
-        if not path.exists():
-            path = src / module / "mod.rs"
+        files = [path] if path.exists() else sorted((src / module).rglob("*.rs"))
         uses = set()
-        for head in crate_paths(strip(path.read_text())):
+        for head in (h for file in files for h in crate_paths(strip(file.read_text()))):
             target = head if head in modules else owner.get(head)
             if target and target != module:
                 uses.add(target)

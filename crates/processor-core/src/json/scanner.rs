@@ -1,68 +1,7 @@
-//! A validating JSON scanner (RFC 8259) that finds the extent of a value without building it.
-//!
-//! Parsing a record into a tree only to read seven fields is where Python's time goes. This
-//! scanner checks the syntax of the whole value in one pass, iteratively (deep nesting cannot
-//! overflow the stack), and for the record's own object it notes where each top-level member's
-//! key and value lie, so validation decodes only the fields the contract asks for.
-//! Number grammar and error positions follow Python's `json` module, the reference oracle.
+//! The scanner: one pass over a JSON value, checking its syntax and noting its extent, depth,
+//! and (for a record's own object) where each top-level member lies.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JsonKind {
-    Object,
-    Array,
-    /// `escaped`: the string holds backslash escapes and must be decoded, not borrowed.
-    String {
-        escaped: bool,
-    },
-    /// `integer`: written without fraction or exponent.
-    Number {
-        integer: bool,
-    },
-    Bool,
-    Null,
-}
-
-/// A top-level member of a record object: byte ranges into the scanned buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Member {
-    pub key_start: usize,
-    pub key_end: usize,
-    pub key_escaped: bool,
-    pub value_start: usize,
-    pub value_end: usize,
-    pub kind: JsonKind,
-    /// Whitespace between the tokens of the value (so its compact form must be rebuilt).
-    pub has_whitespace: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ValueInfo {
-    pub kind: JsonKind,
-    pub end: usize,
-    /// Nesting depth: a scalar is 0, `{}` is 1, `{"a": []}` is 2.
-    pub depth: usize,
-    /// A `\uD800`-style escape without its pair: valid syntax, but not representable text.
-    pub lone_surrogate: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScanError {
-    pub pos: usize,
-    pub message: &'static str,
-}
-
-#[inline]
-pub fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
-}
-
-#[inline]
-pub fn skip_ws(buf: &[u8], mut i: usize) -> usize {
-    while i < buf.len() && is_ws(buf[i]) {
-        i += 1;
-    }
-    i
-}
+use super::{skip_ws, JsonKind, Member, ScanError, ValueInfo};
 
 /// Bytes that end a run of plain string content: quote, backslash, control characters.
 static STRING_STOP: [bool; 256] = {
@@ -412,7 +351,7 @@ impl<'a> Scanner<'a> {
     }
 }
 
-fn hex4(buf: &[u8], i: usize) -> Option<u32> {
+pub(super) fn hex4(buf: &[u8], i: usize) -> Option<u32> {
     let digits = buf.get(i..i + 4)?;
     let mut value = 0u32;
     for &d in digits {
@@ -430,90 +369,6 @@ pub fn scan_value(buf: &[u8], start: usize) -> Result<ValueInfo, ScanError> {
 pub fn scan_record(buf: &[u8], start: usize, members: &mut Vec<Member>) -> Result<ValueInfo, ScanError> {
     Scanner { buf, lone_surrogate: false, whitespace: false }.value(start, Some(members))
 }
-
-/// Decode the body of a JSON string (between the quotes) that holds escapes.
-/// Returns None for an unpaired surrogate (the scanner has flagged those records already).
-pub fn unescape(body: &[u8]) -> Option<String> {
-    let mut out = Vec::with_capacity(body.len());
-    let mut i = 0;
-    while i < body.len() {
-        let b = body[i];
-        if b != b'\\' {
-            out.push(b);
-            i += 1;
-            continue;
-        }
-        let simple = match body.get(i + 1)? {
-            b'"' => Some(b'"'),
-            b'\\' => Some(b'\\'),
-            b'/' => Some(b'/'),
-            b'b' => Some(0x08),
-            b'f' => Some(0x0c),
-            b'n' => Some(b'\n'),
-            b'r' => Some(b'\r'),
-            b't' => Some(b'\t'),
-            b'u' => None,
-            _ => return None,
-        };
-        if let Some(c) = simple {
-            out.push(c);
-            i += 2;
-            continue;
-        }
-        let unit = hex4(body, i + 2)?;
-        i += 6;
-        let code = if (0xD800..0xDC00).contains(&unit) {
-            if body.get(i) == Some(&b'\\') && body.get(i + 1) == Some(&b'u') {
-                let low = hex4(body, i + 2)?;
-                if !(0xDC00..0xE000).contains(&low) {
-                    return None;
-                }
-                i += 6;
-                0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
-            } else {
-                return None;
-            }
-        } else if (0xDC00..0xE000).contains(&unit) {
-            return None;
-        } else {
-            unit
-        };
-        let mut utf8 = [0u8; 4];
-        out.extend_from_slice(char::from_u32(code)?.encode_utf8(&mut utf8).as_bytes());
-    }
-    String::from_utf8(out).ok()
-}
-
-/// The compact form of a scanned, valid JSON value: whitespace outside strings removed.
-pub fn compact(raw: &[u8]) -> String {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let b = raw[i];
-        if b == b'"' {
-            // Copy the whole string, escapes and all, in one go.
-            let start = i;
-            i += 1;
-            while let Some(k) = memchr::memchr2(b'"', b'\\', &raw[i..]) {
-                i += k;
-                if raw[i] == b'\\' {
-                    i += 2;
-                } else {
-                    i += 1;
-                    break;
-                }
-            }
-            out.extend_from_slice(&raw[start..i.min(raw.len())]);
-        } else {
-            if !is_ws(b) {
-                out.push(b);
-            }
-            i += 1;
-        }
-    }
-    String::from_utf8(out).expect("compacting valid UTF-8 JSON keeps it valid")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -581,8 +436,6 @@ mod tests {
         assert!(ok(r#""\ud800""#).lone_surrogate);
         assert!(ok(r#""\udc00\ud800""#).lone_surrogate);
         assert!(!ok(r#""\ud83d\ude00""#).lone_surrogate);
-        assert_eq!(unescape(br"\ud83d\ude00 \u00e9\n").as_deref(), Some("😀 é\n"));
-        assert_eq!(unescape(br"\ud800"), None);
     }
 
     #[test]
@@ -600,8 +453,6 @@ mod tests {
         assert_eq!(members[1].kind, JsonKind::Object);
         assert_eq!((key(&members[2]), value(&members[2])), ("c", r#""s""#));
         assert!(!members[2].has_whitespace);
-        assert_eq!(compact(br#"{ "x" : [ 1 , "a b" ] }"#), r#"{"x":[1,"a b"]}"#);
-        assert_eq!(compact(br#"[ "a\" b" , "\\" ]"#), r#"["a\" b","\\"]"#);
     }
 
     #[test]
