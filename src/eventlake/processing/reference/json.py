@@ -1,5 +1,5 @@
 """JSON text: a checker that finds a value's extent and depth without recursion, a decoder that
-notices duplicate keys and numbers no float holds, and compact re-encoding (``json.rs``)."""
+notices duplicate keys and numbers no float holds, and compact re-encoding (``json/``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Parse: bytes → records (JSON array or object, NDJSON, CSV), or rejections (``parse.rs``)."""
+"""Parse: bytes → records (JSON array or object, NDJSON, CSV), or rejections (``parse/``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Validate: parsed records → typed rows for the records that keep the contract, a rejection
-(field, reason) for each that does not (``validate.rs``)."""
+(field, reason) for each that does not (``validate/``)."""
 
 from __future__ import annotations
 
