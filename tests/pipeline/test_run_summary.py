@@ -13,13 +13,21 @@ import pytest
 from typer.testing import CliRunner
 
 from eventlake import ports
-from eventlake.cli import app
+from eventlake.cli import app, common
 from eventlake.config import Settings
 from eventlake.pipeline import main_job, supervisor
 from eventlake.pipeline.main_job import DatasetTally, MainJobReport
 from eventlake.pipeline.supervisor import Serving
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The summary's rows unwrapped. COLUMNS alone is not enough: under pytest-xdist the CLI's
+    console was built with a fixed width before the test could set it."""
+    monkeypatch.setenv("COLUMNS", "250")
+    monkeypatch.setattr(common.console, "width", 250)
 
 
 def _report(api_url: str = "http://127.0.0.1:40123") -> MainJobReport:
@@ -58,7 +66,6 @@ def test_without_serve_the_summary_says_where_make_serve_shows_them(
         return _report()
 
     monkeypatch.setattr(main_job, "run_main_job", run_main_job)
-    monkeypatch.setenv("COLUMNS", "250")
     result = runner.invoke(app, ["run", "--events", "100"])
     assert result.exit_code == 0, result.output
     assert calls[0]["services"] is None  # the job starts and stops its own
@@ -112,7 +119,6 @@ def test_serve_serves_after_the_summary_on_the_jobs_services(
     monkeypatch.setattr(main_job, "run_main_job", run_main_job)
     monkeypatch.setattr(supervisor, "serve_until_stopped", serve_until_stopped)
     monkeypatch.setattr(ports, "preferred_port", lambda port: port)
-    monkeypatch.setenv("COLUMNS", "250")
     result = runner.invoke(app, ["run", "--events", "100", "--serve"])
     assert result.exit_code == 0, result.output
     assert events == ["start services on 8000", "job", "serve", "stop services"]
