@@ -54,7 +54,7 @@ test-fast: setup ## The fast tier of pytest (about a minute): what most edits ne
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not slow and not integration" \
 		--hypothesis-profile=fast --durations=10
 
-lint: setup ## ruff, mypy, stubtest, cargo fmt --check, cargo clippy -D warnings
+lint: setup ## ruff, mypy, lint-imports (the layers), stubtest, cargo fmt --check, cargo clippy -D warnings
 	$(VENV)/bin/ruff check src tests dags benchmarks loadtest
 	$(VENV)/bin/ruff format --check src tests dags benchmarks loadtest
 	$(VENV)/bin/mypy
