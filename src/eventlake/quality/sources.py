@@ -14,10 +14,10 @@ from typing import Protocol, TypeAlias
 
 import pandas as pd  # type: ignore[import-untyped]  # pandas-stubs is not in the environment
 
+from eventlake.closing import ClosesOnExit
 from eventlake.config import Settings
 from eventlake.errors import EventlakeError
 from eventlake.warehouse.readers import (
-    ClosesOnExit,
     DuckDBReader,
     WarehouseError,
     WarehouseMissingError,

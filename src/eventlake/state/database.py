@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from eventlake.closing import ClosesOnExit
 from eventlake.state.schema import UPSERTS, metadata
 
 
@@ -22,7 +22,7 @@ def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class Database:
+class Database(ClosesOnExit):
     """An open state database. The parts of the store (jobs, idempotency keys, progress,
     metrics) are mixins over this class; each extends ``__init__`` with what it prepares."""
 
@@ -52,14 +52,3 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -31,6 +31,7 @@ import duckdb
 import pandas as pd  # type: ignore[import-untyped]  # pandas-stubs is not in the environment
 from pydantic import ValidationError
 
+from eventlake.closing import ClosesOnExit
 from eventlake.config import Settings, SnowflakeSettings
 from eventlake.errors import EventlakeError
 
@@ -77,24 +78,6 @@ class WarehouseReader(Protocol):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None: ...
-
-
-class ClosesOnExit:
-    """``with thing:`` gives it and closes it at the end of the block."""
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class DuckDBReader(ClosesOnExit):
