@@ -13,6 +13,12 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # The interpreter itself, not a shim: uv recreates .venv whenever the request path differs.
 export UV_PYTHON := $(shell $(PYTHON) -c "import sys; print(sys.executable)")
 export EVENTLAKE_HOME ?= $(CURDIR)/.eventlake
+# Every test, task and CLI call starts a Python process: without bytecode each one compiles
+# pandas, pyiceberg, dbt and Airflow from source again (seconds per process). uv compiles the
+# environments once at install, and our own sources get their __pycache__ even where the
+# machine's environment forbids it.
+export UV_COMPILE_BYTECODE := 1
+unexport PYTHONDONTWRITEBYTECODE
 
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name 'Cargo.toml' -o -name '*.pyi' -o -name 'pyproject.toml') Cargo.toml Cargo.lock $(wildcard contracts/*.yaml)
 
@@ -35,12 +41,21 @@ setup: $(VENV)/.synced ## Install uv, create .venv, build the Rust extension (re
 
 build: setup ## Build the Rust extension in release mode
 
-test: setup lint test-rust test-python ## Lint, then every Rust and Python test
+# Three phases, each in parallel where the work allows: (1) the environments, the system
+# packages and clippy's check build; (2) the Python linters next to the Rust tests; (3) pytest.
+# -Otarget keeps each target's output together.
+PARALLEL := $(MAKE) --no-print-directory -Otarget
+test: ## Lint, then every Rust and Python test (CI runs this)
+	$(PARALLEL) -j4 setup airflow-setup system-packages lint-rust
+	$(PARALLEL) -j2 lint-python test-rust
+	$(PARALLEL) test-python
 
-# Optimised, but not the release profile: no LTO, parallel codegen (Cargo.toml's test-opt).
-# Unoptimised, the big-input tests (a 50 MB gzip bomb, 130 MB of records) take minutes.
-test-rust: ## cargo test for the pure-Rust core
-	cargo test --profile test-opt -p processor-core
+# Release, as the extension is built: with processor-core and the binding in one invocation
+# (and the binding's lib marked test = false), the features match maturin's build, so the
+# dependencies compiled by `make setup` are reused and only the test binaries are compiled.
+# Unoptimised, the big-input tests (a 50 MB gzip bomb, 130 MB of records) would take minutes.
+test-rust: setup ## cargo test for the pure-Rust core
+	cargo test --release -p processor-core -p data_processor_rs --features pyo3/extension-module
 
 # In parallel (-n auto: one worker per core); a module whose tests share a story stays on one
 # worker (pyproject: --dist loadscope). The slowest tests are listed so they stay seen.
@@ -54,15 +69,21 @@ test-fast: setup ## The fast tier of pytest (about a minute): what most edits ne
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not slow and not integration" \
 		--hypothesis-profile=fast --durations=10
 
-lint: setup ## ruff, mypy, lint-imports (the layers), stubtest, cargo fmt --check, cargo clippy -D warnings
+lint: lint-python lint-rust ## ruff, mypy, lint-imports (the layers), stubtest, cargo fmt --check, cargo clippy -D warnings
+
+lint-python: setup
 	$(VENV)/bin/ruff check src tests dags benchmarks loadtest
 	$(VENV)/bin/ruff format --check src tests dags benchmarks loadtest
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PY) -m mypy.stubtest data_processor_rs --mypy-config-file pyproject.toml \
 		--allowlist crates/data_processor_rs/stubtest-allowlist.txt
+
+# clippy checks in a target directory of its own, so it can run while cargo builds the
+# extension (make test's first phase) instead of waiting for cargo's lock on target/.
+lint-rust:
 	cargo fmt --all --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --target-dir target/clippy -- -D warnings
 
 fmt: setup ## Format Python and Rust sources
 	$(VENV)/bin/ruff format src tests dags benchmarks loadtest
@@ -126,32 +147,27 @@ quality: setup ## Great Expectations gates over the warehouse; writes Data Docs,
 loadtest: setup ## Locust against the API: 16 connections, 500-event batches; prints events/s, p50, p99
 	$(PY) loadtest/run.py --seconds $${LOADTEST_SECONDS:-20}
 
-.PHONY: dashboard chromium postgresql
+.PHONY: dashboard system-packages lint-python lint-rust
 
 dashboard: setup ## The dashboard (Streamlit) on 127.0.0.1:8501 (make dashboard PORT=8502)
 	$(VENV)/bin/streamlit run src/eventlake/dashboard/app.py --server.headless true --server.address 127.0.0.1 --server.port $${PORT:-8501} --browser.gatherUsageStats false
 
-# The dashboard's screenshot test drives a headless Chromium; CI runs `make test` as root on a
-# fresh machine, so it is installed from Debian there. Without it that test fails, saying so.
-chromium: ## Install Debian's chromium when missing (as root), for the dashboard's screenshot test
-	@if command -v chromium >/dev/null; then exit 0; fi; \
+# The dashboard's screenshot test drives a headless Chromium and the state store's Postgres
+# tests start a throwaway cluster from Debian's server tools (tests/postgres.py). CI runs
+# `make test` as root on a fresh machine, so both are installed from Debian there; without
+# them those tests fail, saying so. One apt-get for both: two at once would fight over dpkg's lock.
+system-packages: ## chromium and postgresql from Debian when missing (as root), for make test
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	else \
-		echo "chromium is missing (sudo apt-get install chromium): the dashboard screenshot test will fail"; \
+		echo "missing:$$missing (sudo apt-get install$$missing): the dashboard's screenshot test and the state store's Postgres tests will fail"; \
 	fi
 
-# The state store's Postgres tests start a throwaway cluster from Debian's server tools
-# (tests/postgres.py); without them those tests fail, saying so.
-postgresql: ## Install Debian's postgresql when missing (as root), for the state store's Postgres tests
-	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; \
-	else \
-		echo "postgresql is missing (sudo apt-get install postgresql): the state store's Postgres tests will fail"; \
-	fi
-
-test-python: chromium postgresql
+test-python: system-packages
 
 clean: ## Remove build outputs, the virtual environment and EVENTLAKE_HOME
 	rm -rf target $(VENV) .venv-airflow $(TOOLS) .eventlake .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -6,7 +6,7 @@ never a stand-in. ``postgres_server`` starts one cluster per session (initdb int
 stops it at the end; ``fresh_database`` gives a test its own empty database on it.
 
 A missing or broken PostgreSQL fails the tests that need it, with what to do: never a skip,
-or the Postgres path would silently go untested (``make postgresql`` installs it).
+or the Postgres path would silently go untested (``make system-packages`` installs it).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from tests.ports import free_port
 
 START_TIMEOUT_S = 60
-INSTALL_HINT = "install it with `make postgresql` (as root: apt-get install -y postgresql)"
+INSTALL_HINT = "install it with `make system-packages` (as root: apt-get install -y postgresql)"
 
 
 @dataclass

@@ -1,4 +1,4 @@
-//! Criterion benchmarks of each step on 50,000 synthetic events (`cargo bench -p processor-core`).
+//! Criterion benchmarks of each step on 50,000 synthetic events (`cargo bench -p processor-bench`).
 //! The project-level comparison against Python, polars and DuckDB is `make bench`.
 
 use std::sync::Arc;
