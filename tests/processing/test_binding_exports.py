@@ -1,7 +1,8 @@
 """What the core exports for Python callers that handle bodies and dead letters themselves,
-compared with what the Python code computes today: the bounded gunzip (processing/gunzip.py),
-the dead-letter schemas and reason codes (consumer, lake writer), and record extents (the
-record boundaries ingest/event_ids.py finds by re-scanning JSON and CSV)."""
+compared with what the Python code computes: the bounded gunzip (against the reference's own,
+the oracle; processing/gunzip.py now wraps the core's), the dead-letter schemas and reason
+codes (consumer, lake writer), and record extents (what ingest/event_ids.py fills ids from;
+CSV rows compared with what Python's csv module reads)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ import pytest
 from eventlake.consumer.dead_letters import REJECTED_SCHEMA, whole_record_rejection
 from eventlake.ingest import event_ids
 from eventlake.lake.writer import dead_letter_rows
-from eventlake.processing.gunzip import GunzipError
-from eventlake.processing.gunzip import gunzip as py_gunzip
+from eventlake.processing.reference.error import InputError as ReferenceInputError
+from eventlake.processing.reference.input import _gunzip as py_gunzip
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "eventlake"
 
@@ -33,7 +34,7 @@ PAYLOAD = b'{"event_id":"e1","user_id":"u1"}\n' * 500
 def py_outcome(data: bytes, limit: int) -> bytes | str:
     try:
         return py_gunzip(data, limit)
-    except GunzipError as error:
+    except ReferenceInputError as error:
         return error.reason
 
 

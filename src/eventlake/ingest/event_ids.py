@@ -1,11 +1,14 @@
 """Generated ids for records sent without one, so that they are not rejected for it.
 
-Only the records the Rust core rejected as missing the key (absent or null) are rewritten,
-with Python's json module; every other JSON record is kept byte for byte (CSV rows are
-written again by the csv module, with the same values), so the core rejects them exactly as
-before, and the consumer, validating the rewritten body again, lands and rejects exactly what
-the API reported. A body where every record has its id never comes
-here (the caller checks the core's rejections first).
+Only the records the Rust core rejected as missing the key (absent or null) are rewritten.
+Where each record lies comes from the core itself (``data_processor_rs.record_extents``, the
+parser's own record boundaries), so record N of the rewrite is always record N of the
+rejections. Each of those records is rewritten in place, JSON ones with Python's json module
+and CSV rows with the csv module (the same values); every other byte of the body is kept as
+sent (a CSV body without the key column gets the column: one more cell on every row), so the
+core rejects the other records exactly as before, and the consumer, validating the rewritten
+body again, lands and rejects exactly what the API reported. A body where every record has
+its id never comes here (the caller checks the core's rejections first).
 """
 
 from __future__ import annotations
@@ -14,17 +17,21 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
 
+import data_processor_rs
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from eventlake.processing.gunzip import GZIP_MAGIC
 from eventlake.stream.envelope import BodyFormat
 
 # Rejections of the key field that a generated id repairs.
 MISSING_REASONS = ("missing", "null")
-JSON_WHITESPACE = " \t\r\n"
+BOM = b"\xef\xbb\xbf"
+
+# (start, end, text): body[start:end] becomes text.
+Replacement = tuple[int, int, bytes]
 
 
 def missing_key_records(rejected: pa.RecordBatch, key: str) -> set[int]:
@@ -56,13 +63,34 @@ def fill_ids(
     """``body`` with ``id_for(index)`` in ``key`` of each record in ``records`` (by record
     index, as the core counts them). None when the body cannot be rewritten (the records then
     stay rejected as missing their key)."""
-    if body.startswith(b"\xef\xbb\xbf"):  # the core skips a UTF-8 BOM; so does the rewrite
-        body = body[3:]
-    if body_format == "ndjson":
-        return _fill_ndjson(body, key, records, id_for)
+    if body.startswith(GZIP_MAGIC):
+        # The core would gunzip this (already decompressed) body once more, and its extents
+        # would be offsets into that, not into ``body``.
+        return None
+    try:
+        extents = data_processor_rs.record_extents(body, body_format)
+    except data_processor_rs.InputError:
+        return None  # cannot happen for a body the core has just validated; kept as sent
     if body_format == "csv":
-        return _fill_csv(body, key, records, id_for)
-    return _fill_json(body, key, records, id_for)
+        replacements = _csv_replacements(body, extents, key, records, id_for)
+    else:
+        replacements = _json_replacements(body, extents, key, records, id_for)
+    if replacements is None:
+        return None
+    # Offsets count the byte-order mark; the core skips it, and so does the rewrite.
+    return _splice(body, replacements).removeprefix(BOM)
+
+
+def _splice(body: bytes, replacements: Iterable[Replacement]) -> bytes:
+    """``body`` with each range replaced (in order, not overlapping); the rest as it was."""
+    out = bytearray()
+    kept = 0  # body[:kept] is already in out
+    for start, end, text in replacements:
+        out += body[kept:start]
+        out += text
+        kept = end
+    out += body[kept:]
+    return bytes(out)
 
 
 def _with_id(record: str | bytes, key: str, value_id: str) -> str | None:
@@ -79,92 +107,80 @@ def _with_id(record: str | bytes, key: str, value_id: str) -> str | None:
         return None
 
 
-def _fill_ndjson(body: bytes, key: str, records: set[int], id_for: Callable[[int], str]) -> bytes:
-    lines = body.split(b"\n")
-    index = 0
-    for number, line in enumerate(lines):
-        if not line.strip(b" \t\r\n"):
-            continue  # blank lines are not records
-        if index in records:
-            filled = _with_id(line, key, id_for(index))
-            if filled is not None:
-                lines[number] = filled.encode("utf-8", "surrogatepass")
-        index += 1
-    return b"\n".join(lines)
+def _json_replacements(
+    body: bytes,
+    extents: list[tuple[int, int]],
+    key: str,
+    records: set[int],
+    id_for: Callable[[int], str],
+) -> list[Replacement]:
+    """JSON and NDJSON: each record to fill (an array element, the one object of the body,
+    an NDJSON line without its line end, so CRLF stays CRLF) becomes its rewrite."""
+    replacements = []
+    for index in sorted(records):
+        if index >= len(extents):
+            continue
+        start, end = extents[index]
+        filled = _with_id(body[start:end], key, id_for(index))
+        if filled is not None:
+            # surrogatepass: a lone surrogate escape the json module decoded goes back as it
+            # came in (the core rejects such a record before it could be missing its key).
+            replacements.append((start, end, filled.encode("utf-8", "surrogatepass")))
+    return replacements
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _fill_json(
-    body: bytes, key: str, records: set[int], id_for: Callable[[int], str]
-) -> bytes | None:
-    # surrogateescape keeps undecodable bytes as they were, for the core to reject again.
-    text = body.decode("utf-8", "surrogateescape")
-    start = len(text) - len(text.lstrip(JSON_WHITESPACE))
-    if text[start : start + 1] != "[":  # one object: record 0 is the whole body
-        filled = _with_id(text, key, id_for(0)) if 0 in records else None
-        return None if filled is None else filled.encode("utf-8", "surrogateescape")
-    # An array: find each element's extent and rewrite only the elements that need an id.
-    decoder = json.JSONDecoder(parse_constant=_reject_constant)
-    pieces: list[str] = []
-    kept = 0  # text[:kept] is already in pieces
-    position = start + 1
-    index = 0
-    while True:
-        position = _skip_whitespace(text, position)
-        try:
-            _, end = decoder.raw_decode(text, position)
-        except (ValueError, RecursionError):
-            break  # the core stops reading here too: the rest is one invalid record
-        if index in records:
-            filled = _with_id(text[position:end], key, id_for(index))
-            if filled is not None:
-                pieces += [text[kept:position], filled]
-                kept = end
-        index += 1
-        position = _skip_whitespace(text, end)
-        if text[position : position + 1] != ",":
-            break
-        position += 1
-    pieces.append(text[kept:])
-    return "".join(pieces).encode("utf-8", "surrogateescape")
-
-
-def _skip_whitespace(text: str, position: int) -> int:
-    while position < len(text) and text[position] in JSON_WHITESPACE:
-        position += 1
-    return position
-
-
-def _fill_csv(
-    body: bytes, key: str, records: set[int], id_for: Callable[[int], str]
-) -> bytes | None:
-    text = body.decode("utf-8", "surrogateescape")
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error:  # e.g. a cell beyond the csv module's field size limit
+def _csv_replacements(
+    body: bytes,
+    extents: list[tuple[int, int]],
+    key: str,
+    records: set[int],
+    id_for: Callable[[int], str],
+) -> list[Replacement] | None:
+    """CSV: the key's cell of each row to fill is set (the row written again by the csv
+    module), or, without a key column, the column is added: to the header, with the id on
+    each row to fill and an empty cell on every other (a ragged row stays as ragged)."""
+    if not extents:
         return None
-    if not rows:
+    content = len(BOM) if body.startswith(BOM) else 0
+    # Before the first row there is only the header and line ends (blank lines are no rows).
+    header_end = content + len(body[content : extents[0][0]].rstrip(b"\r\n"))
+    header = _csv_row(body[content:header_end])
+    if header is None:
         return None
-    header = rows[0]
     width = len(header)
     add_column = key not in header
+    replacements: list[Replacement] = []
     if add_column:
-        header.append(key)
-    index = 0
-    for row in rows[1:]:
-        if not row:
-            continue  # an empty line, kept so that line numbers stay the same
-        if index in records and len(row) == width:
-            if add_column:
-                row.append(id_for(index))
-            else:
-                row[header.index(key)] = id_for(index)
-        elif add_column:
-            row.append("")  # a ragged row stays exactly as ragged
-        index += 1
+        replacements.append((header_end, header_end, b"," + _csv_line([key])))
+    for index, (start, end) in enumerate(extents):
+        row: list[str] | None = None
+        if index in records:
+            row = _csv_row(body[start:end])
+            if row is None:
+                return None  # e.g. a cell beyond the csv module's field size limit
+            if len(row) != width:
+                row = None
+        if add_column:
+            cell = b"" if row is None else _csv_line([id_for(index)])
+            replacements.append((end, end, b"," + cell))
+        elif row is not None:
+            row[header.index(key)] = id_for(index)
+            replacements.append((start, end, _csv_line(row)))
+    return replacements
+
+
+def _csv_row(text: bytes) -> list[str] | None:
+    """The cells of one CSV row (quoted line ends included); None if the csv module cannot
+    read it or it is not UTF-8 (the core rejects such a row: it is never one to fill)."""
+    try:
+        rows = csv.reader(io.StringIO(text.decode("utf-8"), newline=""))
+        return next((row for row in rows if row), None)
+    except (csv.Error, UnicodeDecodeError):
+        return None
+
+
+def _csv_line(cells: list[str]) -> bytes:
+    """Cells as CSV text, quoted where needed, without a line end."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue().encode("utf-8", "surrogateescape")
+    csv.writer(out, lineterminator="").writerow(cells)
+    return out.getvalue().encode("utf-8")
