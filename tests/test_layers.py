@@ -4,6 +4,7 @@ upward import, or a cycle between sibling modules, added to a copy of the packag
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -161,3 +162,47 @@ def test_a_new_top_level_module_must_be_placed(package_copy: Path) -> None:
         stray.unlink()
     assert result.returncode == 1, result.stdout + result.stderr
     assert "eventlake.stray" in result.stdout
+
+
+# The DAG files sit with the API and the CLI at the top, but they are not a package, so
+# import-linter cannot see them: this check does the same for them. A DAG reaches the app only
+# through the pipeline's entry point (their tasks run in the app's interpreter).
+DAGS = ROOT / "dags"
+DAG_MAY_IMPORT = "eventlake.pipeline"
+
+
+def eventlake_imports(path: Path) -> set[str]:
+    """Every ``eventlake`` module a file imports, at any depth (inside functions too)."""
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imported.add(node.module)
+    return {name for name in imported if name == "eventlake" or name.startswith("eventlake.")}
+
+
+def _outside_the_pipeline(path: Path) -> set[str]:
+    return {
+        name
+        for name in eventlake_imports(path)
+        if name != DAG_MAY_IMPORT and not name.startswith(DAG_MAY_IMPORT + ".")
+    }
+
+
+def test_the_dags_import_only_the_pipeline() -> None:
+    files = sorted(DAGS.glob("*.py"))
+    assert files, f"no DAG files in {DAGS}"
+    assert any(eventlake_imports(path) for path in files), "the DAGs no longer call the pipeline"
+    assert {path.name: _outside_the_pipeline(path) for path in files} == {
+        path.name: set() for path in files
+    }
+
+
+def test_a_dag_importing_a_lower_layer_is_caught(tmp_path: Path) -> None:
+    planted = tmp_path / "dag_planted.py"
+    planted.write_text(
+        (DAGS / "app_env.py").read_text()
+        + "\n\ndef _shortcut():\n    from eventlake.lake import Lake\n    return Lake\n"
+    )
+    assert _outside_the_pipeline(planted) == {"eventlake.lake"}
