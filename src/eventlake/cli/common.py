@@ -1,27 +1,52 @@
 """What every command shares: the consoles, one way to fail, the settings, the lake and the
-job state opened with an error a person can act on."""
+job state opened with an error a person can act on.
 
+Nothing heavy is imported here at module level: ``eventlake --help``, ``--version`` and every
+usage error load this module, and must not pay for pandas, pyiceberg or sqlalchemy (seconds of
+start-up; tests/test_cli_imports.py holds the line). The lake, the job state and their error
+types are imported when a command first needs them."""
+
+import functools
 import os
 from typing import TYPE_CHECKING
 
 import typer
-from pydantic import ValidationError
-from pyiceberg.exceptions import CommitFailedException
 from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
-
-from eventlake.config import Settings, get_settings
-from eventlake.lake import CommitConflictError, Lake
-from eventlake.lake.catalog import describe as describe_catalog
 
 if TYPE_CHECKING:
+    from pyiceberg.exceptions import CommitFailedException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from eventlake.config import Settings
+    from eventlake.lake import CommitConflictError, Lake
     from eventlake.state import StateStore
 
-# Failures of the lake that a person can act on: said in one line, exit code 1.
-LAKE_ERRORS = (CommitConflictError, CommitFailedException, SQLAlchemyError, NotImplementedError)
+    # Spelled out, not tuple[type[Exception], ...]: mypy accepts `*lake_errors()` in an except
+    # clause only when it knows every member.
+    LakeErrors = tuple[
+        type[CommitConflictError],
+        type[CommitFailedException],
+        type[SQLAlchemyError],
+        type[NotImplementedError],
+    ]
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+@functools.cache
+def lake_errors() -> "LakeErrors":
+    """Failures of the lake that a person can act on: said in one line, exit code 1.
+
+    A function rather than a constant so that the lake's libraries load only once a command
+    reaches the lake; an ``except (..., *lake_errors())`` clause calls it only when an
+    exception is on its way out."""
+    from pyiceberg.exceptions import CommitFailedException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from eventlake.lake import CommitConflictError
+
+    return (CommitConflictError, CommitFailedException, SQLAlchemyError, NotImplementedError)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -29,8 +54,12 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def load_settings() -> Settings:
+def load_settings() -> "Settings":
     """The settings, or a clear error (exit 2) naming the EVENTLAKE_* variable at fault."""
+    from pydantic import ValidationError
+
+    from eventlake.config import get_settings
+
     try:
         return get_settings()
     except ValidationError as exc:
@@ -47,7 +76,10 @@ def auto_workers(events: int) -> int:
     return max(1, min(8, cpus - 1))  # one CPU stays with this process, which writes
 
 
-def open_lake(settings: Settings, tables: list[str] | None = None) -> Lake:
+def open_lake(settings: "Settings", tables: list[str] | None = None) -> "Lake":
+    from eventlake.lake import Lake
+    from eventlake.lake.catalog import describe as describe_catalog
+
     try:
         lake = Lake(settings)
     except (OSError, ValueError) as exc:
@@ -60,7 +92,9 @@ def open_lake(settings: Settings, tables: list[str] | None = None) -> Lake:
     return lake
 
 
-def open_state(settings: Settings) -> "StateStore":
+def open_state(settings: "Settings") -> "StateStore":
+    from sqlalchemy.exc import SQLAlchemyError
+
     from eventlake.state import StateStore
 
     try:

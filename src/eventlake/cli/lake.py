@@ -4,14 +4,16 @@ import dataclasses
 import json
 import re
 from datetime import date, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from eventlake.cli.common import LAKE_ERRORS, console, fail, load_settings, open_lake
-from eventlake.lake import maintenance
-from eventlake.lake.catalog import describe as describe_catalog
+from eventlake.cli.common import console, fail, lake_errors, load_settings, open_lake
+
+# The lake (pyiceberg, pyarrow) loads when a lake command runs, not when the CLI starts.
+if TYPE_CHECKING:
+    from eventlake.lake.maintenance import TableReport
 
 app = typer.Typer(
     help="Look after the Iceberg tables: inspect, compact small files, expire old snapshots.",
@@ -46,6 +48,9 @@ def lake_inspect(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Snapshots, data files per partition, the exactly-once watermark and orphan files."""
+    from eventlake.lake import maintenance
+    from eventlake.lake.catalog import describe as describe_catalog
+
     settings = load_settings()
     lake = open_lake(settings, tables)
     reports = [maintenance.inspect(lake, name) for name in (tables or lake.table_names())]
@@ -108,7 +113,7 @@ def lake_inspect(
             console.print("No orphan data files.")
 
 
-def _report_dict(report: maintenance.TableReport) -> dict[str, object]:
+def _report_dict(report: "TableReport") -> dict[str, object]:
     data = dataclasses.asdict(report)
     data["records"], data["data_files"] = report.records, report.data_files
     return data
@@ -136,6 +141,8 @@ def lake_compact(
             raise typer.BadParameter(
                 f"{partition!r} is not a date like 2026-11-01", param_hint="'--partition'"
             ) from None
+    from eventlake.lake import maintenance  # once the arguments are known to be good
+
     lake = open_lake(load_settings(), [table])
     try:
         with console.status(f"compacting {table}…"):
@@ -146,7 +153,7 @@ def lake_compact(
                 small_file_bytes=int(small_file_mb * 1e6),
                 min_files=min_files,
             )
-    except (ValueError, OSError, *LAKE_ERRORS) as exc:
+    except (ValueError, OSError, *lake_errors()) as exc:
         raise fail(f"compaction of {table} failed, nothing changed: {exc}") from None
     if not report.partitions:
         console.print(f"Nothing to compact in {table}: no partition has {min_files}+ small files.")
@@ -186,10 +193,12 @@ def lake_expire(
 ) -> None:
     """Expire old snapshots and delete data files no remaining snapshot uses."""
     age = _parse_duration(older_than)
+    from eventlake.lake import maintenance  # once the arguments are known to be good
+
     lake = open_lake(load_settings(), [table])
     try:
         report = maintenance.expire(lake, table, older_than=age, retain_last=retain_last)
-    except (ValueError, OSError, *LAKE_ERRORS) as exc:
+    except (ValueError, OSError, *lake_errors()) as exc:
         raise fail(f"expiry of {table} failed: {exc}") from None
     console.print(
         f"{table}: expired {report.expired_snapshots} snapshots, kept "

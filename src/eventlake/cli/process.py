@@ -4,19 +4,19 @@ that report it (shared with ``eventlake run --files``)."""
 import time
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import data_processor_rs
 import typer
-from data_processor_rs import ContractError, InputError
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from eventlake.cli.common import LAKE_ERRORS, console, err_console, fail, load_settings, open_lake
-from eventlake.contracts import load_contract
-from eventlake.lake import Lake
-from eventlake.lake.catalog import describe as describe_catalog
-from eventlake.pipeline.process_files import FileReport, process_file
+from eventlake.cli.common import console, err_console, fail, lake_errors, load_settings, open_lake
+
+# The core, the lake and the pipeline load when a file is processed, not when the CLI starts
+# (common.py says why).
+if TYPE_CHECKING:
+    from eventlake.lake import Lake
+    from eventlake.pipeline.process_files import FileReport
 
 
 def processing_progress() -> Progress:
@@ -36,8 +36,13 @@ def process_with_progress(
     dataset: str,
     output_dir: Path | None,
     job_id: str,
-    lake: Lake | None,
-) -> FileReport:
+    lake: "Lake | None",
+) -> "FileReport":
+    import data_processor_rs
+
+    from eventlake.contracts import load_contract
+    from eventlake.pipeline.process_files import process_file
+
     contract = load_contract(dataset)
     task = progress.add_task(f"{dataset} ({path.name})", total=path.stat().st_size, rate="")
     began = time.perf_counter()
@@ -64,7 +69,7 @@ def process_with_progress(
 
 
 def report_table(
-    reports: list[FileReport], expected: dict[str, dict[str, int]] | None = None
+    reports: "list[FileReport]", expected: dict[str, dict[str, int]] | None = None
 ) -> Table:
     table = Table(title="Processed through the Rust core", title_justify="left")
     for column in ("file", "received", "landed", "rejected", "dupes", "core ev/s", "lake", "ok"):
@@ -91,7 +96,7 @@ def report_table(
     return table
 
 
-def print_already_in_lake(reports: list[FileReport]) -> None:
+def print_already_in_lake(reports: "list[FileReport]") -> None:
     already = [r.path.name for r in reports if r.skipped_batches]
     if already:
         console.print(
@@ -100,7 +105,7 @@ def print_already_in_lake(reports: list[FileReport]) -> None:
         )
 
 
-def _lake_status(report: FileReport) -> str:
+def _lake_status(report: "FileReport") -> str:
     if not report.position_key:
         return "-"
     if report.skipped_batches and not report.committed_batches:
@@ -111,7 +116,7 @@ def _lake_status(report: FileReport) -> str:
     return ", ".join(parts)
 
 
-def reasons_table(reports: list[FileReport]) -> Table | None:
+def reasons_table(reports: "list[FileReport]") -> Table | None:
     reasons: dict[str, int] = {}
     for report in reports:
         for reason, count in report.rejected_by_reason.items():
@@ -153,6 +158,10 @@ def process(
 ) -> None:
     """Process files through the Rust core into the lake; report what landed, what was
     rejected and why."""
+    from data_processor_rs import ContractError, InputError
+
+    from eventlake.contracts import load_contract
+
     settings = load_settings()
     try:
         load_contract(dataset)
@@ -168,7 +177,7 @@ def process(
         with processing_progress() as progress:
             for path in files:
                 reports.append(process_with_progress(progress, path, dataset, out, job_id, lake))
-    except (InputError, ValueError, OSError, *LAKE_ERRORS) as exc:
+    except (InputError, ValueError, OSError, *lake_errors()) as exc:
         raise fail(str(exc)) from None
     console.print(report_table(reports))
     reasons = reasons_table(reports)
@@ -177,6 +186,8 @@ def process(
     if out is not None:
         console.print(f"Parquet written under {out}", highlight=False)
     if lake is not None:
+        from eventlake.lake.catalog import describe as describe_catalog
+
         print_already_in_lake(reports)
         console.print(
             f"Lake: {describe_catalog(settings)} (see `eventlake lake inspect`)", highlight=False

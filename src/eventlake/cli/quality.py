@@ -2,7 +2,6 @@
 
 from eventlake.cli.common import console, load_settings
 from eventlake.cli.recorded import run_recorded
-from eventlake.pipeline.pipelines import QUALITY
 
 
 def quality() -> None:
@@ -10,5 +9,7 @@ def quality() -> None:
 
     Exit code 1, with a table of the failed expectations, when a gate fails. The run is recorded
     like a triggered one; a configured webhook (EVENTLAKE_QUALITY__WEBHOOK_URL) is alerted."""
+    from eventlake.pipeline.pipelines import QUALITY
+
     run = run_recorded(load_settings(), QUALITY)
     console.print(f"[bold green]{run.result['summary']}[/] (run {run.run_id})", highlight=False)

@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING, Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from eventlake.cli.common import LAKE_ERRORS, console, err_console, fail, open_state
-from eventlake.config import Settings
+from eventlake.cli.common import console, err_console, fail, lake_errors, open_state
 
 if TYPE_CHECKING:
+    from eventlake.config import Settings
     from eventlake.pipeline.pipelines import Pipeline
     from eventlake.pipeline.runs import Run
 
 
-def run_recorded(settings: Settings, pipeline: "Pipeline") -> "Run":
+def run_recorded(settings: "Settings", pipeline: "Pipeline") -> "Run":
     """Run ``pipeline`` recorded as a run (source ``cli``), showing its progress and then each
     step's results. A failing step shows what it reported, then exits 1."""
     from eventlake.pipeline.runs import RunFailedError, run_pipeline
@@ -62,7 +62,7 @@ def run_recorded(settings: Settings, pipeline: "Pipeline") -> "Run":
             RENDER[step](failure.result)
         suffix = " (see the Data Docs)" if step == "quality_checks" else ""
         raise fail(f"{failure}{suffix}") from None
-    except (QualityError, OSError, *LAKE_ERRORS) as exc:
+    except (QualityError, OSError, *lake_errors()) as exc:
         step = failed[-1] if failed else ""
         raise fail(f"{COULD_NOT_RUN.get(step, f'{step} failed')}: {exc}") from None
     finally:

@@ -9,11 +9,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from eventlake import ports
-from eventlake.cli.common import LAKE_ERRORS, console, err_console, fail, load_settings
-from eventlake.cli.run_files import run_from_files
-from eventlake.config import Settings
+from eventlake.cli.common import console, err_console, fail, lake_errors, load_settings
 
 if TYPE_CHECKING:
+    from eventlake.config import Settings
     from eventlake.pipeline.main_job import MainJobReport
     from eventlake.pipeline.supervisor import Services, Serving
 
@@ -56,13 +55,15 @@ def run(
             raise typer.BadParameter(
                 "--serve needs the API: not with --files", param_hint="--serve"
             )
+        from eventlake.cli.run_files import run_from_files  # the core and the lake: not at start
+
         run_from_files(settings, events, seed, warehouse)
         return
     _run_over_http(settings, events, seed, warehouse, serve=serve)
 
 
 def _run_over_http(
-    settings: Settings, events: int, seed: int, warehouse: bool, *, serve: bool = False
+    settings: "Settings", events: int, seed: int, warehouse: bool, *, serve: bool = False
 ) -> None:
     from eventlake.pipeline.runs import RunFailedError
     from eventlake.pipeline.supervisor import (
@@ -88,14 +89,14 @@ def _run_over_http(
             console.print("Stopped the dashboard, the consumer and the API.")
     except RunFailedError as failure:
         raise fail(f"the pipeline stopped: {failure}") from None
-    except (ServiceError, StreamError, OSError, ValueError, *LAKE_ERRORS) as exc:
+    except (ServiceError, StreamError, OSError, ValueError, *lake_errors()) as exc:
         raise fail(str(exc)) from None
     if not report.reconciles:
         raise fail("the events do not reconcile with the generated sample's manifest")
 
 
 def _main_job_with_progress(
-    settings: Settings,
+    settings: "Settings",
     events: int,
     seed: int,
     warehouse: bool,

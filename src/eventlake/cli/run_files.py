@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from eventlake.cli.common import LAKE_ERRORS, auto_workers, console, err_console, fail, open_lake
+from eventlake.cli.common import auto_workers, console, err_console, fail, lake_errors, open_lake
 from eventlake.cli.process import (
     print_already_in_lake,
     process_with_progress,
@@ -66,7 +66,7 @@ def run_from_files(settings: Settings, events: int, seed: int, warehouse: bool) 
             for dataset in ("events", "users", "products"):
                 path = samples / f"{dataset}.ndjson"
                 reports.append(process_with_progress(progress, path, dataset, None, job_id, lake))
-    except (InputError, ContractError, ValueError, OSError, *LAKE_ERRORS) as exc:
+    except (InputError, ContractError, ValueError, OSError, *lake_errors()) as exc:
         raise fail(str(exc)) from None
 
     expected = {name: dict(stats) for name, stats in summary.manifest["files"].items()}
@@ -123,7 +123,7 @@ def _build_warehouse(settings: Settings, samples: Path, job_id: str, lake: Lake)
     try:
         with processing_progress() as progress:
             report = process_with_progress(progress, renames, "users", None, job_id, lake)
-    except (InputError, ContractError, ValueError, OSError, *LAKE_ERRORS) as exc:
+    except (InputError, ContractError, ValueError, OSError, *lake_errors()) as exc:
         raise fail(str(exc)) from None
     console.print(f"{report.landed:,} profile changes landed in users", highlight=False)
     run_recorded(settings, WAREHOUSE)

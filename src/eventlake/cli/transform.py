@@ -8,7 +8,6 @@ import typer
 
 from eventlake.cli.common import console, load_settings
 from eventlake.cli.recorded import run_recorded
-from eventlake.pipeline.pipelines import TRANSFORM
 
 
 class DbtTarget(enum.StrEnum):
@@ -29,6 +28,8 @@ def transform(
 
     Exit code 1, with the failed models and tests, when dbt reports one. The run and dbt's
     results are recorded like a triggered run (`/api/v1/status/RUN_ID`, `/api/v1/metrics`)."""
+    from eventlake.pipeline.pipelines import TRANSFORM
+
     settings = load_settings()
     if target is not None:
         settings = settings.model_copy(
