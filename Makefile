@@ -20,7 +20,7 @@ export EVENTLAKE_HOME ?= $(CURDIR)/.eventlake
 export UV_COMPILE_BYTECODE := 1
 unexport PYTHONDONTWRITEBYTECODE
 
-RUST_SOURCES := $(shell find crates -name '*.rs' -o -name 'Cargo.toml' -o -name '*.pyi' -o -name 'pyproject.toml') Cargo.toml Cargo.lock $(wildcard contracts/*.yaml)
+RUST_SOURCES := $(shell find crates -name '*.rs' -o -name 'Cargo.toml' -o -name '*.pyi' -o -name 'pyproject.toml') Cargo.toml Cargo.lock $(wildcard src/eventlake/resources/contracts/*.yaml)
 
 .PHONY: help setup build test test-rust test-python test-fast lint fmt run run-serve bench docs generate serve consume airflow-setup airflow transform quality loadtest clean
 

@@ -19,11 +19,12 @@ from pydantic import BaseModel, Discriminator, Field, Tag
 
 from eventlake import settings_reference
 from eventlake.cli import app
-from eventlake.config import PROJECT_ROOT, Settings, SnowflakeSettings
+from eventlake.config import PROJECT_ROOT, RESOURCES, Settings, SnowflakeSettings
 
 README = PROJECT_ROOT / "README.md"
 DOCS = PROJECT_ROOT / "docs"
 CONFIGURATION = DOCS / "configuration.md"
+CONTRACTS = RESOURCES / "contracts"
 
 # Variables the code reads: eventlake's own and the Snowflake connection's.
 VARIABLE = re.compile(r"\b(?:EVENTLAKE|SNOWFLAKE)_[A-Z0-9_]*")
@@ -31,7 +32,7 @@ VARIABLE = re.compile(r"\b(?:EVENTLAKE|SNOWFLAKE)_[A-Z0-9_]*")
 MARKDOWN_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 # A repository path the docs name in code style: `src/eventlake/lake/writer.py`.
 NAMED_PATH = re.compile(
-    r"`((?:src|tests|dags|dbt_project|crates|contracts|benchmarks|loadtest|airflow|docs)"
+    r"`((?:src|tests|dags|crates|benchmarks|loadtest|airflow|docs)"
     r"/[\w./-]*)`"
 )
 # A repository path written in a YAML comment or description: `docs/contracts.md`.
@@ -54,8 +55,9 @@ def variables_in(texts: Iterable[str]) -> set[str]:
 
 
 def variables_read_by_the_code() -> set[str]:
-    """Every EVENTLAKE_*/SNOWFLAKE_* name the package, the DAGs or the dbt project spell out."""
-    places = [PROJECT_ROOT / "src", PROJECT_ROOT / "dags", PROJECT_ROOT / "dbt_project"]
+    """Every EVENTLAKE_*/SNOWFLAKE_* name the package (the dbt project in it too) or the DAGs
+    spell out."""
+    places = [PROJECT_ROOT / "src", PROJECT_ROOT / "dags"]
     suffixes = {".py", ".yml", ".yaml", ".sql"}
     texts = (
         path.read_text(encoding="utf-8")
@@ -240,13 +242,13 @@ def broken_links(path: Path, root: Path = PROJECT_ROOT) -> list[str]:
 
 
 def documents_with_links() -> list[Path]:
-    return [*markdown_files(), *sorted((PROJECT_ROOT / "contracts").glob("*.yaml"))]
+    return [*markdown_files(), *sorted(CONTRACTS.glob("*.yaml"))]
 
 
 def test_every_relative_link_resolves() -> None:
     documents = documents_with_links()
-    assert PROJECT_ROOT / "contracts" / "events.yaml" in documents
-    assert "docs/contracts.md" in link_targets(PROJECT_ROOT / "contracts" / "events.yaml")
+    assert CONTRACTS / "events.yaml" in documents
+    assert "docs/contracts.md" in link_targets(CONTRACTS / "events.yaml")
     broken = [problem for path in documents for problem in broken_links(path)]
     assert broken == []
 
@@ -284,7 +286,7 @@ def test_the_readme_stays_an_overview(page: str) -> None:
 
 
 def git_ignores(path: str) -> bool:
-    """Build outputs the docs name on purpose (`dbt_project/target/`) are ignored by git."""
+    """Build outputs the docs name on purpose (dbt's `target/`) are ignored by git."""
     result = subprocess.run(["git", "check-ignore", "--quiet", path], cwd=PROJECT_ROOT, check=False)
     return result.returncode == 0
 

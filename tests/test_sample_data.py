@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from eventlake.config import RESOURCES
 from eventlake.sample_data import (
     EVENT_FIELDS,
     EVENT_TYPES,
@@ -38,7 +39,7 @@ from eventlake.sample_data import (
 )
 from eventlake.sample_data.events import _event_chunks
 
-CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
+CONTRACTS = RESOURCES / "contracts"
 SMALL = SampleConfig(events=3_000, users=200, products=50, renamed_users=5)
 TEN_K = SampleConfig(events=10_000, users=500, products=100)
 MID = SampleConfig(events=4_000, users=300, products=60, seed=3)

@@ -61,7 +61,7 @@ class Contract:
     def from_file(path: str | PathLike[str]) -> Contract: ...
     @staticmethod
     def default_events() -> Contract:
-        """The events contract shipped with eventlake (contracts/events.yaml)."""
+        """The events contract shipped with eventlake (resources/contracts/events.yaml)."""
     @property
     def name(self) -> str: ...
     @property

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The checkout, for the docs generator and the tests only: nothing run by an installed package
+# reads from it.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Package data, shipped in the wheel: the data contracts (resources/contracts/) and the dbt
+# project (resources/dbt_project/). Found through importlib.resources and used as real folders,
+# since the Rust core and dbt open files by path (a wheel is always installed unzipped).
+RESOURCES = Path(str(files("eventlake") / "resources"))
 
 
 def _kind_or(default: str) -> Callable[[Any], str]:
@@ -225,7 +232,8 @@ class WarehouseSettings(BaseModel):
 
 class SnowflakeSettings(BaseSettings):
     """The prod target's connection: the same ``SNOWFLAKE_*`` variables dbt's profile reads
-    (dbt_project/profiles.yml), so one set of variables serves dbt, the dashboard and the gates.
+    (resources/dbt_project/profiles.yml), so one set of variables serves dbt, the dashboard and
+    the gates.
     """
 
     model_config = SettingsConfigDict(env_prefix="SNOWFLAKE_", extra="ignore")
@@ -302,7 +310,7 @@ class Settings(BaseSettings):
         default=Path(".eventlake"), description="Folder that holds all embedded state."
     )
     contracts_dir: Path = Field(
-        default=PROJECT_ROOT / "contracts", description="Folder of the YAML data contracts."
+        default=RESOURCES / "contracts", description="Folder of the YAML data contracts."
     )
     max_record_bytes: int = Field(
         default=1_048_576,

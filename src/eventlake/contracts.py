@@ -1,9 +1,9 @@
 """Data contracts as Python objects.
 
-The YAML files in ``contracts/`` are parsed and checked by the Rust core (one loader, one set
-of rules, errors that name the file and the field); this module mirrors the normalised result
-as typed, frozen pydantic models for the Python side (the reference implementation, and the
-API, lake and warehouse layers).
+The YAML files in ``resources/contracts/`` are parsed and checked by the Rust core (one loader,
+one set of rules, errors that name the file and the field); this module mirrors the normalised
+result as typed, frozen pydantic models for the Python side (the reference implementation, and
+the API, lake and warehouse layers).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from eventlake.config import PROJECT_ROOT, Settings, SnowflakeSettings
+from eventlake.config import PROJECT_ROOT, RESOURCES, Settings, SnowflakeSettings
 
 REFERENCE_PATH = PROJECT_ROOT / "docs" / "configuration.md"
 
@@ -46,20 +46,20 @@ READ_ELSEWHERE = (
     ReadElsewhere(
         "SNOWFLAKE_SCHEMA",
         "`ANALYTICS`",
-        "dbt_project/profiles.yml",
+        "resources/dbt_project/profiles.yml",
         "The prod target's schema, for what has no layer of its own (the models land in "
         "`STAGING`, `INTERMEDIATE`, `MARTS`, `SNAPSHOTS`, `REFERENCE`).",
     ),
     ReadElsewhere(
         "SNOWFLAKE_LAKE_DATABASE",
         "the target's database",
-        "dbt_project/models/staging/_staging__sources.yml",
+        "resources/dbt_project/models/staging/_staging__sources.yml",
         "The Snowflake database that holds the lake's Iceberg tables.",
     ),
     ReadElsewhere(
         "SNOWFLAKE_LAKE_SCHEMA",
         "`LAKE`",
-        "dbt_project/models/staging/_staging__sources.yml",
+        "resources/dbt_project/models/staging/_staging__sources.yml",
         "The Snowflake schema that holds the lake's Iceberg tables.",
     ),
     ReadElsewhere(
@@ -185,7 +185,10 @@ def _default(field_name: str, field: FieldInfo) -> str:
     if isinstance(value, int | float):
         return _number(value, in_bytes=field_name.endswith("_bytes"))
     if isinstance(value, Path):
-        # Relative to the repository, so the file is the same in every clone.
+        # Package data by its place in the package, other paths relative to the repository,
+        # so the file is the same in every clone and install.
+        if value.is_absolute() and value.is_relative_to(RESOURCES):
+            return f"`{value.relative_to(RESOURCES.parent.parent)}` in the package"
         if value.is_absolute() and value.is_relative_to(PROJECT_ROOT):
             return f"`{value.relative_to(PROJECT_ROOT)}` in the repository"
         return f"`./{value}`"

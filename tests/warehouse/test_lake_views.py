@@ -10,13 +10,14 @@ import duckdb
 import pytest
 import yaml
 
-from eventlake.config import PROJECT_ROOT, Settings
+from eventlake.config import Settings
 from eventlake.contracts import load_contract, load_contract_spec
 from eventlake.lake import Lake, SequenceRange
 from eventlake.lake.maintenance import compact
 from eventlake.pipeline.runs import RunFailedError, record_run
 from eventlake.state import StateStore
 from eventlake.warehouse.dbt_runner import (
+    DBT_PROJECT_DIR,
     dbt_environment,
     settings_for_plugin,
     transform_pipeline,
@@ -115,10 +116,10 @@ def test_dbt_gets_the_settings_it_was_given_not_this_process_environment(
 
 
 def test_the_dbt_tests_accept_exactly_the_contracts_event_types() -> None:
-    """dbt's accepted_values and the seed must follow contracts/events.yaml."""
+    """dbt's accepted_values and the seed must follow resources/contracts/events.yaml."""
     contract = load_contract_spec("events")
     allowed = next(f.enum for f in contract.fields if f.name == "event_type")
-    project = PROJECT_ROOT / "dbt_project"
+    project = DBT_PROJECT_DIR
     seeded = (project / "seeds" / "event_types.csv").read_text().splitlines()[1:]
     assert sorted(line.split(",")[0] for line in seeded) == sorted(allowed or [])
     lists = []

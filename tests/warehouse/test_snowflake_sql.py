@@ -4,8 +4,8 @@ fakesnow is a Snowflake emulator: it speaks Snowflake's wire protocol, translate
 to DuckDB with sqlglot and runs it there. So this proves that dbt-snowflake and the project's
 Snowflake branches (macros/cross_database.sql) produce SQL that parses and gives the right rows
 under Snowflake's semantics as fakesnow models them; it does not prove a real account accepts
-it (permissions, Iceberg tables, warehouse behaviour). dbt_project/snowflake/README.md says
-what was and was not checked.
+it (permissions, Iceberg tables, warehouse behaviour).
+src/eventlake/resources/dbt_project/snowflake/README.md says what was and was not checked.
 
 One story, run once for the module (each dbt command costs 10-25 s, mostly imports):
 
@@ -39,12 +39,12 @@ from typing import Any
 import duckdb
 import pytest
 
+from eventlake.warehouse.dbt_runner import DBT_PROJECT_DIR
 from tests.fakesnow import FakesnowServer, start_fakesnow
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-DBT_PROJECT = ROOT / "dbt_project"
+DBT_PROJECT = DBT_PROJECT_DIR
 MARTS_DDL = DBT_PROJECT / "snowflake" / "02_marts.sql"
 BIN = Path(sys.executable).parent
 DBT_TIMEOUT_S = 240

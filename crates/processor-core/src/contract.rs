@@ -1,4 +1,4 @@
-//! Data contracts: the YAML files in `contracts/`, parsed strictly and checked for sense.
+//! Data contracts: the YAML files in `src/eventlake/resources/contracts/`, parsed strictly and checked for sense.
 //!
 //! One contract drives validation here, the Iceberg schema and the dbt docs; a typo in one
 //! must be a clear error naming the file and the field, never a silently ignored key.
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{CoreError, Result};
 
 /// The events contract shipped with eventlake, used when no contract is given.
-pub const DEFAULT_EVENTS_CONTRACT: &str = include_str!("../../../contracts/events.yaml");
+pub const DEFAULT_EVENTS_CONTRACT: &str = include_str!("../../../src/eventlake/resources/contracts/events.yaml");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -145,7 +145,7 @@ impl Contract {
     }
 
     pub fn default_events() -> Contract {
-        Contract::from_yaml(DEFAULT_EVENTS_CONTRACT, "contracts/events.yaml")
+        Contract::from_yaml(DEFAULT_EVENTS_CONTRACT, "eventlake/resources/contracts/events.yaml")
             .expect("the shipped events contract is valid (checked by a unit test)")
     }
 
@@ -303,7 +303,8 @@ mod tests {
     #[test]
     fn shipped_contracts_are_valid() {
         for name in ["events", "users", "products"] {
-            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../contracts/{name}.yaml"));
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("../../src/eventlake/resources/contracts/{name}.yaml"));
             let contract = Contract::from_file(&path).unwrap();
             assert_eq!(contract.name, name);
         }

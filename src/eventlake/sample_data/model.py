@@ -16,8 +16,8 @@ Format = Literal["ndjson", "json", "csv"]
 FORMATS: tuple[Format, ...] = ("ndjson", "json", "csv")
 RecordKind = Literal["valid", "duplicate", "invalid"]
 
-# Field order of contracts/events.yaml, users.yaml and products.yaml (a test keeps them in sync;
-# the contract loader lives in the Rust core, which this module does not need).
+# Field order of resources/contracts/events.yaml, users.yaml and products.yaml (a test keeps
+# them in sync; the contract loader lives in the Rust core, which this module does not need).
 EVENT_FIELDS: tuple[str, ...] = (
     "event_id",
     "user_id",

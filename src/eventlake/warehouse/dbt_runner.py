@@ -1,4 +1,5 @@
-"""Run the dbt project (`dbt_project/`) and gather what it did: `eventlake transform`.
+"""Run the dbt project (`resources/dbt_project/` in the package) and gather what it did:
+`eventlake transform`.
 
 dbt runs as a child process, one per command (build, then docs generate), not through
 `dbtRunner` in this process: the child gets exactly the settings it should (the API's worker
@@ -25,10 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eventlake.config import PROJECT_ROOT, Settings
+from eventlake.config import RESOURCES, Settings
 from eventlake.errors import EventlakeError
 
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+# Read only: dbt's target/ and logs/ go under HOME (dbt_paths), so the installed package's
+# folder is never written.
+DBT_PROJECT_DIR = RESOURCES / "dbt_project"
 # The settings the dbt-duckdb plugin reads the lake with (see dbt_plugin.py).
 SETTINGS_ENV = "EVENTLAKE_SETTINGS_JSON"
 # Longer than any build of the sample; a hung warehouse connection must not hang a DAG task.

@@ -242,6 +242,6 @@ def open_reader(settings: Settings) -> WarehouseReader:
         wrong = sorted({f"SNOWFLAKE_{str(e['loc'][0]).upper()}" for e in error.errors()})
         raise WarehouseUnavailableError(
             f"the prod target reads Snowflake: set {', '.join(wrong)} "
-            "(the variables dbt_project/profiles.yml reads)"
+            "(the variables the dbt project's profiles.yml reads)"
         ) from None
     return SnowflakeReader(snowflake)

@@ -40,7 +40,7 @@ create database if not exists eventlake;
 create schema if not exists eventlake.lake;
 
 -- One Iceberg table per lake table. Columns come from the Iceberg metadata (the contracts in
--- contracts/*.yaml plus event_date and the _job_id, _source, _ingested_at ingest columns);
+-- resources/contracts/*.yaml plus event_date and the _job_id, _source, _ingested_at ingest columns);
 -- Iceberg timestamptz reads as TIMESTAMP_LTZ, which the staging models turn into UTC.
 create iceberg table if not exists eventlake.lake.events
     external_volume = 'eventlake_lake'
