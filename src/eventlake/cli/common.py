@@ -54,6 +54,31 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def require_extras(command: str, *extras: str) -> None:
+    """Stop before the command starts, in one line (exit 1), when an extra it needs is not
+    installed: `eventlake transform` needs the warehouse extra: pip install ..."""
+    from eventlake.extras import MissingExtraError, require_extra
+
+    try:
+        for extra in dict.fromkeys(extras):
+            require_extra(extra, command)
+    except MissingExtraError as exc:
+        raise fail(str(exc)) from None
+
+
+def backend_extras(settings: "Settings", *, warehouse: bool = False) -> tuple[str, ...]:
+    """The extras the configured backends need: aws for Kinesis or Glue; with ``warehouse``,
+    the warehouse extra, and snowflake too on the prod target."""
+    extras = []
+    if settings.stream.backend.kind == "kinesis" or settings.lake.catalog.kind == "glue":
+        extras.append("aws")
+    if warehouse:
+        extras.append("warehouse")
+        if settings.warehouse.target == "prod":
+            extras.append("snowflake")
+    return tuple(extras)
+
+
 def load_settings() -> "Settings":
     """The settings, or a clear error (exit 2) naming the EVENTLAKE_* variable at fault."""
     from pydantic import ValidationError

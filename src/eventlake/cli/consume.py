@@ -5,7 +5,15 @@ from typing import Annotated
 
 import typer
 
-from eventlake.cli.common import console, err_console, fail, lake_errors, load_settings
+from eventlake.cli.common import (
+    backend_extras,
+    console,
+    err_console,
+    fail,
+    lake_errors,
+    load_settings,
+    require_extras,
+)
 
 
 def _parse_member(value: str) -> tuple[int, int]:
@@ -42,6 +50,7 @@ def consume(
     from eventlake.contracts import DATASETS
 
     settings = load_settings()
+    require_extras("eventlake consume", *backend_extras(settings))
     index, count = _parse_member(member)
     for name in dataset or ():
         if name not in DATASETS:

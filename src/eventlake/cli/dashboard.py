@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from eventlake.cli.common import console, load_settings
+from eventlake.cli.common import backend_extras, console, load_settings, require_extras
 
 
 def dashboard(
@@ -16,9 +16,10 @@ def dashboard(
     and the pipeline's health (the API's live metrics, runs, dbt tests, quality gates)."""
     import sys
 
+    settings = load_settings()
+    require_extras("eventlake dashboard", "dashboard", *backend_extras(settings))
     from eventlake.dashboard import streamlit_command
 
-    settings = load_settings()
     console.print(
         f"eventlake dashboard on http://{host}:{port}, warehouse {settings.duckdb_path}",
         highlight=False,

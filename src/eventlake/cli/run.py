@@ -9,7 +9,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from eventlake import ports
-from eventlake.cli.common import console, err_console, fail, lake_errors, load_settings
+from eventlake.cli.common import (
+    backend_extras,
+    console,
+    err_console,
+    fail,
+    lake_errors,
+    load_settings,
+    require_extras,
+)
 
 if TYPE_CHECKING:
     from eventlake.config import Settings
@@ -50,6 +58,8 @@ def run(
     over HTTP, run the pipeline (the DAG's tasks, in order) after each of two loads, print a
     summary. With --serve, keep serving it all until stopped."""
     settings = load_settings()
+    dashboard = ("dashboard",) if serve else ()
+    require_extras("eventlake run", *backend_extras(settings, warehouse=warehouse), *dashboard)
     if files:
         if serve:
             raise typer.BadParameter(

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from eventlake.cli.common import console, fail, load_settings
+from eventlake.cli.common import backend_extras, console, fail, load_settings, require_extras
 
 
 class LogLevel(enum.StrEnum):
@@ -31,6 +31,7 @@ def serve(
     from eventlake.api_keys import local_api_key, local_key_path, parse_api_keys
 
     settings = load_settings()
+    require_extras("eventlake serve", *backend_extras(settings))
     try:
         configured = parse_api_keys(settings.api_keys)
         # Created here, before the workers start, so that they all read the same key.

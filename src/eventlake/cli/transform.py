@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from eventlake.cli.common import console, load_settings
+from eventlake.cli.common import backend_extras, console, load_settings, require_extras
 from eventlake.cli.recorded import run_recorded
 
 
@@ -28,13 +28,14 @@ def transform(
 
     Exit code 1, with the failed models and tests, when dbt reports one. The run and dbt's
     results are recorded like a triggered run (`/api/v1/status/RUN_ID`, `/api/v1/metrics`)."""
-    from eventlake.pipeline.pipelines import TRANSFORM
-
     settings = load_settings()
     if target is not None:
         settings = settings.model_copy(
             update={"warehouse": settings.warehouse.model_copy(update={"target": target.value})}
         )
+    require_extras("eventlake transform", *backend_extras(settings, warehouse=True))
+    from eventlake.pipeline.pipelines import TRANSFORM
+
     began = time.perf_counter()
     run = run_recorded(settings, TRANSFORM)
     console.print(
