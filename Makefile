@@ -76,6 +76,7 @@ lint-python: setup
 	$(VENV)/bin/ruff format --check src tests dags benchmarks loadtest
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/hadolint Dockerfile
 	$(PY) -m mypy.stubtest data_processor_rs --mypy-config-file pyproject.toml \
 		--allowlist crates/data_processor_rs/stubtest-allowlist.txt
 
@@ -171,3 +172,13 @@ test-python: system-packages
 
 clean: ## Remove build outputs, the virtual environment and EVENTLAKE_HOME
 	rm -rf target $(VENV) .venv-airflow $(TOOLS) .eventlake .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# The container image (Dockerfile, deploy/docker/): a Docker engine here first (as root: installs
+# and starts dockerd from Debian, makes the base image when Docker Hub cannot be reached).
+.PHONY: image docker-engine
+IMAGE ?= eventlake:latest
+docker-engine: ## A Docker engine here: docker.io from Debian, dockerd started, the base image present
+	deploy/docker/engine.sh
+
+image: ## Build the image (make image IMAGE=name:tag): prints its tag, build time and size
+	deploy/docker/build.sh $(IMAGE)
