@@ -1,0 +1,99 @@
+# eventlake's image: one entry point (`eventlake`), the role as its command.
+#
+#   docker build -t eventlake .
+#   docker run --read-only -p 127.0.0.1:8000:8000 eventlake               # serve (the API)
+#   docker run --read-only eventlake consume                              # stream -> lake
+#   docker run --read-only -p 127.0.0.1:8501:8501 eventlake dashboard --host 0.0.0.0
+#   docker run --read-only eventlake transform                            # dbt
+#   docker run --read-only eventlake quality                              # Great Expectations
+#
+# State (the lake, the stream, the job database, the API key) lives under EVENTLAKE_HOME, a
+# volume; the root filesystem can be read-only. Behind a TLS-intercepting proxy, pass its CA
+# bundle as a secret: `--secret id=cacert,src=/etc/ssl/certs/ca-certificates.crt`
+# (deploy/docker/build.sh does, and starts a Docker engine here first when none runs).
+
+# --- builder: the Rust extension (maturin) and the locked dependencies in /opt/venv -------
+FROM python:3.11-slim-bookworm AS builder
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+# Rust from Debian (rustc-web tracks a recent stable; the workspace needs >= 1.88). It brings
+# gcc as its linker: builder only, the runtime stage has no compiler.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends rustc-web cargo-web \
+    && rm -rf /var/lib/apt/lists/*
+
+COPY deploy/docker/with-ca.sh /usr/local/bin/with-ca
+# The build tools, pinned as in uv.lock and the Makefile, in a venv of their own.
+RUN --mount=type=secret,id=cacert --mount=type=cache,target=/root/.cache/pip \
+    python3 -m venv /opt/build \
+    && with-ca /opt/build/bin/pip install --disable-pip-version-check maturin==1.16.0 uv==0.13.8
+ENV PATH=/opt/build/bin:$PATH \
+    UV_LINK_MODE=copy \
+    UV_COMPILE_BYTECODE=1 \
+    UV_PYTHON_DOWNLOADS=never
+
+WORKDIR /src
+
+# The dependencies, exactly as locked (hashes checked), before any source: a code change
+# reuses this layer. Bytecode is compiled here, as the runtime's root is read-only.
+COPY pyproject.toml uv.lock ./
+COPY crates/data_processor_rs/pyproject.toml crates/data_processor_rs/
+RUN --mount=type=secret,id=cacert --mount=type=cache,target=/root/.cache/uv \
+    uv export --frozen --no-dev --no-emit-workspace --all-extras --format requirements-txt \
+        > /tmp/requirements.txt \
+    && python3 -m venv --without-pip /opt/venv \
+    && with-ca uv pip install --python /opt/venv/bin/python --require-hashes \
+        -r /tmp/requirements.txt
+
+# The Rust extension, compiled for this platform in release (cargo's registry and target
+# folder are cache mounts: a rebuild compiles only what changed).
+COPY Cargo.toml Cargo.lock ./
+COPY crates crates
+COPY src/eventlake/resources/contracts src/eventlake/resources/contracts
+RUN --mount=type=secret,id=cacert \
+    --mount=type=cache,target=/root/.cargo/registry \
+    --mount=type=cache,target=/src/target \
+    with-ca maturin build --release --locked --interpreter python3 \
+        --manifest-path crates/data_processor_rs/Cargo.toml --out /wheels
+
+# The package itself (hatchling), then both wheels into the venv, without dependencies:
+# they are all in place, as locked.
+COPY README.md ./
+COPY src src
+RUN --mount=type=secret,id=cacert --mount=type=cache,target=/root/.cache/uv \
+    with-ca uv build --wheel --out-dir /wheels \
+    && uv pip install --python /opt/venv/bin/python --no-deps /wheels/*.whl
+
+# --- runtime: Python, the venv, a non-root user; no compiler, no build tool --------------
+FROM python:3.11-slim-bookworm
+
+ENV EVENTLAKE_HOME=/var/lib/eventlake
+# HOME on the volume too: Streamlit, dbt and matplotlib keep their dotfiles under it.
+ENV HOME=$EVENTLAKE_HOME \
+    PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+
+RUN useradd --system --uid 10001 --user-group --home-dir "$EVENTLAKE_HOME" --no-create-home \
+        --shell /usr/sbin/nologin eventlake \
+    && install -d -o 10001 -g 10001 -m 0750 "$EVENTLAKE_HOME"
+
+COPY --from=builder /opt/venv /opt/venv
+COPY deploy/docker/healthcheck.py /opt/eventlake/healthcheck.py
+
+USER 10001:10001
+# The working folder is writable too: with a read-only root and no tmpfs on /tmp, Python's
+# tempfile falls back to it.
+WORKDIR $EVENTLAKE_HOME
+VOLUME ["/var/lib/eventlake"]
+EXPOSE 8000 8501
+
+# serve: the API's /api/v1/health; dashboard: Streamlit's; the other roles: alive
+# (deploy/docker/healthcheck.py reads the role from the container's command).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["/opt/venv/bin/python", "/opt/eventlake/healthcheck.py"]
+
+ENTRYPOINT ["eventlake"]
+# In a container the API listens on every interface; publish it on 127.0.0.1 (-p) as needed.
+CMD ["serve", "--host", "0.0.0.0"]
