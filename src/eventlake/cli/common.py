@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from pyiceberg.exceptions import CommitFailedException
@@ -63,7 +64,11 @@ def require_extras(command: str, *extras: str) -> None:
         for extra in dict.fromkeys(extras):
             require_extra(extra, command)
     except MissingExtraError as exc:
-        raise fail(str(exc)) from None
+        # One line however narrow the terminal (the install command must stay copyable), and
+        # `[warehouse]` is text, not Rich markup.
+        message = f"[bold red]Error:[/] {escape(str(exc))}"
+        err_console.print(message, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 def backend_extras(settings: "Settings", *, warehouse: bool = False) -> tuple[str, ...]:
