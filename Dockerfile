@@ -10,33 +10,71 @@
 # State (the lake, the stream, the job database, the API key) lives under EVENTLAKE_HOME, a
 # volume; the root filesystem can be read-only. Behind a TLS-intercepting proxy, pass its CA
 # bundle as a secret: `--secret id=cacert,src=/etc/ssl/certs/ca-certificates.crt`
-# (deploy/docker/build.sh does, and starts a Docker engine here first when none runs).
+# (deploy/docker/build.sh does, after starting a Docker engine here when none runs).
+#
+# BuildKit runs the first two stages at once: `extension-source` compiles the Rust core (the
+# long part of a cold build: ~15 min on 2 cores) while `builder` installs the dependencies.
+#
+# The extension's wheel comes from the `extension-source` stage by default. A machine that
+# has just built the same sources (make test, after make setup) can hand its wheel in instead
+# (--build-arg EXTENSION=extension-prebuilt, with the wheel in target/image-wheels/):
+# deploy/docker/build.sh --prebuilt-extension does both, and the Rust stage is skipped.
+ARG EXTENSION=extension-source
 
-# --- builder: the Rust extension (maturin) and the locked dependencies in /opt/venv -------
-FROM python:3.11-slim-bookworm AS builder
+# --- extension-source: the Rust core's wheel (maturin, release profile) -------------------
+FROM python:3.11-slim-bookworm AS extension-source
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 # Rust from Debian (rustc-web tracks a recent stable; the workspace needs >= 1.88). It brings
-# gcc as its linker: builder only, the runtime stage has no compiler.
+# gcc as its linker: this stage only, the runtime has no compiler.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends rustc-web cargo-web \
     && rm -rf /var/lib/apt/lists/*
 
 COPY deploy/docker/with-ca.sh /usr/local/bin/with-ca
-# The build tools, pinned as in uv.lock and the Makefile, in a venv of their own.
+# maturin pinned as in uv.lock.
 RUN --mount=type=secret,id=cacert --mount=type=cache,target=/root/.cache/pip \
     python3 -m venv /opt/build \
-    && with-ca /opt/build/bin/pip install --disable-pip-version-check maturin==1.16.0 uv==0.13.8
+    && with-ca /opt/build/bin/pip install --disable-pip-version-check maturin==1.16.0
+
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY crates crates
+# The core embeds the default events contract (include_str!).
+COPY src/eventlake/resources/contracts src/eventlake/resources/contracts
+# cargo's registry and target folder are cache mounts: a rebuild compiles only what changed.
+RUN --mount=type=secret,id=cacert \
+    --mount=type=cache,target=/root/.cargo/registry \
+    --mount=type=cache,target=/src/target \
+    with-ca /opt/build/bin/maturin build --release --locked --interpreter python3 \
+        --manifest-path crates/data_processor_rs/Cargo.toml --out /wheels
+
+# --- extension-prebuilt: a wheel built outside, from the same sources --------------------
+FROM scratch AS extension-prebuilt
+COPY target/image-wheels/ /wheels/
+
+# The stage the builder takes the wheel from (BuildKit builds only the one chosen).
+FROM ${EXTENSION} AS extension
+
+# --- builder: the locked dependencies and both wheels in /opt/venv ------------------------
+FROM python:3.11-slim-bookworm AS builder
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+COPY deploy/docker/with-ca.sh /usr/local/bin/with-ca
+# uv pinned as in the Makefile.
+RUN --mount=type=secret,id=cacert --mount=type=cache,target=/root/.cache/pip \
+    python3 -m venv /opt/build \
+    && with-ca /opt/build/bin/pip install --disable-pip-version-check uv==0.13.8
 ENV PATH=/opt/build/bin:$PATH \
     UV_LINK_MODE=copy \
     UV_COMPILE_BYTECODE=1 \
     UV_PYTHON_DOWNLOADS=never
 
 WORKDIR /src
-
-# The dependencies, exactly as locked (hashes checked), before any source: a code change
-# reuses this layer. Bytecode is compiled here, as the runtime's root is read-only.
+# The dependencies exactly as locked (hashes checked), every extra (eventlake[all]), before
+# any source: a code change reuses this layer. Bytecode is compiled here: the runtime's root
+# is read-only.
 COPY pyproject.toml uv.lock ./
 COPY crates/data_processor_rs/pyproject.toml crates/data_processor_rs/
 RUN --mount=type=secret,id=cacert --mount=type=cache,target=/root/.cache/uv \
@@ -46,21 +84,10 @@ RUN --mount=type=secret,id=cacert --mount=type=cache,target=/root/.cache/uv \
     && with-ca uv pip install --python /opt/venv/bin/python --require-hashes \
         -r /tmp/requirements.txt
 
-# The Rust extension, compiled for this platform in release (cargo's registry and target
-# folder are cache mounts: a rebuild compiles only what changed).
-COPY Cargo.toml Cargo.lock ./
-COPY crates crates
-COPY src/eventlake/resources/contracts src/eventlake/resources/contracts
-RUN --mount=type=secret,id=cacert \
-    --mount=type=cache,target=/root/.cargo/registry \
-    --mount=type=cache,target=/src/target \
-    with-ca maturin build --release --locked --interpreter python3 \
-        --manifest-path crates/data_processor_rs/Cargo.toml --out /wheels
-
-# The package itself (hatchling), then both wheels into the venv, without dependencies:
-# they are all in place, as locked.
+# The package itself (hatchling), then both wheels, without dependencies: all are in place.
 COPY README.md ./
 COPY src src
+COPY --from=extension /wheels /wheels
 RUN --mount=type=secret,id=cacert --mount=type=cache,target=/root/.cache/uv \
     with-ca uv build --wheel --out-dir /wheels \
     && uv pip install --python /opt/venv/bin/python --no-deps /wheels/*.whl

@@ -123,8 +123,10 @@ base_images() {
     if [ $# -gt 0 ]; then
         printf '%s\n' "$@"
     else
-        # FROM <image> [AS name], leaving out the Dockerfile's own stages.
-        awk 'toupper($1) == "FROM" { print $2 }' Dockerfile | sort -u \
+        # FROM <image> [AS name], leaving out the Dockerfile's own stages, scratch and a
+        # stage picked by a build argument (FROM ${ARG}).
+        awk 'toupper($1) == "FROM" && $2 != "scratch" && $2 !~ /\$/ { print $2 }' Dockerfile \
+            | sort -u \
             | grep -vxF -f <(awk 'toupper($1) == "FROM" && toupper($3) == "AS" { print $4 }' Dockerfile) \
             || true
     fi
