@@ -62,7 +62,16 @@ class SqlCatalogSettings(BaseModel):
         "SQLite in HOME/catalog.db.",
     )
     warehouse: str | None = Field(
-        default=None, description="Where table files go (a folder or URI); default HOME/lake."
+        default=None,
+        description="Where table files go (a folder or URI, s3:// too); default HOME/lake.",
+    )
+    region: str | None = Field(
+        default=None,
+        description="The S3 region of an s3:// warehouse; unset: pyiceberg asks AWS for the "
+        "bucket's region.",
+    )
+    s3_endpoint: str | None = Field(
+        default=None, description="S3's endpoint URL; only for S3 look-alikes (moto, MinIO)."
     )
 
 

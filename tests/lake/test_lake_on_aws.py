@@ -9,7 +9,7 @@ from datetime import timedelta
 import data_processor_rs
 import pytest
 
-from eventlake.config import GlueCatalogSettings, Settings
+from eventlake.config import GlueCatalogSettings, LakeSettings, Settings, SqlCatalogSettings
 from eventlake.lake import DEAD_LETTER_TABLE, Lake, SequenceRange
 from eventlake.lake.maintenance import compact, expire, inspect
 from tests.aws import AwsEnv, aws_settings
@@ -79,3 +79,44 @@ def test_commit_replay_and_maintenance_on_glue_and_s3(
     assert expired.deleted_files > 0
     assert expired.watermark == {"shardId-000": 1}
     assert again.table("events").scan().to_arrow().num_rows == rows.num_rows
+
+
+def test_sql_catalog_with_an_s3_warehouse(
+    aws_env: AwsEnv,
+    tmp_path_factory: pytest.TempPathFactory,
+    events_contract: data_processor_rs.Contract,
+) -> None:
+    """The compose stack's shape: pyiceberg's SQL catalog (SQLite here, Postgres there) with
+    the table files on S3, its endpoint and region from settings."""
+    aws_env.client("s3").create_bucket(Bucket=aws_env.bucket)
+    home = tmp_path_factory.mktemp("home")
+    settings = Settings.model_validate(
+        {
+            "home": home,
+            "lake": LakeSettings(
+                catalog=SqlCatalogSettings(
+                    warehouse=aws_env.warehouse,
+                    region=aws_env.region,
+                    s3_endpoint=aws_env.endpoint_url,
+                )
+            ),
+        }
+    )
+    lake = Lake(settings)
+    lake.ensure_dataset(events_contract)
+    lake.ensure_dead_letter()
+    batch = process(sample_body(100, seed=3, days=1), events_contract)
+    lake.commit_processed(
+        batch,
+        ranges={"shardId-000": SequenceRange(0, 0)},
+        job_id="job-0",
+        source="aws-test",
+        received_at=RECEIVED_AT,
+    )
+    again = Lake(settings)
+    assert again.table("events").scan().to_arrow().num_rows == len(batch)
+    assert again.table(DEAD_LETTER_TABLE).scan().to_arrow().num_rows == batch.num_rejected
+    listed = aws_env.client("s3").list_objects_v2(Bucket=aws_env.bucket, Prefix="warehouse/")
+    assert any(o["Key"].endswith(".parquet") for o in listed["Contents"])
+    assert (home / "catalog.db").exists()
+    assert not (home / "lake").exists()

@@ -17,10 +17,16 @@ def catalog_properties(settings: Settings) -> dict[str, str]:
     catalog = settings.lake.catalog
     if isinstance(catalog, SqlCatalogSettings):
         home = settings.home.resolve()
-        return {
+        sql = {
             "uri": catalog.uri or f"sqlite:///{home / 'catalog.db'}",
             "warehouse": catalog.warehouse or (home / "lake").as_uri(),
         }
+        # An s3:// warehouse (the compose stack's, on moto): where S3 is and its region.
+        if catalog.region:
+            sql["s3.region"] = catalog.region
+        if catalog.s3_endpoint:
+            sql["s3.endpoint"] = catalog.s3_endpoint
+        return sql
     assert isinstance(catalog, GlueCatalogSettings)
     properties = {
         "warehouse": catalog.warehouse.rstrip("/"),
