@@ -12,8 +12,9 @@
 # bundle as a secret: `--secret id=cacert,src=/etc/ssl/certs/ca-certificates.crt`
 # (deploy/docker/build.sh does, after starting a Docker engine here when none runs).
 #
-# BuildKit runs the first two stages at once: `extension-source` compiles the Rust core (the
-# long part of a cold build: ~15 min on 2 cores) while `builder` installs the dependencies.
+# BuildKit runs the stages at once where it can: `extension-source` compiles the Rust core
+# (the long part of a cold build: ~15 min on 2 cores) while `builder` installs the
+# dependencies.
 #
 # The extension's wheel comes from the `extension-source` stage by default. A machine that
 # has just built the same sources (make test, after make setup) can hand its wheel in instead
@@ -57,12 +58,10 @@ COPY target/image-wheels/ /wheels/
 # The stage the builder takes the wheel from (BuildKit builds only the one chosen).
 FROM ${EXTENSION} AS extension
 
-# --- builder: the locked dependencies and both wheels in /opt/venv ------------------------
-FROM python:3.11-slim-bookworm AS builder
+# --- uv: the Python build tool (pinned as in the Makefile) -------------------------------
+FROM python:3.11-slim-bookworm AS uv
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-
 COPY deploy/docker/with-ca.sh /usr/local/bin/with-ca
-# uv pinned as in the Makefile.
 RUN --mount=type=secret,id=cacert --mount=type=cache,target=/root/.cache/pip \
     python3 -m venv /opt/build \
     && with-ca /opt/build/bin/pip install --disable-pip-version-check uv==0.13.8
@@ -70,27 +69,35 @@ ENV PATH=/opt/build/bin:$PATH \
     UV_LINK_MODE=copy \
     UV_COMPILE_BYTECODE=1 \
     UV_PYTHON_DOWNLOADS=never
-
 WORKDIR /src
-# The dependencies exactly as locked (hashes checked), every extra (eventlake[all]), before
-# any source: a code change reuses this layer. Bytecode is compiled here: the runtime's root
-# is read-only.
+
+# --- requirements: the runtime's dependencies exactly as locked, every extra (eventlake[all])
+# A stage of its own: the builder copies the file, and COPY's cache goes by content, so an
+# edit of pyproject.toml that changes no runtime pin (the dev group) installs nothing again.
+FROM uv AS requirements
 COPY pyproject.toml uv.lock ./
 COPY crates/data_processor_rs/pyproject.toml crates/data_processor_rs/
-RUN --mount=type=secret,id=cacert --mount=type=cache,target=/root/.cache/uv \
-    uv export --frozen --no-dev --no-emit-workspace --all-extras --format requirements-txt \
-        > /tmp/requirements.txt \
-    && python3 -m venv --without-pip /opt/venv \
-    && with-ca uv pip install --python /opt/venv/bin/python --require-hashes \
-        -r /tmp/requirements.txt
+RUN uv export --frozen --no-dev --no-emit-workspace --all-extras --format requirements-txt \
+        > /requirements.txt
 
-# The package itself (hatchling), then both wheels, without dependencies: all are in place.
-COPY README.md ./
-COPY src src
-COPY --from=extension /wheels /wheels
+# --- builder: the dependencies (hashes checked) and the extension in /opt/venv ------------
+# The export is the lock's whole resolution (pathspec's override included), so it is
+# installed as is, --no-deps. Bytecode is compiled here: the runtime's root is read-only.
+FROM uv AS builder
+COPY --from=requirements /requirements.txt /tmp/requirements.txt
 RUN --mount=type=secret,id=cacert --mount=type=cache,target=/root/.cache/uv \
-    with-ca uv build --wheel --out-dir /wheels \
-    && uv pip install --python /opt/venv/bin/python --no-deps /wheels/*.whl
+    python3 -m venv --without-pip /opt/venv \
+    && with-ca uv pip install --python /opt/venv/bin/python --require-hashes --no-deps \
+        -r /tmp/requirements.txt
+COPY --from=extension /wheels /wheels
+RUN uv pip install --python /opt/venv/bin/python --no-deps /wheels/*.whl
+
+# --- package: eventlake's own wheel (hatchling) ------------------------------------------
+FROM uv AS package
+COPY pyproject.toml README.md ./
+COPY src src
+RUN --mount=type=secret,id=cacert --mount=type=cache,target=/root/.cache/uv \
+    with-ca uv build --wheel --out-dir /wheels
 
 # --- runtime: Python, the venv, a non-root user; no compiler, no build tool --------------
 FROM python:3.11-slim-bookworm
@@ -107,6 +114,12 @@ RUN useradd --system --uid 10001 --user-group --home-dir "$EVENTLAKE_HOME" --no-
     && install -d -o 10001 -g 10001 -m 0750 "$EVENTLAKE_HOME"
 
 COPY --from=builder /opt/venv /opt/venv
+# The package last, in a small layer of its own: a code change leaves the layers above as
+# they are. uv is borrowed from its stage for the install, never part of the image.
+RUN --mount=type=bind,from=package,source=/wheels,target=/wheels \
+    --mount=type=bind,from=uv,source=/opt/build,target=/opt/build \
+    /opt/build/bin/uv pip install --python /opt/venv/bin/python --no-deps --no-cache \
+        --compile-bytecode /wheels/*.whl
 COPY deploy/docker/healthcheck.py /opt/eventlake/healthcheck.py
 
 USER 10001:10001
