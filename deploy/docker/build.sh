@@ -26,6 +26,12 @@ shift || true
 
 deploy/docker/engine.sh
 
+# One build at a time (make image, the container tests, the compose stack may start at once):
+# they share target/image-wheels, and two builds on the same cores only slow each other down.
+mkdir -p target
+exec 9>target/.image-build.lock
+flock 9
+
 docker=/usr/bin/docker
 [ -x "$docker" ] || docker=docker
 args=()
