@@ -100,6 +100,14 @@ run-serve: setup ## make run, then keep the API, a consumer and the dashboard (d
 docs: setup ## Regenerate docs/configuration.md from the settings' descriptions (src/eventlake/config.py)
 	$(PY) -m eventlake.settings_reference
 
+# Both wheels into dist/. data-processor-rs links through zig (ziglang, dev group) for glibc 2.17+,
+# in a target dir of its own: zig's linker would otherwise rebuild make setup's target/release.
+.PHONY: wheel
+wheel: setup ## Both wheels into dist/: eventlake, and data-processor-rs for manylinux_2_17 (checked by auditwheel)
+	$(UV) build --wheel --out-dir dist .
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_TARGET_DIR=target/manylinux $(VENV)/bin/maturin build --release --zig --compatibility manylinux_2_17 -m crates/data_processor_rs/Cargo.toml --out dist
+	$(VENV)/bin/auditwheel show dist/data_processor_rs-*manylinux_2_17*.whl
+
 generate: setup ## Generate sample data (make generate N=100000)
 	$(VENV)/bin/eventlake generate --events $${N:-100000}
 
