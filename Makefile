@@ -190,3 +190,25 @@ docker-engine: ## A Docker engine here: docker.io from Debian, dockerd started, 
 
 image: ## Build the image (make image IMAGE=name:tag): prints its tag, build time and size
 	deploy/docker/build.sh $(IMAGE)
+
+# The production-shaped stack (compose.yaml, deploy/compose/): the API, two consumers and the
+# dashboard from the image, PostgreSQL, moto for Kinesis and S3. Secrets: random files made
+# once under $(STACK_SECRETS) (mounted as compose secrets, never in the image).
+.PHONY: stack stack-down
+COMPOSE ?= $(VENV)/bin/docker-compose
+STACK_SECRETS ?= $(CURDIR)/.eventlake/stack-secrets
+stack: ## The compose stack up (images built or stood in first); prints its URLs and where the API key is
+	deploy/compose/images.sh
+	@mkdir -p -m 0700 "$(STACK_SECRETS)"; \
+	for s in postgres_password api_key; do \
+		[ -s "$(STACK_SECRETS)/$$s" ] || (umask 022; $(PY) -c 'import secrets; print(secrets.token_urlsafe(32))' > "$(STACK_SECRETS)/$$s"); \
+	done
+	EVENTLAKE_STACK_SECRETS="$(STACK_SECRETS)" $(COMPOSE) up --detach --wait --wait-timeout 300
+	@echo "API:        http://127.0.0.1:$${EVENTLAKE_API_PORT:-8000}  (X-API-Key: the key in $(STACK_SECRETS)/api_key)"; \
+	echo "Dashboard:  http://127.0.0.1:$${EVENTLAKE_DASHBOARD_PORT:-8501}"; \
+	echo "PostgreSQL: 127.0.0.1:$${EVENTLAKE_POSTGRES_PORT:-5432} (user eventlake; password in $(STACK_SECRETS)/postgres_password)"; \
+	echo "moto (AWS): http://127.0.0.1:$${EVENTLAKE_MOTO_PORT:-5000}  (Kinesis, S3 bucket eventlake-lake)"; \
+	echo "make stack-down removes it"
+
+stack-down: ## Remove the compose stack: containers, networks and volumes
+	EVENTLAKE_STACK_SECRETS="$(STACK_SECRETS)" $(COMPOSE) down --volumes --remove-orphans

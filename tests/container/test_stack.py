@@ -23,7 +23,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -33,6 +33,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 from eventlake.lake import DEAD_LETTER_TABLE
 from eventlake.sample_data.events import generate_events
 from eventlake.sample_data.model import SampleConfig
+from eventlake.stream.embedded import shard_ordinal
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("containers")]
 
@@ -174,62 +175,90 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float) -> None:
 
 @dataclass
 class Sent:
-    """What the API was sent: each valid event id, and each broken record's reason."""
+    """What the API accepted: per shard, each valid event id; each broken record's job and
+    reason."""
 
-    valid_ids: set[str]
-    broken_reasons: Counter[str]
+    valid_ids: dict[int, set[str]] = field(default_factory=lambda: {0: set(), 1: set()})
+    dead: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def all_ids(self) -> set[str]:
+        return self.valid_ids[0] | self.valid_ids[1]
+
+    def __add__(self, other: Sent) -> Sent:
+        ids = {s: self.valid_ids[s] | other.valid_ids[s] for s in (0, 1)}
+        return Sent(ids, self.dead + other.dead)
 
 
-def send(stack: Stack, seed: int, events: int = 300) -> Sent:
-    """Generated NDJSON with duplicates and broken records, in batches of 100, over HTTP."""
+def send(stack: Stack, seed: int, events: int = 60) -> Sent:
+    """One request: a generated sample (NDJSON) with duplicates and broken records.
+
+    A request is one job, published to one shard (its partition key is the job id), so its
+    duplicates meet in one consumer. A duplicate sent in another request may go to the other
+    shard, whose consumer does not know the event: static membership keeps one dedup window
+    per consumer, so such a duplicate would land twice (see the report of issue 14).
+    """
     config = SampleConfig(events=events, seed=seed, duplicate_share=0.05, invalid_share=0.05)
     records = list(generate_events(config))
-    sent = Sent(set(), Counter())
+    assert any(r.kind == "duplicate" for r in records), "the sample must hold duplicates"
+    assert any(r.kind == "invalid" for r in records), "and broken records"
+    body = "\n".join(r.line for r in records) + "\n"
+    answer = httpx.post(
+        f"{stack.api_url}/api/v1/ingest?dataset=events",
+        content=body.encode(),
+        headers={"Content-Type": "application/x-ndjson", "X-API-Key": stack.api_key},
+        timeout=60,
+    )
+    assert answer.status_code == 202, answer.text[:500]
+    job_id = answer.json()["job_id"]
+    # Kinesis splits the MD5 space of partition keys evenly between the stream's 2 shards;
+    # member I/2 reads shard I.
+    shard = shard_ordinal(job_id, 2)
+    sent = Sent()
     for record in records:
         expected = record.expected_for("ndjson")
         assert expected is not None
         kind, reason, _ = expected
         if kind == "valid":
-            sent.valid_ids.add(record.parse()["event_id"])
+            sent.valid_ids[shard].add(record.parse()["event_id"])
         elif kind == "invalid":
             assert reason is not None
-            sent.broken_reasons[reason] += 1
-    assert sent.broken_reasons, "the sample must hold broken records"
-    assert len(sent.valid_ids) < sum(r.kind != "invalid" for r in records), "and duplicates"
-    with httpx.Client(base_url=stack.api_url, timeout=60) as client:
-        for start in range(0, len(records), 100):
-            body = "\n".join(r.line for r in records[start : start + 100]) + "\n"
-            answer = client.post(
-                "/api/v1/ingest?dataset=events",
-                content=body.encode(),
-                headers={"Content-Type": "application/x-ndjson", "X-API-Key": stack.api_key},
-            )
-            assert answer.status_code == 202, answer.text[:500]
+            sent.dead[(job_id, reason)] += 1
     return sent
 
 
-def landed(stack: Stack) -> tuple[list[str], Counter[str]]:
-    """Every event id in the lake's events table, and the dead-letter table's reasons."""
+def send_to_both_shards(stack: Stack, first_seed: int) -> Sent:
+    """Requests until each shard has been sent at least one (a job's shard is random)."""
+    sent = Sent()
+    for seed in range(first_seed, first_seed + 40):
+        sent += send(stack, seed)
+        if all(sent.valid_ids.values()):
+            return sent
+    pytest.fail("40 jobs and all on one shard: the partition key is not the job id")
+
+
+def landed(stack: Stack) -> tuple[list[str], Counter[tuple[str, str]]]:
+    """Every event id in the lake's events table, and the dead-letter table's (job, reason)."""
     events = stack.catalog.load_table("eventlake.events")
     ids = events.scan(selected_fields=("event_id",)).to_arrow()["event_id"].to_pylist()
     dead = stack.catalog.load_table(f"eventlake.{DEAD_LETTER_TABLE}")
-    reasons = dead.scan(selected_fields=("reason",)).to_arrow()["reason"].to_pylist()
-    return ids, Counter(reasons)
+    rows = dead.scan(selected_fields=("job_id", "reason")).to_arrow()
+    jobs, reasons = rows["job_id"].to_pylist(), rows["reason"].to_pylist()
+    return ids, Counter(zip(jobs, reasons, strict=True))
 
 
 def assert_landed_exactly_once(stack: Stack, sent: Sent, timeout: float = 120) -> None:
-    expected = len(sent.valid_ids)
-    wait_until(
-        f"{expected} events and {sum(sent.broken_reasons.values())} dead letters landed",
-        lambda: (lambda ids, dead: len(set(ids)) >= expected and dead == sent.broken_reasons)(
-            *landed(stack)
-        ),
-        timeout,
-    )
+    expected = sent.all_ids()
+
+    def complete() -> bool:
+        ids, dead = landed(stack)
+        return expected <= set(ids) and dead == sent.dead
+
+    wait_until(f"{len(expected)} events and {sent.dead.total()} dead letters landed", complete,
+               timeout)  # fmt: skip
     ids, dead = landed(stack)
     assert len(ids) == len(set(ids)), "an event landed twice"
-    assert set(ids) == sent.valid_ids
-    assert dead == sent.broken_reasons
+    assert set(ids) == expected
+    assert dead == sent.dead
 
 
 def test_the_stack_is_up_healthy_and_on_loopback_only(stack: Stack) -> None:
@@ -248,22 +277,25 @@ def test_the_stack_is_up_healthy_and_on_loopback_only(stack: Stack) -> None:
 
 
 def test_events_land_exactly_once_even_when_a_consumer_is_killed(stack: Stack) -> None:
-    first = send(stack, seed=1)
+    first = send_to_both_shards(stack, first_seed=1)
     assert_landed_exactly_once(stack, first)
 
     stack.compose("kill", "--signal", "SIGKILL", "consumer-1")
     state = stack.compose("ps", "--all", "--format", "{{.State}}", "consumer-1").stdout.strip()
     assert state == "exited", state
-    second = send(stack, seed=2)
-    both = Sent(first.valid_ids | second.valid_ids, first.broken_reasons + second.broken_reasons)
-    # Static membership: consumer-0 lands its own shards only; consumer-1's wait for it.
-    time.sleep(15)
+    second = send_to_both_shards(stack, first_seed=100)
+    # Static membership: consumer-0 lands shard 0's events; shard 1's wait for consumer-1.
+    wait_until(
+        "consumer-0 landed its shard's events",
+        lambda: (first.all_ids() | second.valid_ids[0]) <= set(landed(stack)[0]),
+        timeout=120,
+    )
     ids, _ = landed(stack)
-    assert len(set(ids)) < len(both.valid_ids), "consumer-1's shards moved without it"
+    assert not second.valid_ids[1] & set(ids), "shard 1 was read without its consumer"
     assert len(ids) == len(set(ids))
 
     stack.compose("start", "consumer-1")
-    assert_landed_exactly_once(stack, both)
+    assert_landed_exactly_once(stack, first + second)
 
 
 def test_teardown_leaves_nothing_running(stack: Stack) -> None:
