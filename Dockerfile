@@ -80,7 +80,7 @@ COPY crates/data_processor_rs/pyproject.toml crates/data_processor_rs/
 RUN uv export --frozen --no-dev --no-emit-workspace --all-extras --format requirements-txt \
         > /requirements.txt
 
-# --- builder: the dependencies (hashes checked) and the extension in /opt/venv ------------
+# --- builder: the dependencies (hashes checked) in /opt/venv ------------------------------
 # The export is the lock's whole resolution (pathspec's override included), so it is
 # installed as is, --no-deps. Bytecode is compiled here: the runtime's root is read-only.
 FROM uv AS builder
@@ -89,8 +89,6 @@ RUN --mount=type=secret,id=cacert --mount=type=cache,target=/root/.cache/uv \
     python3 -m venv --without-pip /opt/venv \
     && with-ca uv pip install --python /opt/venv/bin/python --require-hashes --no-deps \
         -r /tmp/requirements.txt
-COPY --from=extension /wheels /wheels
-RUN uv pip install --python /opt/venv/bin/python --no-deps /wheels/*.whl
 
 # --- package: eventlake's own wheel (hatchling) ------------------------------------------
 FROM uv AS package
@@ -114,12 +112,13 @@ RUN useradd --system --uid 10001 --user-group --home-dir "$EVENTLAKE_HOME" --no-
     && install -d -o 10001 -g 10001 -m 0750 "$EVENTLAKE_HOME"
 
 COPY --from=builder /opt/venv /opt/venv
-# The package last, in a small layer of its own: a code change leaves the layers above as
-# they are. uv is borrowed from its stage for the install, never part of the image.
-RUN --mount=type=bind,from=package,source=/wheels,target=/wheels \
+# The extension and the package last, in a small layer of their own: a code change leaves
+# the dependencies' layer as it is. uv is borrowed from its stage, never part of the image.
+RUN --mount=type=bind,from=extension,source=/wheels,target=/wheels/extension \
+    --mount=type=bind,from=package,source=/wheels,target=/wheels/package \
     --mount=type=bind,from=uv,source=/opt/build,target=/opt/build \
     /opt/build/bin/uv pip install --python /opt/venv/bin/python --no-deps --no-cache \
-        --compile-bytecode /wheels/*.whl
+        --compile-bytecode /wheels/extension/*.whl /wheels/package/*.whl
 COPY deploy/docker/healthcheck.py /opt/eventlake/healthcheck.py
 
 USER 10001:10001

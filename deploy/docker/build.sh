@@ -42,7 +42,9 @@ if $prebuilt; then
     # The Dockerfile's extension-prebuilt stage copies this folder (.dockerignore lets it in).
     wheels=target/image-wheels
     rm -rf "$wheels"
-    "${MATURIN:-.venv/bin/maturin}" build --release --locked --quiet \
+    # A fixed timestamp in the wheel: the same sources give the same bytes, so the image's
+    # layer with the extension is reused rather than rebuilt.
+    SOURCE_DATE_EPOCH=315532800 "${MATURIN:-.venv/bin/maturin}" build --release --locked --quiet \
         --manifest-path crates/data_processor_rs/Cargo.toml --out "$wheels"
     args+=(--build-arg EXTENSION=extension-prebuilt)
 fi
