@@ -46,7 +46,7 @@ build: setup ## Build the Rust extension in release mode
 # -Otarget keeps each target's output together.
 PARALLEL := $(MAKE) --no-print-directory -Otarget
 test: ## Lint, then every Rust and Python test (CI runs this)
-	$(PARALLEL) -j4 setup airflow-setup system-packages lint-rust
+	$(PARALLEL) -j4 setup airflow-setup system-packages container-engine lint-rust
 	$(PARALLEL) -j2 lint-python test-rust
 	$(PARALLEL) test-python
 
@@ -60,8 +60,15 @@ test-rust: setup ## cargo test for the pure-Rust core
 # In parallel (-n auto: one worker per core); a module whose tests share a story stays on one
 # worker (pyproject: --dist loadscope). The slowest tests are listed so they stay seen.
 PYTEST_WORKERS ?= auto
+# The container tests (tests/container) need a Docker engine; `make test` starts one first
+# (container-engine). Where none can run, its reason is in $(NO_CONTAINERS) and pytest gets it
+# as EVENTLAKE_NO_CONTAINERS: those tests then show as skipped, with the reason, in the
+# summary (-rs), never as passed.
+NO_CONTAINERS := target/no-containers.txt
+ENGINE := deploy/docker/engine.sh
 test-python: setup airflow-setup ## pytest: every test, every tier, in parallel
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --durations=25
+	EVENTLAKE_NO_CONTAINERS="$${EVENTLAKE_NO_CONTAINERS:-$$(cat $(NO_CONTAINERS) 2>/dev/null || true)}" \
+		$(PY) -m pytest -q -n $(PYTEST_WORKERS) -rs --durations=25
 
 # The edit-test loop: no dbt, Airflow, browser or server (tests/conftest.py's tiers), and fewer
 # Hypothesis examples (the `fast` profile). make test still runs everything in full.
@@ -156,7 +163,7 @@ quality: setup ## Great Expectations gates over the warehouse; writes Data Docs,
 loadtest: setup ## Locust against the API: 16 connections, 500-event batches; prints events/s, p50, p99
 	$(PY) loadtest/run.py --seconds $${LOADTEST_SECONDS:-20}
 
-.PHONY: dashboard system-packages lint-python lint-rust
+.PHONY: dashboard system-packages container-engine lint-python lint-rust
 
 dashboard: setup ## The dashboard (Streamlit) on 127.0.0.1:8501 (make dashboard PORT=8502)
 	$(VENV)/bin/streamlit run src/eventlake/dashboard/app.py --server.headless true --server.address 127.0.0.1 --server.port $${PORT:-8501} --browser.gatherUsageStats false
@@ -178,6 +185,17 @@ system-packages: ## chromium and postgresql from Debian when missing (as root), 
 
 test-python: system-packages
 
+# After system-packages: both use apt-get, and dpkg takes one at a time. Exit 77 from
+# engine.sh means no engine can run here (no root, no Docker): said once, and recorded.
+container-engine: system-packages
+	@mkdir -p target; rm -f $(NO_CONTAINERS); status=0; \
+	$(ENGINE) 2>target/engine.err || status=$$?; \
+	cat target/engine.err >&2; \
+	if [ $$status -eq 77 ]; then \
+		tail -n 1 target/engine.err | sed 's/^engine.sh: //' > $(NO_CONTAINERS); \
+		echo "container tests will not run: $$(cat $(NO_CONTAINERS))"; \
+	elif [ $$status -ne 0 ]; then exit $$status; fi
+
 clean: ## Remove build outputs, the virtual environment and EVENTLAKE_HOME
 	rm -rf target $(VENV) .venv-airflow $(TOOLS) .eventlake .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
@@ -186,7 +204,7 @@ clean: ## Remove build outputs, the virtual environment and EVENTLAKE_HOME
 .PHONY: image docker-engine
 IMAGE ?= eventlake:latest
 docker-engine: ## A Docker engine here: docker.io from Debian, dockerd started, the base image present
-	deploy/docker/engine.sh
+	$(ENGINE)
 
 image: ## Build the image (make image IMAGE=name:tag): prints its tag, build time and size
 	deploy/docker/build.sh $(IMAGE)
