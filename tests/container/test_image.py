@@ -131,7 +131,7 @@ def api(image: Image) -> Iterator[tuple[str, str]]:
         yield container, f"http://127.0.0.1:{port}"
     finally:
         logs = docker("logs", container, check=False)
-        docker("rm", "-f", container, check=False)
+        docker("rm", "-fv", container, check=False)  # -v: its anonymous volume too
         assert KEY not in logs.stdout + logs.stderr, "the API key must never be logged"
 
 
