@@ -75,7 +75,7 @@ def test_the_dashboard_renders_in_a_real_browser(
 ) -> None:
     chromium = find_chromium()
     if chromium is None:
-        pytest.fail("no chromium: `make system-packages` installs Debian's (as root), or apt-get it")
+        pytest.fail("no chromium: `make system-packages` installs Debian's (as root)")
     shot = warehouse_home.path / "reports" / "dashboard.png"
     with headless_chromium(chromium, dashboard_url, tmp_path / "profile") as page:
         rendered = page.wait_for(RENDERED, timeout=60)
