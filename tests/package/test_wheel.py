@@ -123,8 +123,14 @@ class Venv:
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
     dist = tmp_path_factory.mktemp("dist")
-    for project in (PROJECT_ROOT, PROJECT_ROOT / "crates" / "data_processor_rs"):
-        run([uv(), "build", "--wheel", "--out-dir", dist, project], cwd=PROJECT_ROOT)
+    run([uv(), "build", "--wheel", "--out-dir", dist, PROJECT_ROOT], cwd=PROJECT_ROOT)
+    # The extension with .venv's maturin, as make setup built it: cargo finds target/release
+    # fresh and only packages it. (`uv build` would use an isolated maturin, whose cargo
+    # invocation differs enough to recompile and re-link the core: minutes.)
+    maturin = Path(sys.executable).with_name("maturin")
+    manifest = PROJECT_ROOT / "crates" / "data_processor_rs" / "Cargo.toml"
+    build = [maturin, "build", "--release", "--locked", "--quiet", "--manifest-path", manifest]
+    run([*build, "--out", dist], cwd=PROJECT_ROOT)
     (eventlake,) = dist.glob("eventlake-*.whl")
     (core,) = dist.glob("data_processor_rs-*.whl")
     return Wheels(eventlake, core)
