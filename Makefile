@@ -42,7 +42,8 @@ setup: $(VENV)/.synced ## Install uv, create .venv, build the Rust extension (re
 build: setup ## Build the Rust extension in release mode
 
 # Three phases, each in parallel where the work allows: (1) the environments, the system
-# packages and clippy's check build; (2) the Python linters next to the Rust tests; (3) pytest.
+# packages, the Docker engine and clippy's check build; (2) the Python linters next to the
+# Rust tests; (3) pytest.
 # -Otarget keeps each target's output together.
 PARALLEL := $(MAKE) --no-print-directory -Otarget
 test: ## Lint, then every Rust and Python test (CI runs this)
