@@ -32,8 +32,11 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 # uv builds the Rust extension (maturin, release profile) as a workspace member and
-# rebuilds it whenever a Rust source changes (cache-keys in its pyproject.toml).
+# rebuilds it whenever a Rust source changes (cache-keys in its pyproject.toml). It is built
+# without build isolation, by .venv's maturin (pyproject.toml says why), so everything else,
+# maturin included, is installed first.
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml $(RUST_SOURCES)
+	$(UV) sync --frozen --no-install-package data-processor-rs
 	$(UV) sync --frozen
 	@touch $@
 
