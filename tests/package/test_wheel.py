@@ -4,8 +4,9 @@ Both wheels are built (eventlake with hatchling, data-processor-rs with maturin:
 build `make setup` left in target/ is reused, so it takes seconds) and installed into fresh
 virtual environments in temporary folders, at the versions of uv.lock, from uv's cache:
 
-* with every extra: `eventlake run` (the whole main job: API, stream, consumer, lake, dbt,
-  quality gates) from another temporary working folder, on embedded defaults; it reconciles,
+* with every extra: `eventlake run` (the whole main job, what `make run` runs: API, stream,
+  consumer, lake, dbt, quality gates) from another temporary working folder, on embedded
+  defaults; it reconciles, records its runs, builds the warehouse from exactly what landed,
   and writes nothing into the installed package (dbt's target/ and logs/ go under HOME);
 * the core alone: the API, the consumer and the lake import and run (`eventlake run
   --no-warehouse`); a command that needs an extra says which one, in one line, exit code 1.
@@ -26,9 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from eventlake.config import PROJECT_ROOT
+from eventlake.config import PROJECT_ROOT, Settings
+from eventlake.lake import Lake
+from eventlake.state import StateStore
 
 pytestmark = pytest.mark.slow
 
@@ -182,6 +186,9 @@ def test_the_wheel_ships_the_contracts_and_the_dbt_project(wheels: Wheels) -> No
 
 
 def test_the_main_job_runs_installed_far_from_the_checkout(full_venv: Venv, tmp_path: Path) -> None:
+    """`eventlake run` (what `make run` runs), installed: the API and the consumer as real
+    processes, traffic over HTTP, the data pipeline's tasks after each of two loads, the
+    summary; then the lake, the warehouse and the recorded runs, read with the app's code."""
     workdir = tmp_path / "work"
     workdir.mkdir()
     home = workdir / "home"
@@ -190,13 +197,51 @@ def test_the_main_job_runs_installed_far_from_the_checkout(full_venv: Venv, tmp_
     where = full_venv.run(["python", "-c", show], workdir, home)
     assert Path(where.stdout.strip()).is_relative_to(full_venv.root)
 
-    result = full_venv.run(["eventlake", "run", "--events", "2000"], workdir, home)
+    result = full_venv.run(["eventlake", "run", "--events", "3000", "--seed", "4"], workdir, home)
 
-    assert "Every generated event is accounted for, exactly once" in result.stdout
-    assert re.search(r"dbt +│ \d+ models, \d+ tests passed, 0 failed", result.stdout)  # packaged
-    assert "quality gate passed" in result.stdout
+    out = result.stdout
+    assert "Every generated event is accounted for, exactly once" in out
+    assert "sent over HTTP" in out
+    assert re.search(r"dbt +│ \d+ models, \d+ tests passed, 0 failed", out)  # packaged
+    assert "quality gate passed" in out
     assert package_files(full_venv.package) == before, "the installed package was written to"
     assert [p.name for p in workdir.iterdir()] == ["home"]  # nothing left in the working folder
+
+    settings = Settings(home=home)
+    # Both loads' dbt builds and gates are recorded runs (what the dashboard shows).
+    state = StateStore(settings.state_database_url)
+    try:
+        transform, quality = state.last_run("transform"), state.last_run("quality")
+        runs = state.recent_jobs(kind="run")
+    finally:
+        state.close()
+    assert transform is not None
+    assert quality is not None
+    assert transform["status"] == quality["status"] == "succeeded"
+    assert transform["detail"]["result"]["tests_failed"] == 0
+    assert transform["detail"]["result"]["tests_passed"] > 40
+    assert quality["detail"]["result"]["success"] is True
+    # Each load's data pipeline is a recorded run too, as a triggered one is, with each
+    # step's result under its name.
+    assert sorted(run["name"] for run in runs) == (
+        ["pipeline"] * 2 + ["quality"] * 2 + ["transform"] * 2
+    )
+    pipelines = [run for run in runs if run["name"] == "pipeline"]
+    assert {(run["status"], run["source"]) for run in pipelines} == {("succeeded", "make-run")}
+    assert pipelines[0]["detail"]["result"]["run_dbt"] == transform["detail"]["result"]
+    landed = Lake(settings).table("events").scan(selected_fields=("event_id",)).to_arrow()
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
+        facts = warehouse.execute("select count(*) from marts.fact_events").fetchall()[0][0]
+        renamed = warehouse.execute(
+            "select count(*) from (select user_id from marts.dim_users "
+            "group by user_id having count(*) = 2)"
+        ).fetchall()[0][0]
+    assert facts == landed.num_rows == len(set(landed.column("event_id").to_pylist()))
+    assert renamed == 20  # the sample's user renames, sent in the second load
+    # The traffic went through the API and the consumer: every job is committed.
+    api_log = (home / "logs" / "api.log").read_text()
+    assert "POST /api/v1/ingest" in api_log
+    assert (home / "reports" / "dashboard" / "refreshed.json").exists()
 
 
 def test_the_api_and_the_cli_start_without_the_extras_libraries(
