@@ -31,12 +31,16 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-# uv builds the Rust extension (maturin, release profile) as a workspace member and
-# rebuilds it whenever a Rust source changes (cache-keys in its pyproject.toml). It is built
-# without build isolation, by .venv's maturin (pyproject.toml says why), so everything else,
-# maturin included, is installed first.
-$(VENV)/.synced: $(UV) uv.lock pyproject.toml $(RUST_SOURCES)
-	$(UV) sync --frozen --no-install-package data-processor-rs
+# Two steps. First every dependency but the extension: what the Python linters need, and
+# maturin, because uv builds the extension without build isolation, with .venv's maturin
+# (pyproject.toml says why). Then the Rust extension (maturin, release profile) as a workspace
+# member, rebuilt whenever a Rust source changes (cache-keys in its pyproject.toml).
+DEPS := $(VENV)/.dependencies
+$(DEPS): $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --inexact --no-install-package data-processor-rs  # --inexact: keep a built one
+	@touch $@
+
+$(VENV)/.synced: $(DEPS) $(RUST_SOURCES)
 	$(UV) sync --frozen
 	@touch $@
 
@@ -44,14 +48,16 @@ setup: $(VENV)/.synced ## Install uv, create .venv, build the Rust extension (re
 
 build: setup ## Build the Rust extension in release mode
 
-# Three phases, each in parallel where the work allows: (1) the environments, the system
-# packages, the Docker engine and clippy's check build; (2) the Python linters next to the
-# Rust tests; (3) pytest.
+# Two phases. First everything before pytest, as one graph, so that no core waits on a phase
+# boundary: the system packages, the Docker engine and the Airflow environment (mostly
+# downloads) start first; the Python linters start once the dependencies are in, while the
+# extension still builds; clippy checks in a target directory of its own; the Rust tests and
+# stubtest follow the extension. Then pytest, on every core.
 # -Otarget keeps each target's output together.
 PARALLEL := $(MAKE) --no-print-directory -Otarget
 test: ## Lint, then every Rust and Python test (CI runs this)
-	$(PARALLEL) -j4 setup airflow-setup system-packages container-engine lint-rust
-	$(PARALLEL) -j2 lint-python test-rust
+	$(PARALLEL) -j5 system-packages container-engine airflow-setup setup lint-rust lint-python \
+		stubtest test-rust
 	$(PARALLEL) test-python
 
 # Release, as the extension is built: with processor-core and the binding in one invocation
@@ -80,19 +86,24 @@ test-fast: setup ## The fast tier of pytest (about a minute): what most edits ne
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not slow and not integration" \
 		--hypothesis-profile=fast --durations=10
 
-lint: lint-python lint-rust ## ruff, mypy, lint-imports (the layers), stubtest, cargo fmt --check, cargo clippy -D warnings
+lint: lint-python stubtest lint-rust ## ruff, mypy, lint-imports (the layers), stubtest, cargo fmt --check, cargo clippy -D warnings
 
-lint-python: setup
+# Needs only the dependencies: mypy reads the extension's types from its stub in the sources
+# (pyproject: mypy_path), so these run while the extension builds.
+lint-python: $(DEPS)
 	$(VENV)/bin/ruff check src tests dags benchmarks loadtest
 	$(VENV)/bin/ruff format --check src tests dags benchmarks loadtest
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/hadolint Dockerfile
+
+# The built extension against its stub: every name, signature and constant the same.
+stubtest: setup
 	$(PY) -m mypy.stubtest data_processor_rs --mypy-config-file pyproject.toml \
 		--allowlist crates/data_processor_rs/stubtest-allowlist.txt
 
 # clippy checks in a target directory of its own, so it can run while cargo builds the
-# extension (make test's first phase) instead of waiting for cargo's lock on target/.
+# extension (make test) instead of waiting for cargo's lock on target/.
 lint-rust:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --target-dir target/clippy -- -D warnings
@@ -167,7 +178,7 @@ quality: setup ## Great Expectations gates over the warehouse; writes Data Docs,
 loadtest: setup ## Locust against the API: 16 connections, 500-event batches; prints events/s, p50, p99
 	$(PY) loadtest/run.py --seconds $${LOADTEST_SECONDS:-20}
 
-.PHONY: dashboard system-packages container-engine lint-python lint-rust
+.PHONY: dashboard system-packages container-engine lint-python lint-rust stubtest
 
 dashboard: setup ## The dashboard (Streamlit) on 127.0.0.1:8501 (make dashboard PORT=8502)
 	$(VENV)/bin/streamlit run src/eventlake/dashboard/app.py --server.headless true --server.address 127.0.0.1 --server.port $${PORT:-8501} --browser.gatherUsageStats false
