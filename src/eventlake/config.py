@@ -209,6 +209,15 @@ class ConsumerSettings(BaseModel):
     max_batch_events: int = Field(
         default=500_000, gt=0, description="Events gathered into one lake commit at most."
     )
+    max_batch_bytes: int = Field(
+        default=256 * 1_048_576,
+        gt=0,
+        description="Bytes gathered into one lake commit at most: the Arrow size of its rows "
+        "(and dead-letter rows), not the bytes read from the stream, because the rows are "
+        "what the consumer holds in memory and writes as files, and a gzip body is many "
+        "times smaller than its rows. A batch commits at events, bytes or seconds, whichever "
+        "comes first.",
+    )
     max_batch_seconds: float = Field(
         default=2.0, gt=0, description="A commit waits at most this long for more events."
     )

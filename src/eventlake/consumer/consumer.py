@@ -38,7 +38,7 @@ import data_processor_rs
 import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
 
-from eventlake.config import Settings
+from eventlake.config import ConsumerSettings, Settings
 from eventlake.consumer.dead_letters import raw_excerpt, whole_record_rejection
 from eventlake.consumer.membership import ALONE, Membership, position_key
 from eventlake.consumer.reports import BatchReport
@@ -85,6 +85,17 @@ class _Pending:
         self.first.setdefault(key, sequence_number)
         self.last[key] = sequence_number
         self.records += 1
+
+    @property
+    def nbytes(self) -> int:
+        """The Arrow size of what the batch holds: its rows and its dead-letter rows."""
+        return sum(rows.nbytes for rows in self.rows) + sum(
+            table.nbytes for _, _, table in self.dead_letters
+        )
+
+    def full(self, limits: ConsumerSettings) -> bool:
+        """Whether the batch reached its size in events or in bytes (time is the caller's)."""
+        return self.received >= limits.max_batch_events or self.nbytes >= limits.max_batch_bytes
 
 
 @dataclass
@@ -359,7 +370,8 @@ class DatasetConsumer:
     ) -> BatchReport | None:
         """Read what is there (up to the batch limits), process it and commit it. None when
         every shard was idle. ``wait``: once something was read, keep gathering until the
-        batch is full or ``max_batch_seconds`` passed (fewer, larger snapshots).
+        batch is full (``max_batch_events`` or ``max_batch_bytes``) or ``max_batch_seconds``
+        passed (fewer, larger snapshots).
 
         Any failure (the stream, the core, the lake, the state database) forgets what the
         batch read and processed; the next call starts again from the lake."""
@@ -391,7 +403,7 @@ class DatasetConsumer:
                     self._add(pending, key, record, processed)
                 if batch.at_end:
                     pending.finished.add(shard_id)
-                if pending.received >= limits.max_batch_events:
+                if pending.full(limits):
                     break
             if not pending.records:
                 # Nothing to commit; shards read to their end with nothing left are done.
@@ -399,7 +411,10 @@ class DatasetConsumer:
                 return None
             stopping = stop is not None and stop.is_set()
             late = time.monotonic() - started >= limits.max_batch_seconds
-            if pending.received >= limits.max_batch_events or late or stopping:
+            # Whichever comes first: events, bytes or time (as Firehose and Flink's Iceberg
+            # sink close a file). The size is checked after each shard's read, so a batch may
+            # pass it by one read of one shard.
+            if pending.full(limits) or late or stopping:
                 break
             if not got:
                 if not wait:
