@@ -51,6 +51,31 @@ def test_the_backend_is_the_one_asked_for(state: StateStore, state_url: str) -> 
     state.check()
 
 
+def test_stores_opened_at_once_on_a_fresh_database_all_start(state_url: str) -> None:
+    """Processes starting together (a deploy: the API's workers, the consumers) each create
+    the tables on first use; the losers of that race once failed with "already exists" (on
+    PostgreSQL, a duplicate key in pg_type)."""
+    start = threading.Barrier(CLAIMERS)
+
+    def open_one(_: int) -> str:
+        start.wait(timeout=30)
+        store = open_state(state_url)
+        try:
+            store.check()
+            return "open"
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(CLAIMERS) as pool:
+        assert list(pool.map(open_one, range(CLAIMERS))) == ["open"] * CLAIMERS
+    with open_state(state_url) as store:
+        store.add_job(
+            "job-1", name="events", source="ci", status="published", received=1, accepted=1,
+            rejected=0,
+        )  # fmt: skip
+        assert store.job("job-1") is not None
+
+
 # --- jobs ---------------------------------------------------------------------------------
 
 

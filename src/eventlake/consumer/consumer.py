@@ -89,9 +89,8 @@ class _Pending:
     @property
     def nbytes(self) -> int:
         """The Arrow size of what the batch holds: its rows and its dead-letter rows."""
-        return sum(rows.nbytes for rows in self.rows) + sum(
-            table.nbytes for _, _, table in self.dead_letters
-        )
+        rows = sum(batch.nbytes for batch in self.rows)
+        return int(rows + sum(table.nbytes for _, _, table in self.dead_letters))
 
     def full(self, limits: ConsumerSettings) -> bool:
         """Whether the batch reached its size in events or in bytes (time is the caller's)."""

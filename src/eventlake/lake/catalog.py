@@ -1,4 +1,5 @@
-"""The Iceberg catalog, chosen by settings: SQLite + local files by default, Glue + S3 in AWS."""
+"""The Iceberg catalog, chosen by settings: SQLite + local files by default, PostgreSQL (any
+SQLAlchemy URL) when several machines share it, Glue + S3 in AWS."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from pyiceberg.catalog import Catalog
 
 from eventlake.config import GlueCatalogSettings, Settings, SqlCatalogSettings
+from eventlake.state.database import create_tables
 
 CATALOG_NAME = "eventlake"
 
@@ -21,6 +23,10 @@ def catalog_properties(settings: Settings) -> dict[str, str]:
             "uri": catalog.uri or f"sqlite:///{home / 'catalog.db'}",
             "warehouse": catalog.warehouse or (home / "lake").as_uri(),
         }
+        if not sql["uri"].startswith("sqlite"):
+            # A server (PostgreSQL): a pooled connection it closed (a restart, a failover, an
+            # idle timeout) is replaced before use instead of failing a commit.
+            sql["pool_pre_ping"] = "true"
         # An s3:// warehouse (the compose stack's, on moto): where S3 is and its region.
         if catalog.region:
             sql["s3.region"] = catalog.region
@@ -47,17 +53,15 @@ def open_catalog(settings: Settings) -> Catalog:
             settings.home.mkdir(parents=True, exist_ok=True)
         if settings.lake.catalog.warehouse is None:
             (settings.home / "lake").mkdir(parents=True, exist_ok=True)
-        from pyiceberg.catalog.sql import SqlCatalog
-        from sqlalchemy.exc import OperationalError
+        from pyiceberg.catalog.sql import SqlCatalog, SqlCatalogBaseTable
 
-        try:
-            return SqlCatalog(CATALOG_NAME, **properties)
-        except OperationalError as error:
-            # Two processes opening a new catalog both create its tables; the loser sees
-            # "already exists". The tables are there now: open it again.
-            if "already exists" not in str(error):
-                raise
-            return SqlCatalog(CATALOG_NAME, **properties)
+        # pyiceberg creates the catalog's tables when it finds none, and several processes
+        # opening a new catalog at once (a deploy starting the API and the consumers) then
+        # fail on each other's tables: ours are created the way the job state's are, safe
+        # under that race (one after the other on PostgreSQL).
+        catalog = SqlCatalog(CATALOG_NAME, **properties, init_catalog_tables="false")
+        create_tables(catalog.engine, SqlCatalogBaseTable.metadata)
+        return catalog
     from pyiceberg.catalog.glue import GlueCatalog  # boto3: only imported for AWS
 
     return GlueCatalog(CATALOG_NAME, **properties)

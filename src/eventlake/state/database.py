@@ -1,5 +1,8 @@
 """The connection every part of the state store shares: one SQLAlchemy engine, the tables
-created on open, disposed on close (or at the end of a ``with`` block)."""
+created on open, disposed on close (or at the end of a ``with`` block).
+
+``create_tables`` is also how the lake creates the Iceberg SQL catalog's tables: several
+processes opening a fresh database at once must not trip over each other (see there)."""
 
 from __future__ import annotations
 
@@ -9,9 +12,38 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from eventlake.closing import ClosesOnExit
 from eventlake.state.schema import UPSERTS, metadata
+
+# The key of the PostgreSQL advisory lock under which eventlake creates tables ("eventlak").
+SCHEMA_LOCK = 0x6576_656E_746C_616B
+
+
+def create_tables(engine: Engine, tables: sa.MetaData) -> None:
+    """Create what is missing of ``tables``, also when several processes open a fresh database
+    at the same moment (a deploy starts the API and the consumers together).
+
+    ``create_all`` looks, then creates: two processes both see no table, and the second
+    CREATE fails (PostgreSQL: a duplicate key in ``pg_type``, or "already exists"). On
+    PostgreSQL the look and the creation run in one transaction under an advisory lock, one
+    process after the other; DDL is transactional there, so the next one finds the tables
+    made. On SQLite a loser looks again: each "already exists" means one more table is made,
+    so this ends."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+            tables.create_all(connection)
+        return
+    for _ in range(len(tables.tables)):
+        try:
+            tables.create_all(engine)
+            return
+        except OperationalError as error:
+            if "already exists" not in str(error):
+                raise
+    tables.create_all(engine)
 
 
 def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
@@ -39,7 +71,7 @@ class Database(ClosesOnExit):
         self.dialect = self.engine.dialect.name
         if self.dialect not in UPSERTS:
             raise ValueError(f"the job state needs SQLite or Postgres, not {self.dialect}")
-        metadata.create_all(self.engine)
+        create_tables(self.engine, metadata)
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
