@@ -225,6 +225,19 @@ class ConsumerSettings(BaseModel):
         default=1000, ge=1, le=10_000, description="Stream records read per shard per call."
     )
     poll_seconds: float = Field(default=0.2, gt=0, description="Pause when every shard is idle.")
+    lease_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a consumer's lease on a shard lasts without renewal: after this, "
+        "another consumer takes the shard over (the Kinesis Client Library's failover time). "
+        "Longer than the slowest commit, or a consumer loses its shards while it commits.",
+    )
+    lease_renew_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        description="How often a consumer renews its leases (its heartbeat), lists the shards "
+        "and takes its fair share; well below lease_seconds.",
+    )
     # The dedup window is one setting for the consumer and `eventlake process`: the top-level
     # `dedup_window` (a `consumer.dedup_window` given the old way is moved there, see Settings).
 
@@ -344,8 +357,9 @@ class Settings(BaseSettings):
     dedup_window: int = Field(
         default=2_000_000,
         gt=0,
-        description="Event keys remembered across batches, per dataset: by each consumer (its "
-        "window is saved with its position) and by `eventlake process` across a file's batches. "
+        description="Event keys remembered across batches: per shard by the consumers (a "
+        "shard's window is saved with its position and moves with its lease) and by `eventlake "
+        "process` across a file's batches. "
         "Also read from the consumer's former own setting (`CONSUMER__DEDUP_WINDOW`).",
     )
 

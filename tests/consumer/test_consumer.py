@@ -2,13 +2,12 @@
 
 What a user would notice: every accepted event in the table once, every rejection in the
 dead-letter table with its job, job status complete, and all of that still true after a crash
-at any point, a lost window file, a failed commit, or two consumers sharing the shards.
+at any point, a lost window, a failed commit. (Consumers sharing shards: test_leases.py.)
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 import uuid
@@ -17,12 +16,12 @@ import pyarrow.compute as pc
 import pytest
 
 from eventlake.config import Settings
-from eventlake.consumer import Membership, consume, drain, position_key
-from eventlake.consumer.window import window_path
+from eventlake.consumer import consume, drain, position_key
 from eventlake.lake import DEAD_LETTER_TABLE, Lake
 from eventlake.state import StateStore
 from eventlake.stream import envelope, open_stream
 from eventlake.stream.base import OutgoingRecord
+from eventlake.stream.embedded import shard_id_for, shard_ordinal
 
 NOW_US = 1_795_000_000_000_000
 
@@ -44,13 +43,16 @@ def publish(
     *,
     dataset: str = "events",
 ) -> str:
-    """What the API does for one accepted request: one envelope, one job."""
+    """What the API does for one accepted request: one envelope, one job. Routed by its first
+    event's id, as the API routes an event to the shard of its key: a retry of that event
+    reaches the same shard (and its window)."""
     job_id = uuid.uuid4().hex
     body = "\n".join(json.dumps(r) for r in records).encode()
     data = envelope.encode(envelope.Envelope(dataset, job_id, "tests", NOW_US, "ndjson"), body)
     stream = open_stream(settings, dataset)
     stream.ensure()
-    (published,) = stream.publish([OutgoingRecord(job_id, data)])
+    partition_key = str(records[0].get("event_id", job_id)) if records else job_id
+    (published,) = stream.publish([OutgoingRecord(partition_key, data)])
     state.create_job(
         job_id,
         kind="ingest",
@@ -132,12 +134,17 @@ def test_duplicates_across_requests_are_dropped_and_counted(
     assert (job["landed"], job["duplicates"]) == (1, 1)
 
 
-def test_window_is_rebuilt_from_the_stream_when_its_file_is_lost(
+GROUP = "eventlake.events"  # the default namespace's events table
+STREAM = "eventlake-events"
+
+
+def test_window_is_rebuilt_from_the_stream_when_it_is_lost(
     settings: Settings, state: StateStore
 ) -> None:
-    publish(settings, state, [event("a"), event("b")])
+    publish(settings, state, [event("b"), event("a")])
     drain(settings, datasets=["events"])
-    window_path(settings, "eventlake-events", Membership()).unlink()
+    assert state.load_window(GROUP, STREAM, published_shard(state)) is not None
+    state.forget_windows(GROUP, STREAM)
     publish(settings, state, [event("b"), event("d")])
     drain(settings, datasets=["events"])
     assert event_ids(Lake(settings)) == ["a", "b", "d"]
@@ -148,18 +155,24 @@ def test_window_saved_before_a_commit_is_caught_up_from_the_stream(
 ) -> None:
     """A crash after a commit but before the window was saved: the saved window misses the
     committed keys; the consumer re-learns them from the stream instead of landing twice."""
-    publish(settings, state, [event("a")])
+    publish(settings, state, [event("b"), event("a")])  # on b's shard, as every publish here
     drain(settings, datasets=["events"])
-    path = window_path(settings, "eventlake-events", Membership())
-    old = path.with_name("old-window")
-    shutil.copy(path, old)
+    shard = published_shard(state)
+    old = state.load_window(GROUP, STREAM, shard)
+    assert old is not None
     publish(settings, state, [event("b")])
     drain(settings, datasets=["events"])
-    shutil.copy(old, path)  # as if the process died before saving after "b"
+    state.forget_windows(GROUP, STREAM)
+    state.save_window(GROUP, STREAM, shard, old)  # as if the process died before saving
     publish(settings, state, [event("b"), event("c")])
     report = drain(settings, datasets=["events"])
     assert event_ids(Lake(settings)) == ["a", "b", "c"]
     assert report.datasets["events"].duplicates == 1
+
+
+def published_shard(_state: StateStore) -> str:
+    """The shard of event "b", where these tests publish (routed by their first event)."""
+    return shard_id_for(shard_ordinal("b", 4))
 
 
 class _FailingLake(Lake):
@@ -254,46 +267,6 @@ def test_csv_and_gzip_bodies_are_processed_as_sent(settings: Settings, state: St
     assert [r["field"] for r in dead_letters(lake)] == ["event_timestamp"]
     rows = lake.table("events").scan().to_arrow()
     assert set(rows["_job_id"].to_pylist()) == {"j-csv", "j-gz"}
-
-
-def test_two_consumers_split_the_shards_and_land_everything_once(
-    settings: Settings, state: StateStore
-) -> None:
-    for j in range(40):
-        publish(settings, state, [event(f"e{j}-{i}", user=f"u{j}") for i in range(25)])
-    errors: list[BaseException] = []
-
-    def member(index: int) -> None:
-        try:
-            consume(
-                settings, datasets=["events"], membership=Membership(index, 2), until_caught_up=True
-            )
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=member, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    ids = event_ids(Lake(settings))
-    assert len(ids) == len(set(ids)) == 1000
-    # Each snapshot holds one member's shards; both members committed.
-    members = set()
-    shards = [s.shard_id for s in open_stream(settings, "events").shards()]
-    for snapshot in Lake(settings).table("events").snapshots():
-        assert snapshot.summary is not None
-        ranges = json.loads(snapshot.summary.additional_properties["eventlake.ranges"])
-        owners = {
-            m
-            for key in ranges
-            for m in (0, 1)
-            if Membership(m, 2).owns(key.rsplit("/", 1)[1], shards)
-        }
-        assert len(owners) == 1
-        members |= owners
-    assert members == {0, 1}
 
 
 def test_a_long_running_consumer_stops_on_request_after_committing(

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -32,6 +31,9 @@ def _env(home: Path) -> dict[str, str]:
         # Small, frequent batches: more commits for the kills to land between.
         "EVENTLAKE_CONSUMER__MAX_BATCH_SECONDS": "0.05",
         "EVENTLAKE_CONSUMER__READ_LIMIT": "3",
+        # A killed consumer's leases expire soon: the next one takes its shards over quickly.
+        "EVENTLAKE_CONSUMER__LEASE_SECONDS": "1",
+        "EVENTLAKE_CONSUMER__LEASE_RENEW_SECONDS": "0.3",
     }
 
 
@@ -51,7 +53,9 @@ def _publish_requests(settings: Settings, start: int, requests: int) -> None:
             )
             for i in range(20)
         ]
-        # Every fifth request repeats the previous one's ids: duplicates across requests.
+        # Every fifth request repeats the previous one's ids: duplicates across requests, routed
+        # to the shard of the copies they repeat, as the API routes an event by its key.
+        partition_key = f"request-{r - 1 if r % 5 == 4 else r}"
         if r % 5 == 4:
             lines += [
                 json.dumps(
@@ -67,7 +71,7 @@ def _publish_requests(settings: Settings, start: int, requests: int) -> None:
         body = "\n".join(lines).encode()
         job = f"job-{r}"
         data = envelope.encode(envelope.Envelope("events", job, "t", NOW_US, "ndjson"), body)
-        stream.publish([OutgoingRecord(uuid.uuid4().hex, data)])
+        stream.publish([OutgoingRecord(partition_key, data)])
 
 
 def _start(home: Path) -> subprocess.Popen[bytes]:
@@ -142,9 +146,7 @@ def test_sigterm_commits_the_batch_in_hand_and_exits_cleanly(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--member", "2/2"], "INDEX/COUNT"),
-        (["--member", "x"], "INDEX/COUNT"),
-        (["--member", "../1"], "INDEX/COUNT"),
+        (["--member", "0/2"], "No such option"),  # gone: consumers share shards by lease
         (["--dataset", "../../etc/passwd"], "unknown dataset"),
         (["--dataset", "orders"], "unknown dataset"),
     ],

@@ -6,20 +6,18 @@ review); each test states the guarantee it checks."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import uuid
 
 import pytest
 
 from eventlake.config import EmbeddedStreamSettings, LakeSettings, Settings, StreamSettings
-from eventlake.consumer import DatasetConsumer, Membership, drain
-from eventlake.consumer.window import window_path
+from eventlake.consumer import DatasetConsumer, drain
 from eventlake.lake import DEAD_LETTER_TABLE, Lake
 from eventlake.state import StateStore
 from eventlake.stream import envelope, open_stream
 from eventlake.stream.base import OutgoingRecord, ShardBatch
-from eventlake.stream.embedded import shard_ordinal
+from eventlake.stream.embedded import shard_id_for, shard_ordinal
 
 NOW_US = 1_795_000_000_000_000
 STREAM = "eventlake-events"
@@ -68,8 +66,8 @@ def event_ids(lake: Lake) -> list[str]:
 def test_a_window_saved_for_another_lake_is_not_trusted(
     settings: Settings,
 ) -> None:
-    """The window file is keyed by stream and membership only, and is trusted whenever its
-    positions are >= the table's watermark. Point the same EVENTLAKE_HOME/stream at a new lake
+    """A saved window was once keyed by stream and membership only, and trusted whenever its
+    positions were >= the table's watermark. Point the same EVENTLAKE_HOME/stream at a new lake
     (another namespace; likewise after deleting lake/ + catalog.db to rebuild the lake from the
     stream, or after a table rollback): the saved window holds every key, the new table's
     watermark is empty, nothing is re-learned and every event is dropped as a 'duplicate'."""
@@ -124,20 +122,21 @@ def test_relearning_reads_past_an_empty_page(settings: Settings, state: StateSto
     """A crash after a commit and before the window save: on start the consumer re-reads the
     committed records for their keys, but ``_relearn`` stops at the first empty read, so the
     window misses "b" and a client retry of "b" lands a second time."""
-    publish(settings, [event("a")])
+    publish(settings, [event("a")], shard=0)
     drain(settings, datasets=["events"])
-    path = window_path(settings, STREAM, Membership())
-    old = path.with_name("old-window")
-    shutil.copy(path, old)
-    publish(settings, [event("b")])
+    group, shard = "eventlake.events", shard_id_for(0)
+    old = state.load_window(group, STREAM, shard)
+    assert old is not None
+    publish(settings, [event("b")], shard=0)
     drain(settings, datasets=["events"])
-    shutil.copy(old, path)  # as if killed after committing "b", before saving the window
+    state.forget_windows(group, STREAM)
+    state.save_window(group, STREAM, shard, old)  # as if killed before saving after "b"
 
     stream = _KinesisLikeStream(open_stream(settings, "events"))
     consumer = DatasetConsumer(settings, Lake(settings), state, "events", stream=stream)  # type: ignore[arg-type]
     consumer.open()
     stream.empty_pages = False
-    publish(settings, [event("b"), event("c")])  # the client retries "b"
+    publish(settings, [event("b"), event("c")], shard=0)  # the client retries "b"
     for _ in range(20):
         if consumer.poll_batch(wait=False) is None and len(event_ids(Lake(settings))) >= 3:
             break
@@ -153,12 +152,13 @@ def test_a_new_window_size_rebuilds_the_window(settings: Settings) -> None:
     EVENTLAKE_DEDUP_WINDOW has no effect once a window was saved."""
     small = settings.model_copy(deep=True)
     small.dedup_window = 5
-    publish(small, [event(f"e{i}") for i in range(10)])
+    publish(small, [event(f"e{i}") for i in range(10)], shard=0)
     drain(small, datasets=["events"])
 
     large = settings.model_copy(deep=True)
     large.dedup_window = 1_000
-    publish(large, [event("e0")])  # a retry, well within the configured 1,000 keys
+    # A retry, well within the configured 1,000 keys, routed to e0's shard (as the API does).
+    publish(large, [event("e0")], shard=0)
     drain(large, datasets=["events"])
     ids = event_ids(Lake(large))
     assert ids.count("e0") == 1, f"e0 landed {ids.count('e0')} times"

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from eventlake.config import Settings
-from eventlake.consumer import Membership, consume, position_key
+from eventlake.consumer import consume, position_key
 from eventlake.lake import Lake
 from eventlake.state import open_state
 from eventlake.stream import envelope
@@ -116,7 +116,6 @@ def test_children_are_read_only_after_their_parent_is_read_to_its_end(
     report = consume(
         settings,
         datasets=["events"],
-        membership=Membership(),
         until_caught_up=True,
         lake=lake,
         state=state,

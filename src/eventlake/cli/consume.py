@@ -1,6 +1,5 @@
 """``eventlake consume``: the streams into the lake, exactly once."""
 
-import re
 from typing import Annotated
 
 import typer
@@ -16,16 +15,6 @@ from eventlake.cli.common import (
 )
 
 
-def _parse_member(value: str) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d{1,4})/(\d{1,4})", value)
-    if match is None or not 0 <= int(match[1]) < int(match[2]):
-        raise typer.BadParameter(
-            f"{value!r} is not INDEX/COUNT with 0 <= INDEX < COUNT (e.g. 0/2 and 1/2)",
-            param_hint="'--member'",
-        )
-    return int(match[1]), int(match[2])
-
-
 def consume(
     dataset: Annotated[
         list[str] | None,
@@ -35,14 +24,12 @@ def consume(
         bool,
         typer.Option("--until-caught-up", help="Stop once every shard is read (batch runs)."),
     ] = False,
-    member: Annotated[
-        str,
-        typer.Option(help="This consumer's share of the shards, INDEX/COUNT (0/2 and 1/2)."),
-    ] = "0/1",
 ) -> None:
     """Read the streams, run the Rust core, commit to the lake exactly once.
 
-    Runs until SIGTERM or Ctrl-C (the batch in hand is committed first), or with
+    Joins the dataset's consumers: the shards are shared by leases in the state database, so
+    start as many as needed, on any machine that shares it (PostgreSQL). Runs until SIGTERM or
+    Ctrl-C (the batch in hand is committed first, the leases given back), or with
     --until-caught-up until every shard is read."""
     import signal
     import threading
@@ -51,7 +38,6 @@ def consume(
 
     settings = load_settings()
     require_extras("eventlake consume", *backend_extras(settings))
-    index, count = _parse_member(member)
     for name in dataset or ():
         if name not in DATASETS:
             raise typer.BadParameter(
@@ -60,7 +46,7 @@ def consume(
             )
     # The consumer brings the lake (pyiceberg, pyarrow, pandas): loaded once the arguments are
     # known to be good, so that a usage error is reported in a fraction of a second.
-    from eventlake.consumer import BatchReport, Membership
+    from eventlake.consumer import BatchReport
     from eventlake.consumer import consume as consume_streams
     from eventlake.stream.base import StreamError
 
@@ -83,7 +69,7 @@ def consume(
         )
 
     console.print(
-        f"consuming {', '.join(dataset or DATASETS)} as member {index}/{count} "
+        f"consuming {', '.join(dataset or DATASETS)} with the other consumers "
         f"({'until caught up' if until_caught_up else 'until stopped'})",
         highlight=False,
     )
@@ -91,7 +77,6 @@ def consume(
         report = consume_streams(
             settings,
             datasets=dataset or None,
-            membership=Membership(index, count),
             until_caught_up=until_caught_up,
             stop=stop,
             on_batch=show,

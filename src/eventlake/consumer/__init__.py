@@ -1,13 +1,13 @@
 """The consumer: read the stream, run the Rust core, commit to the lake exactly once.
 
 ``consumer`` is one dataset's loop (read, process, commit), ``service`` runs the datasets'
-loops until stopped or drained, ``window`` keeps the deduplication window between runs,
-``membership`` says which shards a consumer of a group reads, ``dead_letters`` builds the rows
-for whole records it cannot process, ``reports`` says what it did.
+loops until stopped or drained, ``leases`` says which shards a consumer of a group reads,
+``window`` keeps each shard's deduplication window across owners, ``dead_letters`` builds the
+rows for whole records it cannot process, ``reports`` says what it did.
 """
 
-from eventlake.consumer.consumer import DatasetConsumer
-from eventlake.consumer.membership import Membership, position_key
+from eventlake.consumer.consumer import DatasetConsumer, position_key
+from eventlake.consumer.leases import LeaseCoordinator
 from eventlake.consumer.reports import BatchReport, DrainReport
 from eventlake.consumer.service import consume, drain
 
@@ -15,7 +15,7 @@ __all__ = [
     "BatchReport",
     "DatasetConsumer",
     "DrainReport",
-    "Membership",
+    "LeaseCoordinator",
     "consume",
     "drain",
     "position_key",

@@ -10,16 +10,21 @@ Three pieces of state have to agree after a crash, and the order of writes makes
 1. dead-letter rows are committed first, under the same positions, with the dead-letter
    table's own watermark; on a replay, rejections of records at or below it are dropped;
 2. then the rows, whose watermark is where reading resumes;
-3. then, lazily, the deduplication window, saved with the positions it has seen. On start the
-   window is loaded and the records between its positions and the table's watermark (committed,
-   but not in the saved window) are read again to re-learn their keys, without committing. A
-   missing window file is rebuilt the same way from the oldest record the stream retains.
+3. then, lazily, each shard's deduplication window, saved in the state database with the
+   position it has seen (``window``). Whoever reads the shard next loads it, and re-reads the
+   records between its position and the table's watermark (committed, but not in the saved
+   window) to re-learn their keys, without committing. A missing window is rebuilt the same way
+   from the oldest record the stream retains.
 
 The window never holds a key from a record that is not committed, because a failed commit
 throws the in-memory window away and starts over from the lake (``poll_batch``).
 
-Several consumers split a dataset's shards by a stable hash (``Membership``); a child shard
-after a reshard is read only once its parents are read to their end, by whichever consumer.
+Any number of consumers share a dataset's shards through leases in the state database
+(``leases``): a consumer reads only the shards it holds, drops a shard (its reader, window and
+pending records) when its lease is lost, and takes over a shard with its saved window. A child
+shard after a reshard is taken only once its parents are read to their end, and starts from
+their windows. A consumer that lost a lease and commits anyway (paused between its check and
+its commit) commits nothing: the lake's watermark holds the new owner's positions.
 """
 
 from __future__ import annotations
@@ -40,9 +45,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from eventlake.config import ConsumerSettings, Settings
 from eventlake.consumer.dead_letters import raw_excerpt, whole_record_rejection
-from eventlake.consumer.membership import ALONE, Membership, position_key
+from eventlake.consumer.leases import LeaseCoordinator
 from eventlake.consumer.reports import BatchReport
-from eventlake.consumer.window import WindowFile, window_path
+from eventlake.consumer.window import ShardWindow, WindowStore
 from eventlake.contracts import load_contract
 from eventlake.lake import watermark
 from eventlake.lake.writer import (
@@ -60,9 +65,14 @@ from eventlake.stream.base import ShardInfo, ShardReader, Stream, StreamRecord
 
 log = logging.getLogger(__name__)
 
-# How often the window is written to disk; the replay on start covers the rest.
+# How often a shard's window is saved (after a commit, and always when the shard is finished
+# or given back); whoever reads the shard next re-learns the records committed since.
 SAVE_WINDOW_EVERY_SECONDS = 30.0
-SHARD_REFRESH_SECONDS = 10.0
+
+
+def position_key(stream_name: str, shard_id: str) -> str:
+    """The key a shard's position has in a table's watermark (``eventlake.lake.watermark``)."""
+    return f"stream:{stream_name}/{shard_id}"
 
 
 @dataclass
@@ -81,10 +91,32 @@ class _Pending:
     dead_lettered: int = 0
     duplicates: int = 0
 
+    # The same, per shard position key: what is left out when a shard's lease is lost.
+    parts: dict[str, _Pending] = field(default_factory=dict)
+
     def saw(self, key: str, sequence_number: int) -> None:
         self.first.setdefault(key, sequence_number)
         self.last[key] = sequence_number
         self.records += 1
+
+    def without(self, keys: set[str]) -> _Pending:
+        """This batch without the parts of the shards ``keys`` (their leases were lost)."""
+        kept = _Pending()
+        for key, part in self.parts.items():
+            if key in keys:
+                continue
+            kept.parts[key] = part
+            for f in dataclasses.fields(part):
+                if f.name == "parts":
+                    continue
+                mine, theirs = getattr(kept, f.name), getattr(part, f.name)
+                if isinstance(mine, list):
+                    mine.extend(theirs)
+                elif isinstance(mine, (dict, set)):
+                    mine.update(theirs)
+                else:
+                    setattr(kept, f.name, mine + theirs)
+        return kept
 
     @property
     def nbytes(self) -> int:
@@ -107,6 +139,7 @@ class _Prepared:
     job_id: str = ""
     source: str = ""
     dead_letters: pa.Table | None = None
+    part: tuple[str, int | None, int] = ("", None, 1)  # JobProgress's shard, sequence, parts
 
 
 @dataclass
@@ -119,7 +152,7 @@ class _Processed:
 
 
 class DatasetConsumer:
-    """Consumes one dataset's stream (its shards owned by ``membership``) into its table."""
+    """Consumes the shards of one dataset's stream it holds a lease on into its table."""
 
     def __init__(
         self,
@@ -128,100 +161,109 @@ class DatasetConsumer:
         state: StateStore,
         dataset: str,
         *,
-        membership: Membership = ALONE,
         stream: Stream | None = None,
+        worker_id: str | None = None,
     ) -> None:
         self.settings = settings
         self.lake = lake
         self.state = state
         self.dataset = dataset
-        self.membership = membership
         self.contract = load_contract(dataset)
         self.schema = self.contract.arrow_schema()
         self.stream = stream or open_stream(settings, dataset)
-        self.consumer_name = f"{os.uname().nodename}:{os.getpid()}:{membership.label}"
-        self._window_file = WindowFile(window_path(settings, self.stream.name, membership))
+        # The consumer group: the lake table, so that two lakes fed by one stream do not share.
+        self.group = f"{settings.lake.namespace}.{dataset}"
+        self._leases = LeaseCoordinator(
+            state,
+            group=self.group,
+            stream=self.stream.name,
+            settings=settings.consumer,
+            worker_id=worker_id,
+        )
+        self.consumer_name = self._leases.worker_id
+        self._windows: dict[str, ShardWindow] = {}
+        self._window_store: WindowStore | None = None
+        self._window_saved: dict[str, tuple[float, int]] = {}  # when, and at which position
         self._readers: dict[str, ShardReader] = {}
         self._shards: dict[str, ShardInfo] = {}
         self._finished: set[str] = set()
         self._behind: dict[str, int | None] = {}
         self._rows_watermark: dict[str, int] = {}
         self._dead_letter_watermark: dict[str, int] = {}
-        self._window = data_processor_rs.Deduplicator(settings.dedup_window)
-        self._window_saved_at = 0.0
-        self._shards_listed_at = 0.0
         self._table_uuid = ""
         self._read_to: dict[str, int] = {}  # the last sequence number read, per shard
         self._pool = ThreadPoolExecutor(
             max_workers=min(4, os.cpu_count() or 1), thread_name_prefix=f"core-{dataset}"
         )
-        # False until open() has loaded and caught up the window and placed the readers at the
-        # lake's watermark, and again after any failure in a batch.
+        # False until open() has taken its leases, loaded and caught up their windows and placed
+        # the readers at the lake's watermark, and again after any failure in a batch.
         self._ready = False
 
     # --- start and restart ------------------------------------------------------------------
 
     def open(self) -> None:
-        """Create what is missing, load the window, catch it up, open a reader per shard."""
+        """Create what is missing, take leases, and for each shard held load its window, catch
+        it up and open a reader at the lake's watermark."""
         self._invalidate()
         self.stream.ensure()
         self.lake.ensure_dataset(self.contract)
         self.lake.ensure_dead_letter()
-        self._readers.clear()
         self._finished.clear()
         self._table_uuid = str(self.lake.table(self.dataset).metadata.table_uuid)
+        self._window_store = WindowStore(
+            self.state, self.group, self.stream.name, self._table_uuid, self.settings.dedup_window
+        )
         self._rows_watermark = self.lake.watermark(self.dataset)
         self._dead_letter_watermark = self.lake.watermark(DEAD_LETTER_TABLE)
         self._refresh_shards(force=True)
-        saved = self._load_window()
-        for shard_id in self._shards:
-            if self._owns(shard_id):
-                self._relearn(shard_id, saved)
         self._ready = True
 
     def _invalidate(self) -> None:
-        """Forget everything not committed: the window (it may hold keys of records that did
-        not land; saving it would turn them into false duplicates after a restart) and the
-        readers' positions (past records that did not land). The next poll starts again from
-        the lake."""
+        """Forget everything not committed: the windows (they may hold keys of records that
+        did not land; saving them would turn them into false duplicates) and the readers'
+        positions (past records that did not land). The leases are kept: the next poll starts
+        their shards again from the lake."""
         self._ready = False
-        self._window = data_processor_rs.Deduplicator(self.settings.dedup_window)
+        self._windows.clear()
         self._readers.clear()
         self._read_to.clear()
 
     def _key(self, shard_id: str) -> str:
         return position_key(self.stream.name, shard_id)
 
-    def _load_window(self) -> dict[str, int] | None:
-        """Adopt the saved window when it can be trusted (see ``WindowFile.load``); the
-        positions it covers, or None when it is rebuilt from the stream."""
-        loaded = self._window_file.load(
-            table_uuid=self._table_uuid,
-            capacity=self.settings.dedup_window,
-            committed=self._rows_watermark,
-        )
-        if loaded is None:
-            return None
-        self._window, positions = loaded
-        return positions
+    def _adopt(self, shard_id: str) -> None:
+        """Start reading a shard just taken (or held across a restart): its window, caught
+        up, with its ancestors' (a reshard's children), and a reader at the watermark."""
+        inherited = [self._caught_up(a, []).own for a in self._ancestors(shard_id)]
+        self._windows[shard_id] = self._caught_up(shard_id, inherited)
+        committed = self._rows_watermark.get(self._key(shard_id))
+        self._readers[shard_id] = self.stream.reader(shard_id, committed)
+        self._read_to[shard_id] = committed or 0
 
-    def _save_window(self) -> None:
-        """Save the window with the positions it has seen. Only called right after a commit,
-        when both agree."""
-        positions = {
-            key: value
-            for key, value in self._rows_watermark.items()
-            if key.startswith(position_key(self.stream.name, ""))
-        }
-        self._window_file.save(self._window, table_uuid=self._table_uuid, positions=positions)
-        self._window_saved_at = time.monotonic()
+    def _ancestors(self, shard_id: str) -> list[str]:
+        """The shard's listed parents, grandparents…, nearest first."""
+        found: list[str] = []
+        frontier = list(self._shards[shard_id].parent_shard_ids)
+        while frontier:
+            parent = frontier.pop(0)
+            if parent in self._shards and parent not in found:
+                found.append(parent)
+                frontier.extend(self._shards[parent].parent_shard_ids)
+        return found
 
-    def _relearn(self, shard_id: str, saved: dict[str, int] | None) -> None:
-        """Re-read the committed records the saved window has not seen, for their keys (and
-        for their jobs' status, in case the crash came before it was recorded)."""
+    def _caught_up(
+        self, shard_id: str, inherited: list[data_processor_rs.Deduplicator]
+    ) -> ShardWindow:
+        """The shard's saved window, when it can be trusted (``WindowStore.load``), then the
+        committed records it has not seen, re-read for their keys (and for their jobs'
+        status, in case a crash came before it was recorded), without committing."""
+        assert self._window_store is not None
         key = self._key(shard_id)
         committed = self._rows_watermark.get(key)
-        seen = None if saved is None else saved.get(key)
+        own, seen = self._window_store.load(shard_id, committed)
+        window = ShardWindow(own, inherited)
+        if seen is not None:
+            self._window_saved[shard_id] = (time.monotonic(), seen)
         if committed is not None and (seen is None or seen < committed):
             reader = self.stream.reader(shard_id, seen)
             relearned = empty_pages = 0
@@ -231,7 +273,7 @@ class DatasetConsumer:
                 batch = reader.read(self.settings.consumer.read_limit)
                 records = [r for r in batch.records if r.sequence_number <= committed]
                 done = len(records) < len(batch.records)
-                for processed in self._process(records):
+                for processed in self._process(records, window):
                     if processed.job is not None:
                         jobs.append(processed.job)
                 relearned += len(records)
@@ -243,59 +285,97 @@ class DatasetConsumer:
             self.state.record_processed(jobs)
             if relearned:
                 log.info("%s: re-learned the keys of %d committed records", key, relearned)
-        self._readers[shard_id] = self.stream.reader(shard_id, committed)
-        self._read_to[shard_id] = committed or 0
+        return window
 
-    # --- shards -----------------------------------------------------------------------------
-
-    def _refresh_shards(self, *, force: bool = False) -> None:
+    def _save_windows(self, *, force: bool = False) -> None:
+        """Save the windows of the shards held whose committed position moved. Only called
+        right after a commit (or when nothing is pending), when windows and lake agree."""
+        assert self._window_store is not None
         now = time.monotonic()
-        if not force and now - self._shards_listed_at < SHARD_REFRESH_SECONDS:
-            return
+        for shard_id, window in self._windows.items():
+            position = self._rows_watermark.get(self._key(shard_id))
+            saved_at, saved = self._window_saved.get(shard_id, (-SAVE_WINDOW_EVERY_SECONDS, None))
+            if position is None or position == saved:
+                continue
+            if force or now - saved_at >= SAVE_WINDOW_EVERY_SECONDS:
+                self._window_store.save(shard_id, window.own, position)
+                self._window_saved[shard_id] = (now, position)
+
+    # --- shards and leases ------------------------------------------------------------------
+
+    def _refresh_shards(self, *, force: bool = False) -> set[str]:
+        """When due (or forced): list the shards, renew and take leases (``LeaseCoordinator``),
+        adopt the shards taken and drop the ones lost. The shards lost."""
+        if not force and not self._leases.due():
+            return set()
         self._shards = {s.shard_id: s for s in self.stream.shards()}
-        self._shards_listed_at = now
+        lost = self._leases.refresh(list(self._shards.values()))
+        self._drop(lost)
+        new = [s for s in self._leases.held if s not in self._readers and s in self._shards]
+        if new:
+            # Another consumer may have committed these shards since this one last looked.
+            self._rows_watermark = watermark.merge(
+                self._rows_watermark, self.lake.watermark(self.dataset)
+            )
+            self._dead_letter_watermark = watermark.merge(
+                self._dead_letter_watermark, self.lake.watermark(DEAD_LETTER_TABLE)
+            )
+            for shard_id in new:
+                self._adopt(shard_id)
+        return lost
 
-    def _parent_done(self, parent_id: str) -> bool:
-        if parent_id in self._finished or parent_id not in self._shards:
-            return True  # read to its end, or expired from the stream
-        if self._owns(parent_id):
-            return False  # this consumer reads it; it is done when it says so
-        # Another consumer reads it: done when nothing is left after the table's watermark.
-        after = self.lake.watermark(self.dataset).get(self._key(parent_id))
-        probe = self.stream.reader(parent_id, after).read(1)
-        if not probe.records and probe.at_end:
-            self._finished.add(parent_id)
-            return True
-        return False
+    def _drop(self, shard_ids: set[str]) -> None:
+        """Forget shards whose lease was lost: their reader and their window (it may hold keys
+        of records that this consumer read and will not commit)."""
+        for shard_id in shard_ids:
+            self._readers.pop(shard_id, None)
+            self._windows.pop(shard_id, None)
+            self._read_to.pop(shard_id, None)
+            self._behind.pop(shard_id, None)
+            self._window_saved.pop(shard_id, None)
 
-    def _owns(self, shard_id: str) -> bool:
-        return self.membership.owns(shard_id, self._shards)
+    def _keep_leased(self, pending: _Pending, *, renew: bool = False) -> _Pending:
+        """``pending`` without the records of shards whose lease was lost (renewed when due,
+        or now: right before a commit)."""
+        lost = self._leases.renew() if renew else self._refresh_shards()
+        if not lost:
+            return pending
+        self._drop(lost)
+        log.info("%s: dropped the pending records of %s", self.dataset, ", ".join(sorted(lost)))
+        return pending.without({self._key(s) for s in lost})
+
+    def _finish(self, shard_ids: set[str]) -> None:
+        """Shards read to their end, all committed: save their windows (their children start
+        from them) and mark their leases finished; a refresh soon takes the children."""
+        shard_ids = shard_ids & set(self._readers)
+        if not shard_ids:
+            return
+        self._save_windows(force=True)
+        for shard_id in sorted(shard_ids):
+            self._leases.finish(shard_id)
+        self._finished |= shard_ids
+        self._drop(shard_ids)
 
     def _readable(self) -> list[str]:
-        readable = []
-        for shard_id, info in self._shards.items():
-            if shard_id in self._finished or not self._owns(shard_id):
-                continue
-            if all(self._parent_done(p) for p in info.parent_shard_ids):
-                if shard_id not in self._readers:
-                    self._readers[shard_id] = self.stream.reader(
-                        shard_id, self._rows_watermark.get(self._key(shard_id))
-                    )
-                readable.append(shard_id)
-        return readable
+        return [s for s in self._readers if s not in self._finished]
+
+    def waiting_for_shards(self) -> bool:
+        """Whether a readable shard is held by no live consumer yet (a drain waits for it: a
+        killed consumer's lease expires, or a finished parent's child is about to be taken)."""
+        return bool(self._leases.unclaimed) or self._leases.due()
 
     # --- one record -------------------------------------------------------------------------
 
-    def _process(self, records: Sequence[StreamRecord]) -> list[_Processed]:
-        """Run the core on stream records (one per accepted request), in their order. The
-        stateless steps run on a thread pool (the core releases the GIL); the window, which
-        depends on order, is applied one record after the other. Never raises for bad data:
-        what cannot be read becomes a dead-letter row."""
+    def _process(self, records: Sequence[StreamRecord], window: ShardWindow) -> list[_Processed]:
+        """Run the core on one shard's stream records, in their order. The stateless steps run
+        on a thread pool (the core releases the GIL); the shard's window, which depends on
+        order, is applied one record after the other. Never raises for bad data: what cannot
+        be read becomes a dead-letter row."""
         if len(records) > 1:
             prepared = list(self._pool.map(self._prepare, records))
         else:
             prepared = [self._prepare(record) for record in records]
-        return [self._deduplicate(p) for p in prepared]
+        return [self._deduplicate(p, window) for p in prepared]
 
     def _prepare(self, record: StreamRecord) -> _Prepared:
         """Parse, validate and transform one record: everything but the window."""
@@ -330,19 +410,23 @@ class DatasetConsumer:
             raw = raw_excerpt(body)
             reason = getattr(error, "reason", "unreadable_body")
             rows = whole_record_rejection(reason, str(error), raw)
-            job = JobProgress(env.job_id, 0, 1, 0, None, self.dataset, 1, env.source)
+            part = (record.shard_id, record.sequence_number, env.parts)
+            job = JobProgress(env.job_id, 0, 1, 0, None, self.dataset, 1, env.source, *part)
             dead = self._dead_letter(rows, env.job_id, env.source, received_at)
             return _Prepared(final=_Processed(None, dead, job, 1, 0))
         dead = None
         if batch.num_rejected:
             dead = self._dead_letter(batch.rejected, env.job_id, env.source, received_at)
-        return _Prepared(batch=batch, job_id=env.job_id, source=env.source, dead_letters=dead)
+        part = (record.shard_id, record.sequence_number, env.parts)
+        return _Prepared(
+            batch=batch, job_id=env.job_id, source=env.source, dead_letters=dead, part=part
+        )
 
-    def _deduplicate(self, prepared: _Prepared) -> _Processed:
+    def _deduplicate(self, prepared: _Prepared, window: ShardWindow) -> _Processed:
         if prepared.final is not None:
             return prepared.final
         assert prepared.batch is not None
-        batch = self._window.deduplicate(prepared.batch)
+        batch = window.deduplicate(prepared.batch)
         job = JobProgress(
             prepared.job_id,
             len(batch),
@@ -352,6 +436,7 @@ class DatasetConsumer:
             self.dataset,
             batch.num_received,
             prepared.source,
+            *prepared.part,
         )
         return _Processed(
             batch.to_arrow(), prepared.dead_letters, job, batch.num_received, batch.num_duplicates
@@ -395,18 +480,22 @@ class DatasetConsumer:
                 self._behind[shard_id] = batch.behind
                 key = self._key(shard_id)
                 got = got or bool(batch.records)
-                for record, processed in zip(
-                    batch.records, self._process(batch.records), strict=True
-                ):
+                processed_records = self._process(batch.records, self._windows[shard_id])
+                for record, processed in zip(batch.records, processed_records, strict=True):
                     self._note_expired(pending, key, record)
                     self._add(pending, key, record, processed)
                 if batch.at_end:
-                    pending.finished.add(shard_id)
+                    for target in (pending, pending.parts.setdefault(key, _Pending())):
+                        target.finished.add(shard_id)
                 if pending.full(limits):
                     break
+            # The heartbeat, when due: a shard lost meanwhile leaves the batch.
+            pending = self._keep_leased(pending)
             if not pending.records:
                 # Nothing to commit; shards read to their end with nothing left are done.
-                self._finished |= pending.finished
+                self._finish(pending.finished)
+                if self._leases.held:
+                    self._save_windows()
                 return None
             stopping = stop is not None and stop.is_set()
             late = time.monotonic() - started >= limits.max_batch_seconds
@@ -419,6 +508,11 @@ class DatasetConsumer:
                 if not wait:
                     break
                 time.sleep(limits.poll_seconds)
+        # Only what this consumer still holds, as of now (the lake judges a commit that races
+        # a takeover: see the module doc).
+        pending = self._keep_leased(pending, renew=True)
+        if not pending.records:
+            return None
         return self._commit(pending, started)
 
     def _note_expired(self, pending: _Pending, key: str, record: StreamRecord) -> None:
@@ -437,23 +531,26 @@ class DatasetConsumer:
         log.error("%s: %s", self.dataset, message)
         rows = whole_record_rejection("expired_in_stream", message, "")
         dead = self._dead_letter(rows, "", f"stream:{record.shard_id}", record.arrived_at)
-        pending.dead_letters.append((key, record.sequence_number, dead))
-        pending.dead_lettered += 1
+        for target in (pending, pending.parts.setdefault(key, _Pending())):
+            target.dead_letters.append((key, record.sequence_number, dead))
+            target.dead_lettered += 1
 
     def _add(
         self, pending: _Pending, key: str, record: StreamRecord, processed: _Processed
     ) -> None:
-        pending.saw(key, record.sequence_number)
-        pending.received += processed.received
-        pending.duplicates += processed.duplicates
-        if processed.rows is not None and processed.rows.num_rows:
-            pending.rows.append(processed.rows)
-            pending.landed += processed.rows.num_rows
-        if processed.dead_letters is not None:
-            pending.dead_letters.append((key, record.sequence_number, processed.dead_letters))
-            pending.dead_lettered += processed.dead_letters.num_rows
-        if processed.job is not None:
-            pending.jobs.append(processed.job)
+        # Into the batch and into its shard's part (what a lost lease takes out of the batch).
+        for target in (pending, pending.parts.setdefault(key, _Pending())):
+            target.saw(key, record.sequence_number)
+            target.received += processed.received
+            target.duplicates += processed.duplicates
+            if processed.rows is not None and processed.rows.num_rows:
+                target.rows.append(processed.rows)
+                target.landed += processed.rows.num_rows
+            if processed.dead_letters is not None:
+                target.dead_letters.append((key, record.sequence_number, processed.dead_letters))
+                target.dead_lettered += processed.dead_letters.num_rows
+            if processed.job is not None:
+                target.jobs.append(processed.job)
 
     def _commit(self, pending: _Pending, started: float) -> BatchReport:
         ranges = {
@@ -474,10 +571,9 @@ class DatasetConsumer:
             },
         )
         self._rows_watermark = watermark.advanced(self._rows_watermark, ranges)
-        self._finished |= pending.finished
         self._record(pending, commit)
-        if time.monotonic() - self._window_saved_at >= SAVE_WINDOW_EVERY_SECONDS:
-            self._save_window()
+        self._finish(pending.finished)
+        self._save_windows()
         landed = 0 if commit.skipped else pending.landed
         return BatchReport(
             self.dataset,
@@ -548,7 +644,14 @@ class DatasetConsumer:
         )
 
     def close(self) -> None:
-        """Save the window, when it agrees with the lake (the last batch was committed)."""
-        if self._ready:
-            self._save_window()
-        self._pool.shutdown()
+        """Save the windows, when they agree with the lake (the last batch was committed), and
+        give the leases back, so that the other consumers take the shards at once."""
+        try:
+            if self._ready:
+                self._save_windows(force=True)
+            self._leases.release()
+        except SQLAlchemyError:
+            log.exception("%s: could not save the windows or release the leases", self.dataset)
+        finally:
+            self._invalidate()
+            self._pool.shutdown()

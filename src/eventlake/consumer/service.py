@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 
 from eventlake.config import Settings
 from eventlake.consumer.consumer import DatasetConsumer
-from eventlake.consumer.membership import ALONE, Membership
 from eventlake.consumer.reports import BatchReport, DatasetReport, DrainReport
 from eventlake.contracts import DATASETS
 from eventlake.lake.writer import Lake
@@ -30,7 +29,6 @@ def consume(
     settings: Settings,
     *,
     datasets: Sequence[str] | None = None,
-    membership: Membership = ALONE,
     until_caught_up: bool = False,
     stop: threading.Event | None = None,
     on_batch: BatchCallback | None = None,
@@ -38,7 +36,11 @@ def consume(
     state: StateStore | None = None,
 ) -> DrainReport:
     """Consume the datasets' streams into the lake until ``stop`` is set (or, with
-    ``until_caught_up``, until every shard is idle). Commits in progress always finish."""
+    ``until_caught_up``, until every shard is idle). Commits in progress always finish.
+
+    Every consumer (thread or process, on any machine sharing the state database) takes its
+    share of the shards by lease; a drain (``until_caught_up``) also waits for shards nobody
+    live holds (a killed consumer's, until its lease expires)."""
     started = time.monotonic()
     lake = lake or Lake(settings)
     state = state or open_state(settings.state_database_url)
@@ -46,7 +48,7 @@ def consume(
     report = DrainReport()
     consumers = []
     for dataset in datasets or DATASETS:
-        consumer = DatasetConsumer(settings, lake, state, dataset, membership=membership)
+        consumer = DatasetConsumer(settings, lake, state, dataset)
         consumer.open()
         consumers.append(consumer)
         report.datasets[dataset] = DatasetReport(dataset)
@@ -74,7 +76,7 @@ def consume(
                 if on_batch is not None:
                     on_batch(batch)
             if idle:
-                if until_caught_up:
+                if until_caught_up and not any(c.waiting_for_shards() for c in consumers):
                     break
                 stop.wait(settings.consumer.poll_seconds)
     finally:

@@ -128,3 +128,36 @@ def processed_upsert(dialect: str) -> Any:
             "snapshot_id": sa.func.coalesce(insert.excluded.snapshot_id, jobs.c.snapshot_id),
         },
     )
+
+
+# --- consumer leases (``eventlake.state.leases``) -------------------------------------------
+
+# One row per shard a consumer group reads, as the Kinesis Client Library's lease table: at most
+# one owner at a time, enforced by conditional updates on ``counter`` (see ``leases``). The group
+# is the lake table the shard is consumed into, so two lakes reading one stream do not compete.
+shard_leases = sa.Table(
+    "shard_leases",
+    metadata,
+    sa.Column("consumer_group", sa.String(255), primary_key=True),
+    sa.Column("stream", sa.String(128), primary_key=True),
+    sa.Column("shard_id", sa.String(128), primary_key=True),
+    sa.Column("owner", sa.String(255)),  # the worker id; None when nobody holds it
+    sa.Column("counter", sa.BigInteger, nullable=False, default=0),  # +1 on every change
+    sa.Column("expires_at", sa.Float, nullable=False, default=0.0),  # epoch seconds
+    sa.Column("finished", sa.Boolean, nullable=False, default=False),  # read to its end
+)
+
+# Each shard's deduplication window as of a committed position, so that the next owner of the
+# shard (or of its children, after a reshard) starts from it.
+shard_windows = sa.Table(
+    "shard_windows",
+    metadata,
+    sa.Column("consumer_group", sa.String(255), primary_key=True),
+    sa.Column("stream", sa.String(128), primary_key=True),
+    sa.Column("shard_id", sa.String(128), primary_key=True),
+    sa.Column("table_uuid", sa.String(64), nullable=False),
+    sa.Column("position", sa.String(64), nullable=False),  # the last sequence number it saw
+    sa.Column("checksum", sa.BigInteger, nullable=False),  # CRC-32 of the window's bytes
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("saved_at", sa.Float, nullable=False),
+)

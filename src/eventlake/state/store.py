@@ -10,7 +10,8 @@ the consumers, in separate processes, read while one writes. Any SQLAlchemy URL 
 in production).
 
 ``StateStore`` is one object over the parts, each in its module: ``schema`` (the tables),
-``jobs``, ``idempotency``, ``progress`` (the consumer's), ``metrics``; ``runs`` records
+``jobs``, ``idempotency``, ``progress`` (the consumer's), ``leases`` (shards shared by
+consumers), ``metrics``; ``runs`` records
 pipeline runs as jobs. Close it, or use it as a context manager, to dispose of its engine::
 
     with StateStore(url) as state:
@@ -20,11 +21,12 @@ pipeline runs as jobs. Close it, or use it as a context manager, to dispose of i
 from __future__ import annotations
 
 from eventlake.state.idempotency import IdempotencyKeys
+from eventlake.state.leases import ShardLeases
 from eventlake.state.metrics import Metrics
 from eventlake.state.progress import ConsumerProgress
 
 
-class StateStore(Metrics, ConsumerProgress, IdempotencyKeys):
+class StateStore(Metrics, ConsumerProgress, IdempotencyKeys, ShardLeases):
     """The job state database: jobs and runs, idempotency keys, consumer progress, metrics."""
 
 

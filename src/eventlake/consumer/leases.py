@@ -1,0 +1,171 @@
+"""Which shards this consumer reads: leases in the state database, shared by every consumer of
+a dataset (``eventlake.state.leases``), as the Kinesis Client Library's lease coordinator.
+
+On each refresh (every ``consumer.lease_renew_seconds``) a coordinator lists the shards,
+creates the missing lease rows, renews its own leases (the heartbeat), takes unowned and
+expired ones, and takes its fair share from the others: ceil(readable shards / live workers),
+a worker being live while it holds an unexpired lease. Like the KCL, it steals at most one
+lease per refresh, and only from a worker holding more than its share, so that consumers
+joining or leaving move a few shards rather than all of them. A child shard is taken only once
+its parents are finished (read to their end and committed): the keys of one partition are
+read in order across a reshard.
+
+A lease can be lost at any time (expired during a long pause, stolen): ``held`` is what this
+worker may read, as of its last renewal. The consumer drops a lost shard's reader and pending
+records; if it commits them anyway (paused between its check and its commit), the lake's
+watermark skips what the new owner already committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import time
+import uuid
+
+from eventlake.config import ConsumerSettings
+from eventlake.state import StateStore
+from eventlake.state.leases import Lease
+from eventlake.stream import ordered_shards
+from eventlake.stream.base import ShardInfo
+
+log = logging.getLogger(__name__)
+
+
+def new_worker_id() -> str:
+    """Unique per consumer: host, process, and a random part (two consumers of one process)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class LeaseCoordinator:
+    """One worker's leases on one stream's shards, for one consumer group (the lake table)."""
+
+    def __init__(
+        self,
+        state: StateStore,
+        *,
+        group: str,
+        stream: str,
+        settings: ConsumerSettings,
+        worker_id: str | None = None,
+    ) -> None:
+        self.state = state
+        self.group = group
+        self.stream = stream
+        self.settings = settings
+        self.worker_id = worker_id or new_worker_id()
+        self.held: dict[str, Lease] = {}
+        self.finished: set[str] = set()
+        self.unclaimed: set[str] = set()
+        self.refreshed_at = -math.inf
+        self.renewed_at = -math.inf
+
+    # --- the heartbeat ------------------------------------------------------------------------
+
+    def due(self) -> bool:
+        return time.monotonic() - self.refreshed_at >= self.settings.lease_renew_seconds
+
+    def renew(self) -> set[str]:
+        """Renew every lease held; the shards lost since the last renewal."""
+        lost = set()
+        for shard_id, lease in list(self.held.items()):
+            renewed = self.state.renew_lease(
+                self.group, self.stream, lease, self.settings.lease_seconds
+            )
+            if renewed is None:
+                log.info("%s: lost the lease on %s/%s", self.worker_id, self.stream, shard_id)
+                del self.held[shard_id]
+                lost.add(shard_id)
+            else:
+                self.held[shard_id] = renewed
+        self.renewed_at = time.monotonic()
+        return lost
+
+    def renew_if_due(self) -> set[str]:
+        """Renew when a third of the renew interval has passed: cheap to call often (e.g.
+        right before a commit, to drop what was lost meanwhile)."""
+        if time.monotonic() - self.renewed_at >= self.settings.lease_renew_seconds / 3:
+            return self.renew()
+        return set()
+
+    # --- taking shards ------------------------------------------------------------------------
+
+    def refresh(self, shards: list[ShardInfo]) -> set[str]:
+        """Renew, then take unowned, expired and fair-share leases. The shards lost."""
+        lost = self.renew()
+        self.refreshed_at = time.monotonic()
+        listed = {shard.shard_id for shard in shards}
+        self.state.ensure_leases(self.group, self.stream, listed)
+        leases = self.state.leases(self.group, self.stream)
+        self.finished = {s for s, lease in leases.items() if lease.finished}
+        for shard_id in [s for s in self.held if s in self.finished]:
+            del self.held[shard_id]  # finished by this worker, or by a twin before it lost it
+        now = time.time()
+        # Readable: not finished, and every parent finished or gone (expired from the stream).
+        readable = [
+            shard.shard_id
+            for shard in ordered_shards(shards)
+            if shard.shard_id not in self.finished
+            and all(p in self.finished or p not in listed for p in shard.parent_shard_ids)
+        ]
+        live = {self.worker_id} | {
+            lease.owner
+            for lease in leases.values()
+            if lease.owner is not None and not lease.finished and not lease.expired(now)
+        }
+        target = math.ceil(len(readable) / len(live)) if readable else 0
+        for shard_id in readable:
+            if len(self.held) >= target:
+                break
+            lease = leases[shard_id]
+            if lease.owner != self.worker_id and lease.expired(now):
+                self._take(lease)
+        if len(self.held) < target:
+            self._steal_one(readable, leases, target, now)
+        # What nobody live holds yet: a drain waits until someone (maybe this worker) takes it.
+        self.unclaimed = {s for s in readable if s not in self.held and leases[s].expired(now)}
+        return lost
+
+    def _take(self, lease: Lease) -> bool:
+        taken = self.state.take_lease(
+            self.group, self.stream, lease, self.worker_id, self.settings.lease_seconds
+        )
+        if taken is None:
+            return False  # another worker was quicker
+        log.info(
+            "%s: took %s/%s (from %s)", self.worker_id, self.stream, lease.shard_id, lease.owner
+        )
+        self.held[lease.shard_id] = taken
+        return True
+
+    def _steal_one(
+        self, readable: list[str], leases: dict[str, Lease], target: int, now: float
+    ) -> None:
+        """Take one lease from the most loaded worker, if it holds more than its share."""
+        by_owner: dict[str, list[Lease]] = {}
+        for shard_id in readable:
+            lease = leases[shard_id]
+            if lease.owner not in (None, self.worker_id) and not lease.expired(now):
+                by_owner.setdefault(lease.owner, []).append(lease)
+        if not by_owner:
+            return
+        _, owned = max(sorted(by_owner.items()), key=lambda item: len(item[1]))
+        if len(owned) > target:
+            self._take(owned[-1])  # its newest shard in the order: parents stay where they are
+
+    # --- giving shards back -------------------------------------------------------------------
+
+    def finish(self, shard_id: str) -> None:
+        """The shard is read to its end and committed: done for good, its children readable."""
+        lease = self.held.pop(shard_id, None)
+        if lease is not None and self.state.finish_lease(self.group, self.stream, lease):
+            self.finished.add(shard_id)
+        self.refreshed_at = -math.inf  # its children are readable: take them on the next poll
+
+    def release(self) -> None:
+        """Give every lease back (a clean shutdown): the others take them at once."""
+        for lease in self.held.values():
+            self.state.release_lease(self.group, self.stream, lease)
+        self.held.clear()
