@@ -28,6 +28,15 @@ Published = Callable[..., list[tuple[Envelope, bytes]]]
 URL = "/api/v1/ingest?dataset=events"
 
 
+@pytest.fixture
+def one_shard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A one-shard stream, for tests that read a request back as ONE stream record (with
+    more shards a request is one record per shard its events hash to: tests/api/
+    test_routing.py)."""
+    monkeypatch.setenv("EVENTLAKE_STREAM__BACKEND__SHARDS", "1")
+    get_settings.cache_clear()
+
+
 def post(
     client: TestClient,
     auth: dict[str, str],
@@ -347,6 +356,7 @@ def _validate(body: bytes, body_format: str) -> data_processor_rs.ValidatedBatch
         ("application/x-ndjson", ndjson, "ndjson"),
     ],
 )
+@pytest.mark.usefixtures("one_shard")
 def test_json_records_without_an_event_id_get_one(
     client: TestClient,
     auth: dict[str, str],
@@ -380,6 +390,7 @@ def test_a_single_json_object_without_an_event_id_gets_one(
     assert len(json.loads(body)["event_id"]) == 32
 
 
+@pytest.mark.usefixtures("one_shard")
 def test_csv_without_an_event_id_column_gets_one(
     client: TestClient, auth: dict[str, str], published: Published
 ) -> None:
@@ -393,6 +404,7 @@ def test_csv_without_an_event_id_column_gets_one(
     assert rows[0]["event_id"] != rows[1]["event_id"]
 
 
+@pytest.mark.usefixtures("one_shard")
 def test_csv_empty_event_id_cells_are_filled(
     client: TestClient, auth: dict[str, str], published: Published
 ) -> None:
@@ -495,6 +507,7 @@ def test_a_malformed_idempotency_key_is_400(
 # --- a stream with a record size limit (Kinesis: 1 MiB) -------------------------------------
 
 
+@pytest.mark.usefixtures("one_shard")
 def test_a_batch_too_large_for_a_stream_record_is_gzipped_or_refused(
     client: TestClient, auth: dict[str, str], published: Published
 ) -> None:
@@ -516,6 +529,7 @@ def test_a_batch_too_large_for_a_stream_record_is_gzipped_or_refused(
     assert len(published("events")) == 1
 
 
+@pytest.mark.usefixtures("one_shard")
 def test_large_batches_travel_gzipped_when_configured(
     make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -56,6 +56,19 @@ class Stage(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
+class JobPart(BaseModel):
+    """One stream record of an ingest job: the records of the request one shard owns."""
+
+    shard_id: str
+    sequence_number: str
+    records: int | None = Field(default=None, description="Records of the request in it.")
+    status: Literal["published", "committed"]
+    landed: int | None = None
+    dead_lettered: int | None = None
+    duplicates: int | None = None
+    snapshot_id: str | None = None
+
+
 class JobStatus(BaseModel):
     job_id: str
     kind: Literal["ingest", "run"]
@@ -72,6 +85,11 @@ class JobStatus(BaseModel):
     dead_lettered: int | None = None
     duplicates: int | None = None
     snapshot_id: str | None = None
+    parts: list[JobPart] | None = Field(
+        default=None,
+        description="An ingest job's stream records, one per shard owning some of its events "
+        "(the first is the published stage's shard and sequence number).",
+    )
     result: dict[str, Any] | None = Field(default=None, description="What a run reported.")
     error: str | None = None
 
@@ -95,9 +113,24 @@ class JobStatus(BaseModel):
             dead_lettered=job["dead_lettered"],
             duplicates=job["duplicates"],
             snapshot_id=job["snapshot_id"],
+            parts=None if is_run else [_part(part) for part in job.get("parts", [])],
             result=detail.get("result") if is_run else None,
             error=job["error"],
         )
+
+
+def _part(part: dict[str, Any]) -> JobPart:
+    committed = part["committed_at"] is not None
+    return JobPart(
+        shard_id=part["shard_id"],
+        sequence_number=part["sequence_number"],
+        records=part["records"],
+        status="committed" if committed else "published",
+        landed=part["landed"] if committed else None,
+        dead_lettered=part["dead_lettered"] if committed else None,
+        duplicates=part["duplicates"] if committed else None,
+        snapshot_id=part["snapshot_id"],
+    )
 
 
 def _time(seconds: float) -> datetime:

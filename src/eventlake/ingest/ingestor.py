@@ -18,7 +18,7 @@ import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
 
 from eventlake.config import KinesisStreamSettings, Settings
-from eventlake.ingest import event_ids
+from eventlake.ingest import event_ids, routing
 from eventlake.ingest.errors import (
     BadBodyError,
     DependencyUnavailableError,
@@ -34,7 +34,7 @@ from eventlake.ingest.headers import (
     gunzip,
 )
 from eventlake.processing.gunzip import GZIP_MAGIC
-from eventlake.state import IdempotencyConflictError, StateStore
+from eventlake.state import IdempotencyConflictError, PublishedPart, StateStore
 from eventlake.stream import OutgoingRecord, PublishedRecord, Stream, StreamError, open_stream
 from eventlake.stream.envelope import MAX_RECORD_BYTES, BodyFormat, Encoding, Envelope, encode
 
@@ -62,6 +62,9 @@ class _Checked:
     rejected: int
     reasons: list[dict[str, Any]] = field(default_factory=list)
     reasons_truncated: bool = False
+    # Each record's dedup key hash by record index (None: rejected), for routing; None when
+    # the core's counts did not add up.
+    hashes: list[int | None] | None = None
 
 
 class StreamPool:
@@ -113,6 +116,7 @@ class Ingestor:
         self.streams = streams or StreamPool(settings)
         self.contracts = load_contracts(settings.contracts_dir)
         self.max_body_bytes = settings.api.max_body_bytes
+        self.shard_maps = routing.ShardMapCache()
         # Kinesis takes records of 1 MiB at most; the embedded log has no such limit.
         self.max_stream_record_bytes = (
             MAX_RECORD_BYTES if isinstance(settings.stream.backend, KinesisStreamSettings) else None
@@ -257,19 +261,67 @@ class Ingestor:
             raise NoValidRecordsError("no record in the body is valid", answer)
 
         stream = self._stream(dataset)
-        record = self._stream_record(
-            Envelope(dataset, job_id, source, received_at_us, body_format), checked.body
-        )
+        parts = self._route(dataset, stream, checked, body_format)
+        envelope = Envelope(dataset, job_id, source, received_at_us, body_format, parts=len(parts))
+        # Every part is encoded (and checked against the record size limit) before any is
+        # published, and all go in ONE publish call: one group commit, one fsync.
+        records = [
+            OutgoingRecord(job_id, self._stream_record(envelope, part.body), part.hash_key)
+            for part in parts
+        ]
         try:
-            published = stream.publish([OutgoingRecord(partition_key=job_id, data=record)])[0]
+            published = stream.publish(records)
         except StreamError as error:
             raise DependencyUnavailableError(
                 f"the stream did not take the batch, nothing was published: {error}",
                 code="stream_unavailable",
             ) from None
-        self._record_published(answer, source, stream.name, published)
+        self._check_landing(dataset, parts, published)
+        self._record_published(answer, source, stream.name, parts, published)
         answer["status"] = "published"
         return IngestAnswer(202, answer)
+
+    def _route(
+        self, dataset: str, stream: Stream, checked: _Checked, body_format: BodyFormat
+    ) -> list[routing.Part]:
+        """The parts of the body, one per shard owning some of its events' keys. The whole
+        body as one part (keyed by the job id, as before routing) when the stream does not
+        say its shards' hash ranges or the body cannot be cut (see ``routing.split``)."""
+        try:
+            shard_map = self.shard_maps.get(dataset, stream.shards)
+        except Exception as error:  # StreamError, or a backend that cannot list its shards
+            raise DependencyUnavailableError(
+                f"the stream's shards are not known, nothing was published: {error}",
+                code="stream_unavailable",
+            ) from None
+        parts = None
+        if shard_map is not None and checked.hashes is not None:
+            parts = routing.split(
+                checked.body,
+                body_format,
+                checked.hashes,
+                shard_map,
+                max_record_bytes=self.settings.max_record_bytes,
+                max_body_bytes=self.max_body_bytes,
+            )
+        if parts is None:
+            return [routing.Part("", None, checked.body, checked.received)]
+        return parts
+
+    def _check_landing(
+        self, dataset: str, parts: list[routing.Part], published: list[PublishedRecord]
+    ) -> None:
+        """A part that landed on another shard than the map said: the stream was resharded
+        since the map was listed. List it again on the next request (what this means for the
+        events already published: docs/stream-and-consumer.md, "Routing and resharding")."""
+        moved = [
+            (part.shard_id, landed.shard_id)
+            for part, landed in zip(parts, published, strict=True)
+            if part.shard_id and part.shard_id != landed.shard_id
+        ]
+        if moved:
+            log.warning("%s: parts landed on other shards than mapped %s", dataset, moved)
+            self.shard_maps.stale(dataset)
 
     def _decompress(self, raw: bytes, encoding: Encoding) -> bytes:
         # A gzip body sent without Content-Encoding would be gunzipped by the core anyway
@@ -314,6 +366,14 @@ class Ingestor:
             rejected=batch.num_rejected,
             reasons=reasons,
             reasons_truncated=truncated,
+            hashes=routing.record_hashes(
+                batch.num_received,
+                batch.rejected.column("record_index").to_pylist() if batch.num_rejected else [],
+                batch.to_arrow(),
+                dedup_key,
+            )
+            if len(batch)
+            else None,
         )
 
     def _validate(
@@ -388,8 +448,14 @@ class Ingestor:
             raise _state_unavailable(error) from None
 
     def _record_published(
-        self, answer: dict[str, Any], source: str, stream: str, published: PublishedRecord
+        self,
+        answer: dict[str, Any],
+        source: str,
+        stream: str,
+        parts: list[routing.Part],
+        published: list[PublishedRecord],
     ) -> None:
+        first = published[0]
         try:
             self.state.add_published_job(
                 answer["job_id"],
@@ -399,8 +465,12 @@ class Ingestor:
                 accepted=answer["accepted"],
                 rejected=answer["rejected"],
                 stream=stream,
-                shard_id=published.shard_id,
-                sequence_number=published.sequence_number,
+                shard_id=first.shard_id,
+                sequence_number=first.sequence_number,
+                parts=[
+                    PublishedPart(landed.shard_id, landed.sequence_number, part.records)
+                    for part, landed in zip(parts, published, strict=True)
+                ],
             )
         except SQLAlchemyError:
             # The batch is durably in the stream, so the answer is still 202; the consumer

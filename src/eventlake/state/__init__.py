@@ -1,6 +1,7 @@
 """Job state shared by the API, the consumer and the pipeline runner (any SQLAlchemy URL)."""
 
 from eventlake.state.idempotency import IdempotencyConflictError
+from eventlake.state.jobs import PublishedPart
 from eventlake.state.progress import CommitRecord, JobProgress, ShardProgress
 from eventlake.state.store import StateStore, open_state
 
@@ -8,6 +9,7 @@ __all__ = [
     "CommitRecord",
     "IdempotencyConflictError",
     "JobProgress",
+    "PublishedPart",
     "ShardProgress",
     "StateStore",
     "open_state",

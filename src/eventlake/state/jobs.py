@@ -10,18 +10,38 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.expression import Executable
 
 from eventlake.group_commit import GroupCommit
 from eventlake.state.database import Database
-from eventlake.state.schema import jobs, published_upsert, rejected_upsert
+from eventlake.state.progress import JobProgress
+from eventlake.state.schema import (
+    job_parts,
+    jobs,
+    part_processed_upsert,
+    part_published_upsert,
+    parts_settled_upsert,
+    published_upsert,
+    rejected_upsert,
+)
 
 _Write = tuple[Executable, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PublishedPart:
+    """One stream record of a request: where it landed, and how many of its records."""
+
+    shard_id: str
+    sequence_number: int
+    records: int
 
 
 def _decoded(row: Row[Any]) -> dict[str, Any]:
@@ -35,6 +55,9 @@ class JobRecords(Database):
         super().__init__(url)
         self._insert_job = rejected_upsert(self.dialect)
         self._published = published_upsert(self.dialect)
+        self._part_published = part_published_upsert(self.dialect)
+        self._part_processed = part_processed_upsert(self.dialect)
+        self._parts_settled = parts_settled_upsert(self.dialect)
         # The API's job writes, from many request threads at once, go in one transaction
         # (one writer at a time: no thread sleeps in SQLite's busy handler behind another).
         self._writes: GroupCommit[_Write, None] = GroupCommit(
@@ -95,9 +118,12 @@ class JobRecords(Database):
         stream: str,
         shard_id: str,
         sequence_number: int,
+        parts: Sequence[PublishedPart] = (),
     ) -> None:
         """An ingest job whose batch is durably in the stream: one write per request, grouped
-        with concurrent requests'. A consumer may have recorded it committed already."""
+        with concurrent requests'. A consumer may have recorded it committed already.
+        ``shard_id`` and ``sequence_number`` are the first part's; ``parts`` every part, when
+        the request became more than one stream record."""
         now = time.time()
         row = {
             "job_id": job_id,
@@ -116,7 +142,86 @@ class JobRecords(Database):
             "sequence_number": str(sequence_number),
             "detail": None,
         }
-        self._writes.submit([(self._published, row)])
+        writes: list[_Write] = [(self._published, row)]
+        writes += [
+            (
+                self._part_published,
+                {
+                    "job_id": job_id,
+                    "shard_id": part.shard_id,
+                    "sequence_number": str(part.sequence_number),
+                    "part": index,
+                    "parts": len(parts),
+                    "records": part.records,
+                    "published_at": now,
+                },
+            )
+            for index, part in enumerate(parts)
+        ]
+        self._writes.submit(writes)
+
+    def record_parts(
+        self, connection: Connection, parts: Sequence[JobProgress], now: float
+    ) -> None:
+        """The consumer's counts for parts of jobs (in its transaction), then each job's row
+        from all its parts: the sums so far, and committed once every part is. A job is
+        complete when every part the API recorded is committed and at least as many parts
+        as the request became are (the API may not have recorded its parts yet: the consumer
+        can be first). Set, never added: a replayed part writes the same row again."""
+        connection.execute(
+            self._part_processed,
+            [
+                {
+                    "job_id": p.job_id,
+                    "shard_id": p.shard_id,
+                    "sequence_number": "" if p.sequence_number is None else str(p.sequence_number),
+                    "parts": p.parts,
+                    "received": p.received,
+                    "landed": p.landed,
+                    "dead_lettered": p.dead_lettered,
+                    "duplicates": p.duplicates,
+                    "committed_at": now,
+                    "snapshot_id": None if p.snapshot_id is None else str(p.snapshot_id),
+                }
+                for p in parts
+            ],
+        )
+        latest = {p.job_id: p for p in parts}
+        rows = connection.execute(
+            sa.select(job_parts).where(job_parts.c.job_id.in_(sorted(latest)))
+        ).all()
+        by_job: dict[str, list[Any]] = defaultdict(list)
+        for part_row in rows:
+            by_job[part_row.job_id].append(part_row)
+        settled = []
+        for job_id, found in sorted(by_job.items()):
+            done = [r for r in found if r.committed_at is not None]
+            waiting = [r for r in found if r.published_at is not None and r.committed_at is None]
+            complete = not waiting and len(done) >= max(r.parts for r in found)
+            p = latest[job_id]
+            received = sum(r.received or 0 for r in done)
+            dead_lettered = sum(r.dead_lettered or 0 for r in done)
+            settled.append(
+                {
+                    "job_id": job_id,
+                    "kind": "ingest",
+                    "name": p.dataset,
+                    "source": p.source,
+                    "status": "committed" if complete else "published",
+                    "created_at": now,
+                    "updated_at": now,
+                    "received": received,
+                    "accepted": received - dead_lettered,
+                    "rejected": dead_lettered,
+                    "processed_at": now,
+                    "committed_at": now if complete else None,
+                    "landed": sum(r.landed or 0 for r in done),
+                    "dead_lettered": dead_lettered,
+                    "duplicates": sum(r.duplicates or 0 for r in done),
+                    "snapshot_id": None if p.snapshot_id is None else str(p.snapshot_id),
+                }
+            )
+        connection.execute(self._parts_settled, settled)
 
     def create_job(
         self,
@@ -165,9 +270,26 @@ class JobRecords(Database):
             connection.execute(jobs.update().where(jobs.c.job_id == job_id).values(**values))
 
     def job(self, job_id: str) -> dict[str, Any] | None:
+        """The job's row; an ingest job's ``parts`` too (its stream records, in request
+        order; empty for a job published before parts, or not published)."""
         with self.engine.connect() as connection:
             row = connection.execute(sa.select(jobs).where(jobs.c.job_id == job_id)).first()
-        return None if row is None else _decoded(row)
+            if row is None:
+                return None
+            job = _decoded(row)
+            if job["kind"] == "ingest":
+                parts = connection.execute(
+                    sa.select(job_parts)
+                    .where(job_parts.c.job_id == job_id)
+                    .order_by(
+                        job_parts.c.part.is_(None),
+                        job_parts.c.part,
+                        job_parts.c.shard_id,
+                        job_parts.c.sequence_number,
+                    )
+                ).all()
+                job["parts"] = [dict(part._mapping) for part in parts]
+        return job
 
     def recent_jobs(self, *, kind: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         query = sa.select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)

@@ -8,6 +8,8 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.engine import Connection
+
 from eventlake.state.database import Database
 from eventlake.state.schema import commits, consumer_shards, processed_upsert
 
@@ -26,6 +28,11 @@ class JobProgress:
     # the job failed (it answered 202 all the same), so the job still reconciles.
     received: int = 0
     source: str = ""
+    # The part (stream record) of the job these counts are for, and how many parts the job
+    # has (see ``job_parts``); no shard: the counts are the whole job's.
+    shard_id: str = ""
+    sequence_number: int | None = None
+    parts: int = 1
 
 
 @dataclass(frozen=True)
@@ -52,10 +59,12 @@ class ConsumerProgress(Database):
         self._processed = processed_upsert(self.dialect)
 
     def record_processed(self, progress: Sequence[JobProgress]) -> None:
-        """Mark jobs processed and committed by the consumer, in one transaction."""
+        """Mark jobs (or parts of jobs) processed and committed by the consumer, in one
+        transaction (see ``JobRecords.record_parts``)."""
         if not progress:
             return
         now = time.time()
+        whole = [p for p in progress if not p.shard_id]
         rows = [
             {
                 "job_id": p.job_id,
@@ -75,10 +84,19 @@ class ConsumerProgress(Database):
                 "duplicates": p.duplicates,
                 "snapshot_id": None if p.snapshot_id is None else str(p.snapshot_id),
             }
-            for p in progress
+            for p in whole
         ]
         with self._begin() as connection:
-            connection.execute(self._processed, rows)
+            if rows:
+                connection.execute(self._processed, rows)
+            parts = [p for p in progress if p.shard_id]
+            if parts:
+                self.record_parts(connection, parts, now)
+
+    def record_parts(
+        self, connection: Connection, parts: Sequence[JobProgress], now: float
+    ) -> None:
+        raise NotImplementedError  # JobRecords (jobs.py) records parts; StateStore has both
 
     def record_shards(self, progress: Iterable[ShardProgress]) -> None:
         rows = [

@@ -1,9 +1,10 @@
 """The state database's tables, and the upserts that let writers record a job in any order.
 
-Four tables: ``jobs`` (one row per API request or pipeline run), ``idempotency_keys`` (the
+The tables: ``jobs`` (one row per API request or pipeline run), ``idempotency_keys`` (the
 first answer to each ``Idempotency-Key``), ``consumer_shards`` (each shard's position and
-lag) and ``commits`` (each lake commit, for throughput and the last commit). They are created
-when a store opens (``metadata.create_all``), on SQLite or PostgreSQL.
+lag), ``commits`` (each lake commit, for throughput and the last commit) and ``job_parts``
+(each request's stream records, one per shard, at the end). They are created when a store
+opens (``metadata.create_all``), on SQLite or PostgreSQL.
 """
 
 from __future__ import annotations
@@ -161,3 +162,80 @@ shard_windows = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=False),
     sa.Column("saved_at", sa.Float, nullable=False),
 )
+
+
+# --- job parts ------------------------------------------------------------------------------
+# A request whose events hash to several shards is published as one stream record per shard
+# (its parts, see eventlake.ingest.routing). Each part is identified by where it landed; the
+# API records every part it published, the consumer (maybe one per shard) each part it
+# committed, in either order. The job is committed once every part is. A consumer's progress
+# without a part (shard "" and sequence number "") stands for the whole job, as before parts.
+
+job_parts = sa.Table(
+    "job_parts",
+    metadata,
+    sa.Column("job_id", sa.String(64), primary_key=True),
+    sa.Column("shard_id", sa.String(128), primary_key=True),
+    sa.Column("sequence_number", sa.String(64), primary_key=True),
+    sa.Column("part", sa.Integer),  # its place in the request (the API's), None until known
+    sa.Column("parts", sa.Integer, nullable=False),  # how many parts the request became
+    sa.Column("records", sa.Integer),  # records of the request in this part (the API's)
+    sa.Column("published_at", sa.Float),
+    sa.Column("received", sa.Integer),  # the consumer's counts for this part
+    sa.Column("landed", sa.Integer),
+    sa.Column("dead_lettered", sa.Integer),
+    sa.Column("duplicates", sa.Integer),
+    sa.Column("committed_at", sa.Float),
+    sa.Column("snapshot_id", sa.String(32)),
+)
+
+
+def part_published_upsert(dialect: str) -> Any:
+    """The API's write of one part; leaves what a consumer recorded alone."""
+    insert = UPSERTS[dialect](job_parts)
+    published = ("part", "parts", "records", "published_at")
+    return insert.on_conflict_do_update(
+        index_elements=[job_parts.c.job_id, job_parts.c.shard_id, job_parts.c.sequence_number],
+        set_={name: insert.excluded[name] for name in published},
+    )
+
+
+def part_processed_upsert(dialect: str) -> Any:
+    """The consumer's write of one part: set, never added (a replay writes the same)."""
+    insert = UPSERTS[dialect](job_parts)
+    return insert.on_conflict_do_update(
+        index_elements=[job_parts.c.job_id, job_parts.c.shard_id, job_parts.c.sequence_number],
+        set_={
+            "parts": insert.excluded.parts,
+            "received": insert.excluded.received,
+            "landed": insert.excluded.landed,
+            "dead_lettered": insert.excluded.dead_lettered,
+            "duplicates": insert.excluded.duplicates,
+            "committed_at": sa.func.coalesce(
+                job_parts.c.committed_at, insert.excluded.committed_at
+            ),
+            "snapshot_id": sa.func.coalesce(insert.excluded.snapshot_id, job_parts.c.snapshot_id),
+        },
+    )
+
+
+def parts_settled_upsert(dialect: str) -> Any:
+    """The job row from its parts, after a consumer recorded some: the counts are the sums
+    over the parts committed so far; the job is committed (``committed_at`` given) only once
+    every part is, until then its status stays what it was."""
+    insert = UPSERTS[dialect](jobs)
+    return insert.on_conflict_do_update(
+        index_elements=[jobs.c.job_id],
+        set_={
+            "status": sa.case(
+                (insert.excluded.committed_at.is_not(None), "committed"), else_=jobs.c.status
+            ),
+            "processed_at": sa.func.coalesce(jobs.c.processed_at, insert.excluded.processed_at),
+            "committed_at": sa.func.coalesce(jobs.c.committed_at, insert.excluded.committed_at),
+            "updated_at": insert.excluded.updated_at,
+            "landed": insert.excluded.landed,
+            "dead_lettered": insert.excluded.dead_lettered,
+            "duplicates": insert.excluded.duplicates,
+            "snapshot_id": sa.func.coalesce(insert.excluded.snapshot_id, jobs.c.snapshot_id),
+        },
+    )

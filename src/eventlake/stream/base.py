@@ -1,11 +1,12 @@
 """What every stream backend offers: durable publishing, shards, reading from a position.
 
 A stream is an ordered, replayable log split into shards, as Kinesis defines it. A record goes
-to the shard that owns the hash of its partition key and gets a sequence number that grows
-within the shard. Publishing returns only once the records are durable, which is what lets the
-API answer 202. Reading starts after any sequence number, so a consumer resumes from the lake's
-watermark. After a reshard a shard closes and has children; a reader drains a closed parent
-before reading its children so that each key stays in order.
+to the shard that owns the hash of its partition key (or its explicit hash key) and gets a
+sequence number that grows within the shard. Publishing returns only once the records are
+durable, which is what lets the API answer 202. Reading starts after any sequence number, so
+a consumer resumes from the lake's watermark. After a reshard a shard closes and has
+children; a reader drains a closed parent before reading its children so that each key stays
+in order.
 
 Sequence numbers are Python ints: the embedded log counts 1, 2, 3…, Kinesis's are decimal
 strings of up to 128 bits, read as ints.
@@ -38,8 +39,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class OutgoingRecord:
+    """``explicit_hash_key`` (0 to 2**128 - 1), when set, picks the shard instead of the
+    partition key's MD5, as Kinesis's ``ExplicitHashKey`` does: the ingestor routes each part
+    of a request to the shard that owns its events' dedup keys."""
+
     partition_key: str
     data: bytes
+    explicit_hash_key: int | None = None
 
 
 @dataclass(frozen=True)
@@ -58,9 +64,13 @@ class StreamRecord:
 
 @dataclass(frozen=True)
 class ShardInfo:
+    """``hash_range``: the (first, last) hash keys the shard owns, both included, in the
+    128-bit MD5 space of partition keys (Kinesis's HashKeyRange); None when unknown."""
+
     shard_id: str
     parent_shard_ids: tuple[str, ...] = ()
     closed: bool = False
+    hash_range: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -89,11 +89,37 @@ def shard_id_for(ordinal: int) -> str:
     return f"shard-{ordinal:04d}"
 
 
+def partition_hash(partition_key: str) -> int:
+    """The 128-bit hash key of a partition key: its MD5 as a big-endian integer, as Kinesis
+    computes it. MD5, not ``hash()``: the answer must not change between processes."""
+    return int.from_bytes(hashlib.md5(partition_key.encode()).digest(), "big")
+
+
+def hash_ordinal(hash_key: int, shards: int) -> int:
+    """The shard owning ``hash_key``, the 128-bit space split evenly as Kinesis does."""
+    if not 0 <= hash_key < HASH_SPACE:
+        raise StreamError(f"a hash key is between 0 and 2**128 - 1, not {hash_key}")
+    return min(hash_key // (HASH_SPACE // shards), shards - 1)
+
+
+def hash_range(ordinal: int, shards: int) -> tuple[int, int]:
+    """The (first, last) hash keys shard ``ordinal`` owns, both included."""
+    width = HASH_SPACE // shards
+    last = HASH_SPACE - 1 if ordinal == shards - 1 else (ordinal + 1) * width - 1
+    return ordinal * width, last
+
+
 def shard_ordinal(partition_key: str, shards: int) -> int:
     """The shard owning ``partition_key``'s hash, splitting the 128-bit MD5 space evenly as
-    Kinesis does. MD5, not ``hash()``: the answer must not change between processes."""
-    digest = int.from_bytes(hashlib.md5(partition_key.encode()).digest(), "big")
-    return min(digest // (HASH_SPACE // shards), shards - 1)
+    Kinesis does."""
+    return hash_ordinal(partition_hash(partition_key), shards)
+
+
+def record_ordinal(record: OutgoingRecord, shards: int) -> int:
+    """Where ``record`` goes: its explicit hash key's shard, else its partition key's."""
+    if record.explicit_hash_key is not None:
+        return hash_ordinal(record.explicit_hash_key, shards)
+    return shard_ordinal(record.partition_key, shards)
 
 
 class EmbeddedStream:
@@ -153,10 +179,17 @@ class EmbeddedStream:
         if not records:
             return []
         self._check_open()
+        for record in records:  # checked in the caller's thread: a bad one fails only its call
+            if record.explicit_hash_key is not None:
+                hash_ordinal(record.explicit_hash_key, 1)
         return self._group.submit(records)
 
     def shards(self) -> list[ShardInfo]:
-        return [ShardInfo(shard_id=shard_id) for _, shard_id in self._shard_table()]
+        table = self._shard_table()
+        return [
+            ShardInfo(shard_id=shard_id, hash_range=hash_range(ordinal, len(table)))
+            for ordinal, (_, shard_id) in enumerate(table)
+        ]
 
     def reader(self, shard_id: str, after: int | None) -> EmbeddedShardReader:
         for row_id, known in self._shard_table():
@@ -219,7 +252,7 @@ class EmbeddedStream:
             shards = self._shard_table()
             conn = self._writer_connection()
             count = len(shards)
-            ordinals = [shard_ordinal(record.partition_key, count) for record in records]
+            ordinals = [record_ordinal(record, count) for record in records]
             with self._transaction(conn):
                 # Read under the write lock: another process may have appended since.
                 last = dict(

@@ -4,8 +4,9 @@ The header says what the consumer needs to process the body exactly as the API v
 the dataset, the job, the source (API key name), the time received, and the body's format.
 The body is kept as the client sent it (decompressed, with generated event ids filled in), so
 the consumer's Rust core sees the same bytes and rejects the same records, and those
-rejections land in the dead-letter table under the job. One record per request, like the
-Kinesis Producer Library's aggregation: a 500-event request costs one stream write, not 500.
+rejections land in the dead-letter table under the job. One record per request and shard,
+like the Kinesis Producer Library's aggregation: a 500-event request costs at most one stream
+record per shard, not 500 (see :mod:`eventlake.ingest.routing`); ``parts`` says how many.
 
 Records written by anything else (or damaged) are not trusted: ``decode`` raises
 EnvelopeError and the consumer sends the record to the dead-letter table.
@@ -43,9 +44,12 @@ class Envelope:
     received_at_us: int
     format: BodyFormat
     encoding: Encoding = "identity"
+    # How many stream records (parts, one per shard) the request became; the consumer needs
+    # it to tell when every part of the job is committed. Left out of the header when 1.
+    parts: int = 1
 
     def header(self) -> dict[str, object]:
-        return {
+        header: dict[str, object] = {
             "dataset": self.dataset,
             "job_id": self.job_id,
             "source": self.source,
@@ -53,6 +57,9 @@ class Envelope:
             "format": self.format,
             "encoding": self.encoding,
         }
+        if self.parts != 1:
+            header["parts"] = self.parts
+        return header
 
 
 def encode(envelope: Envelope, body: bytes) -> bytes:
@@ -78,6 +85,7 @@ def decode(data: bytes, *, max_body_bytes: int) -> tuple[Envelope, bytes]:
             received_at_us=_int(header, "received_at_us"),
             format=_format(header),
             encoding=header.get("encoding", "identity"),
+            parts=_parts(header),
         )
     except (ValueError, TypeError, AttributeError) as error:
         raise EnvelopeError(f"unreadable header: {error}") from error
@@ -108,6 +116,13 @@ def _int(header: dict[str, object], key: str) -> int:
     value = header[key]
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError(f"{key} must be an integer")
+    return value
+
+
+def _parts(header: dict[str, object]) -> int:
+    value = header.get("parts", 1)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10_000:
+        raise ValueError("parts must be an integer from 1 to 10000")
     return value
 
 

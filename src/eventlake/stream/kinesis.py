@@ -40,6 +40,7 @@ MAX_BYTES_PER_CALL = 5 * 1_048_576  # data and partition keys together
 MAX_RECORD_BYTES = 1_048_576  # data and partition key together
 MAX_PARTITION_KEY_CHARS = 256
 MAX_GET_RECORDS = 10_000
+HASH_SPACE = 2**128  # hash keys: MD5 of the partition key, or an explicit one
 
 THROTTLING_CODES = frozenset(
     {
@@ -166,9 +167,15 @@ class KinesisStream:
                 )
                 end = shard.get("SequenceNumberRange", {}).get("EndingSequenceNumber")
                 ending[shard["ShardId"]] = None if end is None else int(end)
+                keys = shard.get("HashKeyRange")
                 listed.append(
                     ShardInfo(
-                        shard_id=shard["ShardId"], parent_shard_ids=parents, closed=end is not None
+                        shard_id=shard["ShardId"],
+                        parent_shard_ids=parents,
+                        closed=end is not None,
+                        hash_range=None
+                        if keys is None
+                        else (int(keys["StartingHashKey"]), int(keys["EndingHashKey"])),
                     )
                 )
             token = page.get("NextToken")
@@ -231,9 +238,7 @@ class KinesisStream:
         for attempt in range(self.max_attempts):
             if attempt:
                 self._sleep_backoff(attempt)
-            entries = [
-                {"Data": records[i].data, "PartitionKey": records[i].partition_key} for i in pending
-            ]
+            entries = [_entry(records[i]) for i in pending]
             try:
                 answer = self._client.put_records(StreamName=self.name, Records=entries)
             except ClientError as error:
@@ -413,12 +418,23 @@ def _validate(position: int, record: OutgoingRecord) -> None:
             f"record {position}: a partition key has 1 to {MAX_PARTITION_KEY_CHARS} "
             f"characters, not {key_chars}"
         )
+    key = record.explicit_hash_key
+    if key is not None and not 0 <= key < HASH_SPACE:
+        raise StreamError(f"record {position}: a hash key is between 0 and 2**128 - 1, not {key}")
     size = _size(record)
     if size > MAX_RECORD_BYTES:
         raise StreamError(
             f"record {position}: {size} bytes of data and key, over Kinesis's "
             f"{MAX_RECORD_BYTES} per record"
         )
+
+
+def _entry(record: OutgoingRecord) -> dict[str, Any]:
+    """One PutRecords entry; an explicit hash key picks the shard (a decimal string)."""
+    entry: dict[str, Any] = {"Data": record.data, "PartitionKey": record.partition_key}
+    if record.explicit_hash_key is not None:
+        entry["ExplicitHashKey"] = str(record.explicit_hash_key)
+    return entry
 
 
 def _size(record: OutgoingRecord) -> int:
