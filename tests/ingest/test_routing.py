@@ -1,0 +1,196 @@
+"""The routing module on its own: bodies cut into one part per shard, every record in exactly
+one part, in order, each part read by the core as the API read the whole body."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from typing import Any
+
+import data_processor_rs
+import pytest
+
+from eventlake.ingest import routing
+from eventlake.ingest.headers import gunzip
+from eventlake.stream.base import ShardInfo
+from eventlake.stream.embedded import hash_ordinal, hash_range
+
+CONTRACT = data_processor_rs.Contract.default_events()
+FOUR = routing.ShardMap.of(
+    [ShardInfo(f"shard-{i:04d}", hash_range=hash_range(i, 4)) for i in range(4)]
+)
+assert FOUR is not None
+
+
+def event(event_id: str, **changes: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "user_id": "u-1",
+        "event_type": "page_view",
+        "event_timestamp": "2026-11-01T12:00:00Z",
+        **changes,
+    }
+
+
+def as_csv(records: list[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return out.getvalue().encode()
+
+
+def encode(records: list[dict[str, Any]], body_format: str) -> bytes:
+    if body_format == "json":
+        return json.dumps(records, indent=1).encode()  # elements over several lines
+    if body_format == "ndjson":
+        return b"".join(json.dumps(r).encode() + b"\r\n" for r in records)
+    return as_csv(records)
+
+
+def validate(body: bytes, body_format: str) -> data_processor_rs.ValidatedBatch:
+    parsed = data_processor_rs.parse_events(body, body_format)  # type: ignore[arg-type]
+    return data_processor_rs.validate_schema(parsed, CONTRACT)
+
+
+def route(body: bytes, body_format: str) -> list[routing.Part] | None:
+    batch = validate(body, body_format)
+    rejected = batch.rejected.column("record_index").to_pylist() if batch.num_rejected else []
+    hashes = routing.record_hashes(batch.num_received, rejected, batch.to_arrow(), ["event_id"])
+    assert hashes is not None
+    assert FOUR is not None
+    return routing.split(
+        body,
+        body_format,  # type: ignore[arg-type]
+        hashes,
+        FOUR,
+        max_record_bytes=1 << 20,
+        max_body_bytes=1 << 30,
+    )
+
+
+def ids_of(body: bytes, body_format: str) -> tuple[list[str], int]:
+    batch = validate(body, body_format)
+    return batch.to_arrow().column("event_id").to_pylist(), batch.num_rejected
+
+
+@pytest.mark.parametrize("body_format", ["json", "ndjson", "csv"])
+def test_a_body_is_cut_by_shard_every_record_once_in_order(body_format: str) -> None:
+    records = [event(f"e-{i}") for i in range(40)]
+    records[5] = event("bad", event_type="teleport")  # rejected: rides with the first part
+    body = encode(records, body_format)
+    parts = route(body, body_format)
+
+    assert parts is not None
+    assert len(parts) == 4
+    assert len({p.shard_id for p in parts}) == 4
+    assert sum(p.records for p in parts) == 40
+    seen: list[str] = []
+    for number, part in enumerate(parts):
+        ids, rejected = ids_of(part.body, body_format)
+        assert rejected == (1 if number == 0 else 0)
+        assert part.records == len(ids) + rejected
+        assert ids == sorted(ids, key=lambda i: int(i.split("-")[1]))  # body order kept
+        for event_id in ids:  # each event on the shard owning its key's hash
+            owner = hash_ordinal(routing.key_hash(event_id), 4)
+            assert part.shard_id == f"shard-{owner:04d}"
+        assert hash_ordinal(part.hash_key, 4) == int(part.shard_id[-4:])
+        seen += ids
+    assert sorted(seen) == sorted(r["event_id"] for r in records if r["event_id"] != "bad")
+    # The first part holds the body's first record.
+    assert ids_of(parts[0].body, body_format)[0][0] == "e-0"
+
+
+@pytest.mark.parametrize("body_format", ["json", "ndjson", "csv"])
+def test_a_body_on_one_shard_is_published_as_sent(body_format: str) -> None:
+    one = [f"k-{i}" for i in range(400) if hash_ordinal(routing.key_hash(f"k-{i}"), 4) == 2]
+    body = encode([event(i) for i in one[:10]], body_format)
+    parts = route(body, body_format)
+    assert parts is not None
+    [part] = parts
+    assert part.body is body  # not a copy
+    assert (part.shard_id, part.records) == ("shard-0002", 10)
+
+
+def test_a_bom_and_quoted_line_ends_in_csv_stay_in_their_row() -> None:
+    records = [event(f"e-{i}", properties='{"note": "two\\nlines"}') for i in range(12)]
+    records[3]["user_id"] = 'say "hi"\r\nthere'
+    body = b"\xef\xbb\xbf" + as_csv(records)
+    parts = route(body, "csv")
+    assert parts is not None
+    assert len(parts) > 1
+    rows = [row for p in parts for row in csv.DictReader(io.StringIO(p.body.decode()))]
+    assert sorted(rows, key=lambda r: r["event_id"]) == sorted(
+        ({key: str(value) for key, value in record.items()} for record in records),
+        key=lambda r: r["event_id"],
+    )
+
+
+def test_a_gzip_body_is_routed_once_decompressed() -> None:
+    """The ingestor decompresses a gzip body to check it; routing cuts the plain bytes."""
+    plain = encode([event(f"g-{i}") for i in range(30)], "ndjson")
+    body = gunzip(gzip.compress(plain), 1 << 20)
+    parts = route(body, "ndjson")
+    assert parts is not None
+    assert len(parts) == 4
+    assert sorted(i for p in parts for i in ids_of(p.body, "ndjson")[0]) == sorted(
+        f"g-{i}" for i in range(30)
+    )
+
+
+def test_gzip_inside_gzip_is_not_cut() -> None:
+    """The core gunzips such a body once more: its offsets are not into these bytes."""
+    inner = gzip.compress(encode([event(f"z-{i}") for i in range(30)], "ndjson"))
+    assert route(inner, "ndjson") is None
+
+
+def test_keys_of_several_fields_hash_their_typed_values() -> None:
+    """Two spellings of one timestamp are one key for the core, and one hash here."""
+    import pyarrow as pa
+
+    times = pa.array([1_700_000_000_000_000, 1_700_000_000_000_000], pa.timestamp("us", "UTC"))
+    batch = pa.record_batch({"user_id": ["u", "u"], "updated_at": times})
+    texts = routing.key_texts(batch, ["user_id", "updated_at"])
+    assert texts[0] == texts[1] == '["u",1700000000000000]'
+    floats = pa.record_batch({"k": pa.array([0.0, -0.0])})
+    assert routing.key_texts(floats, ["k", "k"])[0] == routing.key_texts(floats, ["k", "k"])[1]
+
+
+def test_no_map_without_hash_ranges_and_the_owner_of_any_key() -> None:
+    assert routing.ShardMap.of([ShardInfo("a"), ShardInfo("b", hash_range=(0, 5))]) is None
+    closed = ShardInfo("old", closed=True, hash_range=(0, 2**128 - 1))
+    halves = [
+        ShardInfo("lo", hash_range=(0, 2**127 - 1)),
+        ShardInfo("hi", hash_range=(2**127, 2**128 - 1)),
+    ]
+    shard_map = routing.ShardMap.of([closed, *halves])
+    assert shard_map is not None
+    keys = (0, 2**127 - 1, 2**127, 2**128 - 1)
+    assert [shard_map.shard_ids[shard_map.owner(k)] for k in keys] == ["lo", "lo", "hi", "hi"]
+
+
+def test_the_shard_map_is_cached_and_listed_again_when_stale() -> None:
+    now = [0.0]
+    cache = routing.ShardMapCache(max_age_s=5.0, clock=lambda: now[0])
+    listed: list[int] = []
+
+    def list_shards() -> list[ShardInfo]:
+        listed.append(1)
+        if len(listed) > 2:
+            raise RuntimeError("the stream is down")
+        return [ShardInfo("only", hash_range=(0, 2**128 - 1))]
+
+    assert cache.get("events", list_shards) is not None
+    now[0] = 4.0
+    cache.get("events", list_shards)
+    assert len(listed) == 1  # cached
+    cache.stale("events")
+    cache.get("events", list_shards)
+    assert len(listed) == 2  # a part landed elsewhere: listed again at once
+    now[0] = 10.0
+    assert cache.get("events", list_shards) is not None  # listing fails: the last map serves
+    cache.stale("events")
+    with pytest.raises(RuntimeError):
+        cache.get("events", list_shards)  # no map at all: the error is the caller's
