@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from eventlake.config import LakeSettings, Settings, SqlCatalogSettings
 from eventlake.lake import Lake, SequenceRange
 from eventlake.lake.catalog import catalog_properties, describe
+from eventlake.lake.maintenance import compact
 from eventlake.state import open_state
 from tests.lake.conftest import RECEIVED_AT, process, sample_body
 from tests.postgres import postgres_server, postgres_url
@@ -139,6 +140,47 @@ def test_racing_writers_both_land_the_loser_retries(
     assert added == [per_key[0]] * 2
     rejected = lake.table("events_rejected").scan().to_arrow()
     assert pc.count_distinct(rejected.column("job_id")).as_py() == 2
+
+
+def test_compaction_racing_a_writer_loses_no_row(
+    settings: Settings, events_contract: data_processor_rs.Contract, body: bytes, postgres_url: str
+) -> None:
+    """The scheduled compaction runs while consumers commit: held at the same moment as a
+    writer's commit (as above), both land, whichever wins, and the watermark is the writer's."""
+    lake = Lake(settings)
+    lake.ensure_dataset(events_contract)
+    lake.ensure_dead_letter()
+    for sequence in range(3):
+        commit(lake, events_contract, body, "s0", sequence)
+    before = sorted(event_ids(lake))
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.connect() as holder:
+            holder.execute(
+                sa.text("select 1 from iceberg_tables where table_name = 'events' for update")
+            )
+            with ThreadPoolExecutor(2) as pool:
+                compaction = pool.submit(compact, Lake(settings), "events")
+                writer = pool.submit(commit, Lake(settings), events_contract, body, "s0", 3)
+                _wait_for_blocked_sessions(holder, 2)
+                holder.commit()
+                report, (skipped, _) = compaction.result(timeout=120), writer.result(timeout=120)
+    finally:
+        engine.dispose()
+    assert not skipped
+    assert report.files_removed > 0
+    lake = Lake(settings)
+    after = sorted(event_ids(lake))
+    new = [i for i in after if i.startswith("s0-3-")]
+    assert sorted(set(after) - set(new)) == before
+    assert len(new) == len(after) - len(before) > 0
+    assert lake.watermark("events") == {"s0": 3}
+    operations = [
+        s.summary["eventlake.operation"]
+        for s in lake.table("events").snapshots()
+        if "eventlake.operation" in s.summary.additional_properties
+    ]
+    assert operations == ["compact"]
 
 
 def _wait_for_blocked_sessions(connection: sa.Connection, count: int) -> None:
