@@ -194,3 +194,38 @@ def test_the_shard_map_is_cached_and_listed_again_when_stale() -> None:
     cache.stale("events")
     with pytest.raises(RuntimeError):
         cache.get("events", list_shards)  # no map at all: the error is the caller's
+
+
+EVENTS = [json.dumps(event(f"t-{i}")).encode() for i in range(10)]
+CSV_ROWS = b"\n".join(f"t-{i},u,page_view,2026-11-01T12:00:00Z".encode() for i in range(10))
+
+
+@pytest.mark.parametrize(
+    ("body_format", "body"),
+    [
+        ("json", b"[" + b",".join(EVENTS) + b',{"event_id": "x"'),  # truncated
+        ("json", b"[" + b",".join(EVENTS) + b',{"event_id": "x", "a": [1,2}, 5, "s", null]'),
+        ("json", b"[" + b",".join(EVENTS) + b',{"event_id": "x", "a": "\xff"}]'),
+        ("ndjson", b"\n".join(EVENTS) + b'\n{"event_id": "x"\n\n  \n{]\n\xff\n'),
+        (
+            "csv",
+            b"event_id,user_id,event_type,event_timestamp\n" + CSV_ROWS + b'\n"open,u\nx\n,,,\n',
+        ),
+    ],
+)
+def test_broken_records_are_counted_alike_in_the_parts(body_format: str, body: bytes) -> None:
+    """Whatever the core made of the whole body, it makes of the parts together: the same
+    records received, accepted and rejected (the consumer reports what the API answered)."""
+    whole = validate(body, body_format)
+    parts = route(body, body_format)
+    assert parts is not None
+    assert len(parts) > 1
+    counts = [0, 0, 0]
+    for part in parts:
+        batch = validate(part.body, body_format)
+        counts = [
+            counts[0] + batch.num_received,
+            counts[1] + len(batch),
+            counts[2] + batch.num_rejected,
+        ]
+    assert counts == [whole.num_received, len(whole), whole.num_rejected]
