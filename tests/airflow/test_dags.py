@@ -43,6 +43,7 @@ DATA_PIPELINE = [
     "update_dashboard",
 ]
 DBT_TRANSFORM = ["dbt_seed", "dbt_run", "dbt_test", "dbt_docs_generate"]
+LAKE_MAINTENANCE = ["compact_lake"]
 
 
 def _airflow_python() -> Path:
@@ -137,7 +138,7 @@ def airflow_session(tmp_path_factory: pytest.TempPathFactory, sample: Path) -> A
     DagBag's structure, then two stories, each in a home of its own:
 
     - healthy: the sample dropped in the landing folder; dag_data_pipeline, then
-      dag_dbt_transform;
+      dag_dbt_transform, then dag_lake_maintenance;
     - ghost: the same, plus events of a user with no profile; dag_data_pipeline.
     """
     tmp = tmp_path_factory.mktemp("dag-test")
@@ -151,7 +152,10 @@ def airflow_session(tmp_path_factory: pytest.TempPathFactory, sample: Path) -> A
     plan.write_text(
         json.dumps(
             [
-                {"home": str(healthy), "dags": ["dag_data_pipeline", "dag_dbt_transform"]},
+                {
+                    "home": str(healthy),
+                    "dags": ["dag_data_pipeline", "dag_dbt_transform", "dag_lake_maintenance"],
+                },
                 {"home": str(ghost), "dags": ["dag_data_pipeline"]},
             ]
         )
@@ -166,14 +170,15 @@ def airflow_session(tmp_path_factory: pytest.TempPathFactory, sample: Path) -> A
     )
 
 
-def test_dagbag_has_both_dags_with_the_task_order(airflow_session: AirflowSession) -> None:
+def test_dagbag_has_the_dags_with_the_task_order(airflow_session: AirflowSession) -> None:
     result = airflow_session.structure
     assert result["import_errors"] == {}
     dags = result["dags"]
-    assert set(dags) == {"dag_data_pipeline", "dag_dbt_transform"}
+    assert set(dags) == {"dag_data_pipeline", "dag_dbt_transform", "dag_lake_maintenance"}
     for dag_id, order in (
         ("dag_data_pipeline", DATA_PIPELINE),
         ("dag_dbt_transform", DBT_TRANSFORM),
+        ("dag_lake_maintenance", LAKE_MAINTENANCE),
     ):
         tasks = dags[dag_id]["tasks"]
         assert set(tasks) == set(order)
@@ -187,6 +192,7 @@ def test_dagbag_has_both_dags_with_the_task_order(airflow_session: AirflowSessio
         assert "eventlake" in dags[dag_id]["tags"]
     assert dags["dag_data_pipeline"]["schedule"] == "@hourly"
     assert dags["dag_dbt_transform"]["schedule"] == "None"  # by hand
+    assert dags["dag_lake_maintenance"]["schedule"] == "30 * * * *"  # between the pipeline's
     # Transient steps retry; gates (dbt's tests, the quality checks) fail at once.
     retries = {t: v["retries"] for d in dags.values() for t, v in d["tasks"].items()}
     assert {t for t, n in retries.items() if n == 0} == {"run_dbt", "quality_checks", "dbt_test"}
@@ -263,6 +269,17 @@ def test_dbt_transform_rebuilds_the_warehouse(both_dags: tuple[Path, AirflowRun]
     )
     assert set(transform["xcoms"]) == set(DBT_TRANSFORM)
     assert warehouse_rows(home, "marts.fact_events") == lake_rows(home, "events")
+
+
+def test_lake_maintenance_compacts_every_table_of_the_lake(
+    both_dags: tuple[Path, AirflowRun],
+) -> None:
+    home, run = both_dags
+    maintenance = run.result["runs"]["dag_lake_maintenance"]
+    assert maintenance["state"] == "success", run.log[-6000:]
+    tables = maintenance["xcoms"]["compact_lake"]["tables"]
+    assert set(tables) == set(Lake(Settings(home=home)).table_names())
+    assert {"events", "events_rejected"} <= set(tables)
 
 
 def test_a_failing_dbt_test_fails_the_run_without_retrying(

@@ -10,6 +10,7 @@ import pytest
 
 from eventlake.config import Settings, WarehouseSettings
 from eventlake.lake import Lake
+from eventlake.pipeline.runs import run_task
 from eventlake.pipeline.tasks import (
     catalog_data,
     dashboard_marker,
@@ -159,6 +160,44 @@ def test_catalog_data_reports_each_table_and_update_dashboard_leaves_a_marker(
     assert (
         json.loads(dashboard_marker(settings).read_text())["refreshed_at"] == marker["refreshed_at"]
     )
+
+
+def test_compact_lake_merges_what_several_commits_wrote_and_keeps_every_row(
+    settings: Settings,
+) -> None:
+    """Three loads, three commits (as several consumers make): three small files in the day's
+    partition of each table, one after the scheduled compaction, run as its Airflow task
+    runs it. Rows and the watermark are unchanged; a second run finds nothing to do."""
+    for load in range(3):
+        rows = [event(10 * load + i) for i in range(4)] + [event(100 + load, event_type="?")]
+        drop(settings, f"events/load-{load}.ndjson", ndjson(rows))
+        ingest_data(settings)
+        process_with_rust(settings)
+    lake = Lake(settings)
+    before = {name: lake.table(name).scan().to_arrow().num_rows for name in lake.table_names()}
+    watermark = lake.watermark("events")
+
+    summary = run_task("compact_lake", settings)
+
+    # Every table of the lake; the users' and products' are empty here: nothing to do.
+    assert set(summary["tables"]) == {"events", "events_rejected", "users", "products"}
+    assert summary["tables"]["users"] == {"snapshot_id": None, "partitions": 0, "files_removed": 0}
+    events = summary["tables"]["events"]
+    assert (events["partitions"], events["files_removed"]) == (1, 2)
+    assert events["snapshot_id"] == str(
+        Lake(settings).table("events").current_snapshot().snapshot_id
+    )  # type: ignore[union-attr]
+    assert summary["tables"]["events_rejected"]["files_removed"] == 2
+    lake = Lake(settings)
+    after = {name: lake.table(name).scan().to_arrow().num_rows for name in lake.table_names()}
+    assert after == before
+    assert (after["events"], after["events_rejected"]) == (12, 3)
+    assert landed_ids(settings) == sorted(
+        f"e{10 * load + i}" for load in range(3) for i in range(4)
+    )
+    assert lake.watermark("events") == watermark
+    again = run_task("compact_lake", settings)["tables"]
+    assert {t["snapshot_id"] for t in again.values()} == {None}
 
 
 def test_an_s3_prefix_is_a_landing_folder_too(settings: Settings, aws_env: AwsEnv) -> None:

@@ -93,9 +93,17 @@ DBT_TRANSFORM = Pipeline(
     ),
 )
 
+# dag_lake_maintenance: the lake's small files compacted on a schedule of its own, while the
+# consumers keep committing (Airflow only; by hand, `eventlake lake compact TABLE`).
+LAKE_MAINTENANCE = Pipeline("lake_maintenance", (Step(tasks.compact_lake),))
+
 # What POST /api/v1/trigger/{pipeline} may start; anything else is refused before a run is
 # recorded.
 PIPELINES: dict[str, Pipeline] = {p.name: p for p in (DATA_PIPELINE, PROCESS, TRANSFORM, QUALITY)}
 
 # The DAGs' tasks, by DAG id: what an Airflow task may run.
-DAGS: dict[str, Pipeline] = {"dag_data_pipeline": DATA_PIPELINE, "dag_dbt_transform": DBT_TRANSFORM}
+DAGS: dict[str, Pipeline] = {
+    "dag_data_pipeline": DATA_PIPELINE,
+    "dag_dbt_transform": DBT_TRANSFORM,
+    "dag_lake_maintenance": LAKE_MAINTENANCE,
+}

@@ -372,6 +372,30 @@ def catalog_data(settings: Settings | None = None) -> dict[str, Any]:
     return {"tables": tables}
 
 
+# --- compact_lake ------------------------------------------------------------------------------
+
+
+def compact_lake(settings: Settings | None = None) -> dict[str, Any]:
+    """Rewrite each table's small files into one file per day partition (``eventlake lake
+    compact`` on every table, with its defaults). Each consumer's commit adds a file per
+    partition it touches, so several consumers add them several times as fast; readers slow
+    down with the count. Consumers keep committing meanwhile: a compaction that loses a race
+    to one of them is retried, and the exactly-once watermark is carried forward."""
+    from eventlake.lake import Lake
+    from eventlake.lake.maintenance import compact
+
+    lake = Lake(_settings(settings))
+    tables: dict[str, Any] = {}
+    for name in lake.table_names():
+        report = compact(lake, name)
+        tables[name] = {
+            "snapshot_id": str(report.snapshot_id) if report.snapshot_id is not None else None,
+            "partitions": len(report.partitions),
+            "files_removed": report.files_removed,
+        }
+    return {"tables": tables}
+
+
 # --- dbt ---------------------------------------------------------------------------------------
 
 
