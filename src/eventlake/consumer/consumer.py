@@ -270,6 +270,7 @@ class DatasetConsumer:
             jobs: list[JobProgress] = []
             done = False
             while not done:
+                self._leases.renew_if_due()  # a long replay must not cost the leases held
                 batch = reader.read(self.settings.consumer.read_limit)
                 records = [r for r in batch.records if r.sequence_number <= committed]
                 done = len(records) < len(batch.records)
@@ -303,14 +304,14 @@ class DatasetConsumer:
 
     # --- shards and leases ------------------------------------------------------------------
 
-    def _refresh_shards(self, *, force: bool = False) -> set[str]:
+    def _refresh_shards(self, *, force: bool = False) -> None:
         """When due (or forced): list the shards, renew and take leases (``LeaseCoordinator``),
-        adopt the shards taken and drop the ones lost. The shards lost."""
+        drop the shards lost and adopt the shards taken."""
         if not force and not self._leases.due():
-            return set()
+            return
         self._shards = {s.shard_id: s for s in self.stream.shards()}
-        lost = self._leases.refresh(list(self._shards.values()))
-        self._drop(lost)
+        self._leases.refresh(list(self._shards.values()))
+        self._drop(set(self._readers) - set(self._leases.held))
         new = [s for s in self._leases.held if s not in self._readers and s in self._shards]
         if new:
             # Another consumer may have committed these shards since this one last looked.
@@ -322,7 +323,6 @@ class DatasetConsumer:
             )
             for shard_id in new:
                 self._adopt(shard_id)
-        return lost
 
     def _drop(self, shard_ids: set[str]) -> None:
         """Forget shards whose lease was lost: their reader and their window (it may hold keys
@@ -337,12 +337,18 @@ class DatasetConsumer:
     def _keep_leased(self, pending: _Pending, *, renew: bool = False) -> _Pending:
         """``pending`` without the records of shards whose lease was lost (renewed when due,
         or now: right before a commit)."""
-        lost = self._leases.renew() if renew else self._refresh_shards()
+        if renew:
+            self._leases.renew()
+        else:
+            self._refresh_shards()
+        # Compared with what is held, not with what the last call said was lost: a renewal
+        # while re-learning a shard taken over may have lost another one.
+        self._drop(set(self._readers) - set(self._leases.held))
+        lost = set(pending.parts) - {self._key(s) for s in self._leases.held}
         if not lost:
             return pending
-        self._drop(lost)
         log.info("%s: dropped the pending records of %s", self.dataset, ", ".join(sorted(lost)))
-        return pending.without({self._key(s) for s in lost})
+        return pending.without(lost)
 
     def _finish(self, shard_ids: set[str]) -> None:
         """Shards read to their end, all committed: save their windows (their children start
