@@ -16,6 +16,7 @@ from eventlake.config import Settings
 from eventlake.consumer.consumer import DatasetConsumer
 from eventlake.consumer.reports import BatchReport, DatasetReport, DrainReport
 from eventlake.contracts import DATASETS
+from eventlake.lake.watermark import WatermarkOverlapError
 from eventlake.lake.writer import Lake
 from eventlake.state import StateStore, open_state
 
@@ -59,8 +60,12 @@ def consume(
             for consumer in consumers:
                 try:
                     batch = consumer.poll_batch(stop=stop, wait=not until_caught_up)
-                except Exception:
-                    if until_caught_up:
+                except Exception as error:
+                    # A takeover that raced a commit: another consumer committed part of these
+                    # positions first. Like any failure, the consumer has reset itself to the
+                    # lake; a drain goes on too, unless it happens again and again.
+                    overlap = isinstance(error, WatermarkOverlapError) and failures < 3
+                    if until_caught_up and not overlap:
                         raise
                     # A service keeps going: the consumer has reset itself to the lake.
                     failures += 1
