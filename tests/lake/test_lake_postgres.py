@@ -4,6 +4,10 @@ racing on one table, and many processes opening a fresh database at the same mom
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +29,7 @@ from tests.postgres import postgres_server, postgres_url
 __all__ = ["postgres_server", "postgres_url"]  # the fixtures, for this module's tests
 
 OPENERS = 8
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def on_postgres(home: Path, url: str) -> Settings:
@@ -181,6 +186,50 @@ def test_compaction_racing_a_writer_loses_no_row(
         if "eventlake.operation" in s.summary.additional_properties
     ]
     assert operations == ["compact"]
+
+
+@pytest.mark.slow  # two interpreters
+def test_two_writer_processes_on_one_postgres_catalog_lose_nothing(
+    settings: Settings, body: bytes, tmp_path: Path
+) -> None:
+    """As two consumers on two machines: separate processes that share only the database
+    (and the warehouse), each committing its own shard's batches at the same time."""
+    body_file = tmp_path / "events.ndjson"
+    body_file.write_bytes(body)
+    uri = settings.lake.catalog.uri  # type: ignore[union-attr]
+    env = {**os.environ, "EVENTLAKE_LAKE__CATALOG__URI": str(uri)}
+    Lake(settings)  # the warehouse folder, shared here as S3 would be
+    batches = 3
+    command = [sys.executable, "-m", "tests.lake.writer_process", str(settings.home)]
+    command += [str(body_file), "--batches", str(batches)]
+    writers = [
+        subprocess.Popen(
+            [*command, "--key", key],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for key in ("a", "b")
+    ]
+    outcomes = []
+    for writer in writers:
+        out, err = writer.communicate(timeout=300)
+        assert writer.returncode == 0, err
+        outcomes += [json.loads(line) for line in out.splitlines()]
+    assert len(outcomes) == 2 * batches
+    assert not any(o["skipped"] for o in outcomes)
+    lake = Lake(settings)
+    assert lake.watermark("events") == {"a": batches - 1, "b": batches - 1}
+    ids = event_ids(lake)
+    assert len(set(ids)) == len(ids)
+    # Every batch of both writers whole, once.
+    per_batch = [
+        sum(1 for i in ids if i.startswith(f"{k}-{n}-")) for k in "ab" for n in range(batches)
+    ]
+    assert per_batch == [len(ids) // (2 * batches)] * (2 * batches)
+    assert per_batch[0] > 0
 
 
 def _wait_for_blocked_sessions(connection: sa.Connection, count: int) -> None:
