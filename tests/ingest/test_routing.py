@@ -58,13 +58,13 @@ def validate(body: bytes, body_format: str) -> data_processor_rs.ValidatedBatch:
 def route(body: bytes, body_format: str) -> list[routing.Part] | None:
     batch = validate(body, body_format)
     rejected = batch.rejected.column("record_index").to_pylist() if batch.num_rejected else []
-    hashes = routing.record_hashes(batch.num_received, rejected, batch.to_arrow(), ["event_id"])
-    assert hashes is not None
+    buckets = routing.record_buckets(batch.num_received, rejected, batch.to_arrow(), ["event_id"])
+    assert buckets is not None
     assert FOUR is not None
     return routing.split(
         body,
         body_format,  # type: ignore[arg-type]
-        hashes,
+        buckets,
         FOUR,
         max_record_bytes=1 << 20,
         max_body_bytes=1 << 30,
@@ -229,3 +229,23 @@ def test_broken_records_are_counted_alike_in_the_parts(body_format: str, body: b
             counts[2] + batch.num_rejected,
         ]
     assert counts == [whole.num_received, len(whole), whole.num_rejected]
+
+
+def test_vectorized_owners_agree_with_the_hash_key_ranges() -> None:
+    """Shards split anywhere (a Kinesis split names any hash key): each bucket's owner is the
+    shard whose range holds ``bucket << 97``."""
+    import random
+
+    import pyarrow as pa
+
+    rng = random.Random(5)
+    starts = sorted({0, *(rng.randrange(2**128) for _ in range(6)), 2**97 * 12345})
+    shards = [
+        ShardInfo(f"s{i}", hash_range=(start, ([*starts, 2**128])[i + 1] - 1))
+        for i, start in enumerate(starts)
+    ]
+    shard_map = routing.ShardMap.of(shards)
+    assert shard_map is not None
+    buckets = [rng.randrange(routing.BUCKETS) for _ in range(2000)] + [12344, 12345, 0]
+    owners = shard_map.owners(pa.array(buckets, pa.int32()))
+    assert owners == [shard_map.owner(b << routing.SPREAD) for b in buckets]

@@ -62,9 +62,9 @@ class _Checked:
     rejected: int
     reasons: list[dict[str, Any]] = field(default_factory=list)
     reasons_truncated: bool = False
-    # Each record's dedup key hash by record index (None: rejected), for routing; None when
+    # Each record's dedup key bucket by record index (null: rejected), for routing; None when
     # the core's counts did not add up.
-    hashes: list[int | None] | None = None
+    buckets: pa.Array | None = None
 
 
 class StreamPool:
@@ -295,11 +295,11 @@ class Ingestor:
                 code="stream_unavailable",
             ) from None
         parts = None
-        if shard_map is not None and checked.hashes is not None:
+        if shard_map is not None and checked.buckets is not None:
             parts = routing.split(
                 checked.body,
                 body_format,
-                checked.hashes,
+                checked.buckets,
                 shard_map,
                 max_record_bytes=self.settings.max_record_bytes,
                 max_body_bytes=self.max_body_bytes,
@@ -366,7 +366,7 @@ class Ingestor:
             rejected=batch.num_rejected,
             reasons=reasons,
             reasons_truncated=truncated,
-            hashes=routing.record_hashes(
+            buckets=routing.record_buckets(
                 batch.num_received,
                 batch.rejected.column("record_index").to_pylist() if batch.num_rejected else [],
                 batch.to_arrow(),

@@ -4,10 +4,16 @@ Each event goes to the shard that owns the hash of its deduplication key, so tha
 of an event reaches the same shard whichever request carried it, and that shard's consumer
 (one at a time) sees them all: its deduplication window is then a global one.
 
-The hash is Kinesis's for partition keys: the MD5 of the key as a 128-bit big-endian integer.
-A single string key (``event_id``) is hashed as its UTF-8 text; any other key (several
-fields, a timestamp) as a canonical JSON text of its typed values, so that two copies the
-core would call duplicates (the same values once validated) hash alike.
+The hash lives in Kinesis's space of hash keys (0 to 2**128 - 1, which shards split into
+ranges). It is Iceberg's bucket hash of the key (32-bit murmur3 of its UTF-8 text, as the
+Iceberg spec defines it, ``pyiceberg_core``'s ``bucket`` transform over 2**31 - 1 buckets)
+spread over that space (``bucket << 97``): computed in Rust over the whole column at once,
+where MD5 (what Kinesis does with a partition key) cost a Python call per event, 0.5 ms per
+500-event request, on its own half the 10% budget (benchmarks/bench_routing.py). Any stable,
+uniform hash serves: only the API routes events, and every copy of a key gets the same one.
+A single string key (``event_id``) is hashed as its text; any other key (several fields, a
+timestamp) as a canonical JSON text of its typed values, so that two copies the core would
+call duplicates (the same values once validated) hash alike.
 
 The body is cut where the Rust core says its records lie (``data_processor_rs.record_extents``,
 the parser's own boundaries): no record is parsed again here. A part of a JSON array is a JSON
@@ -24,21 +30,25 @@ part; the API's answer counts them within the request.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import data_processor_rs
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyiceberg_core.transform import bucket  # type: ignore[import-untyped, unused-ignore]
 
 from eventlake.stream.base import ShardInfo
 from eventlake.stream.envelope import BodyFormat
 
 BOM = b"\xef\xbb\xbf"
+BUCKETS = 2**31 - 1  # Iceberg's bucket hash is 31 bits (murmur3 & 0x7fffffff) mod this
+SPREAD = 97  # bucket << 97 spans the 128-bit hash key space: (2**31 - 1) << 97 < 2**128
+
 # How long the shard map is trusted before it is listed again (a reshard on Kinesis is seen
 # within this time; a part that lands elsewhere than expected refreshes it at once).
 SHARD_MAP_SECONDS = 5.0
@@ -68,6 +78,12 @@ class ShardMap:
         """The index of the shard whose range holds ``hash_key``."""
         return max(0, bisect.bisect_right(self.starts, hash_key) - 1)
 
+    def owners(self, buckets: pa.Array) -> list[int]:
+        """The index of the shard owning each bucket (``bucket << SPREAD``). A bucket is at
+        or past a shard's first hash key when it is at least ceil(start / 2**SPREAD)."""
+        thresholds = [-(-start >> SPREAD) for start in self.starts[1:]]
+        return list(map(partial(bisect.bisect_right, thresholds), buckets.to_pylist()))
+
 
 @dataclass(frozen=True)
 class Part:
@@ -80,8 +96,8 @@ class Part:
 
 
 def key_hash(text: str) -> int:
-    """The 128-bit hash of a key's text, as Kinesis hashes a partition key."""
-    return int.from_bytes(hashlib.md5(text.encode("utf-8", "surrogatepass")).digest(), "big")
+    """The hash key of one key's text (see the module's docstring)."""
+    return int(bucket(pa.array([text], pa.string()), BUCKETS)[0].as_py()) << SPREAD
 
 
 def key_texts(valid: pa.RecordBatch, dedup_key: Sequence[str]) -> list[str]:
@@ -105,28 +121,35 @@ def _plain(column: pa.Array) -> pa.Array:
     return column
 
 
-def record_hashes(
+def record_buckets(
     num_received: int,
     rejected_indexes: Sequence[int],
     valid: pa.RecordBatch,
     dedup_key: Sequence[str],
-) -> list[int | None] | None:
-    """The key hash of every record by record index (None for a rejected record); None when
-    the core's counts do not add up (the body is then not cut)."""
-    rejected = set(rejected_indexes)
-    valid_indexes = [index for index in range(num_received) if index not in rejected]
-    if len(valid_indexes) != valid.num_rows:
+) -> pa.Array | None:
+    """The bucket of every record's key by record index (null for a rejected record); None
+    when the core's counts do not add up (the body is then not cut)."""
+    if num_received != valid.num_rows + len(rejected_indexes):
         return None
-    hashes: list[int | None] = [None] * num_received
-    for index, text in zip(valid_indexes, key_texts(valid, dedup_key), strict=True):
-        hashes[index] = key_hash(text)
-    return hashes
+    if len(dedup_key) == 1 and pa.types.is_string(valid.schema.field(dedup_key[0]).type):
+        keys = valid.column(dedup_key[0]).fill_null("")
+    else:
+        keys = pa.array(key_texts(valid, dedup_key), pa.string())
+    buckets = bucket(keys, BUCKETS)
+    if not rejected_indexes:
+        return buckets
+    rejected = set(rejected_indexes)
+    valid_buckets = iter(buckets.to_pylist())
+    return pa.array(
+        [None if index in rejected else next(valid_buckets) for index in range(num_received)],
+        pa.int32(),
+    )
 
 
 def split(
     body: bytes,
     body_format: BodyFormat,
-    hashes: Sequence[int | None],
+    buckets: pa.Array,
     shards: ShardMap,
     *,
     max_record_bytes: int,
@@ -134,17 +157,15 @@ def split(
 ) -> list[Part] | None:
     """The parts of ``body``, in the order of their first records; None when the body cannot
     be cut (the caller publishes it whole)."""
-    first = next((h for h in hashes if h is not None), None)
-    if first is None:
+    valid = buckets.drop_null()
+    if not len(valid):
         return None
-    home = shards.owner(first)
+    first = int(valid[0].as_py())
     # Rejected records ride with the first part, on the shard of the first valid record.
-    owners = [home if h is None else shards.owner(h) for h in hashes]
-    order: dict[int, list[int]] = {}
-    for index, owner in enumerate(owners):
-        order.setdefault(owner, []).append(index)
-    if len(order) == 1:
-        return [Part(shards.shard_ids[home], first, body, len(hashes))]
+    keyed = buckets.fill_null(first) if buckets.null_count else buckets
+    owners = shards.owners(keyed)
+    if len(set(owners)) == 1:
+        return [Part(shards.shard_ids[owners[0]], first << SPREAD, body, len(buckets))]
     if body.startswith(b"\x1f\x8b"):
         return None  # gzip inside gzip: the core's offsets are not into this body
     try:
@@ -156,37 +177,44 @@ def split(
         )
     except data_processor_rs.InputError:
         return None  # cannot happen for a body the core has just read; kept whole
-    if len(extents) != len(hashes):
+    if len(extents) != len(buckets):
         return None
     assemble = _assembler(body, body_format, extents)
     if assemble is None:
         return None
-    parts = []
-    for owner, indexes in order.items():
-        part_first = next(hashes[i] for i in indexes if hashes[i] is not None)
-        key = part_first if part_first is not None else first
-        parts.append(Part(shards.shard_ids[owner], key, assemble(indexes), len(indexes)))
-    return parts
+    groups: dict[int, list[bytes]] = {}  # by owner, in the order of their first records
+    for owner, (start, end) in zip(owners, extents, strict=True):
+        records = groups.get(owner)
+        if records is None:
+            groups[owner] = records = []
+        records.append(body[start:end])
+    # A part's explicit hash key is its first record's (the first part's first record is the
+    # body's first valid one, so never a rejected record's stand-in).
+    return [
+        Part(
+            shards.shard_ids[owner],
+            int(keyed[owners.index(owner)].as_py()) << SPREAD,
+            assemble(records),
+            len(records),
+        )
+        for owner, records in groups.items()
+    ]
 
 
 def _assembler(
     body: bytes, body_format: BodyFormat, extents: list[tuple[int, int]]
-) -> Callable[[list[int]], bytes] | None:
-    """How a part's body is made of the records at some indexes."""
-
-    def records(indexes: list[int]) -> list[bytes]:
-        return [body[extents[i][0] : extents[i][1]] for i in indexes]
-
+) -> Callable[[list[bytes]], bytes] | None:
+    """How a part's body is made of its records' bytes."""
     if body_format == "ndjson":
-        return lambda indexes: b"\n".join(records(indexes)) + b"\n"
+        return lambda records: b"\n".join(records) + b"\n"
     if body_format == "json":
-        return lambda indexes: b"[" + b",".join(records(indexes)) + b"]"
+        return lambda records: b"[" + b",".join(records) + b"]"
     # CSV: the header (before the first row, without its line ends) on every part.
     content = len(BOM) if body.startswith(BOM) else 0
     header = body[content : extents[0][0]].rstrip(b"\r\n")
     if not header:
         return None
-    return lambda indexes: header + b"\n" + b"\n".join(records(indexes)) + b"\n"
+    return lambda records: header + b"\n" + b"\n".join(records) + b"\n"
 
 
 class ShardMapCache:
