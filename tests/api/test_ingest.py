@@ -77,6 +77,7 @@ BODIES = {
 
 @pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
 @pytest.mark.parametrize("kind", list(BODIES))
+@pytest.mark.usefixtures("one_shard")
 def test_each_format_is_published_as_one_record(
     client: TestClient, auth: dict[str, str], published: Published, kind: str, gzipped: bool
 ) -> None:
@@ -103,6 +104,7 @@ def test_each_format_is_published_as_one_record(
     assert stream_body == body
 
 
+@pytest.mark.usefixtures("one_shard")
 def test_mixed_valid_and_invalid_is_accepted_with_capped_reasons(
     make_client: Callable[..., TestClient], published: Published
 ) -> None:
