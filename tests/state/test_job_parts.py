@@ -1,0 +1,83 @@
+"""A job published as several parts (one stream record per shard), on SQLite and PostgreSQL:
+committed once every part is, whichever writer comes first; counts are the sums over the
+parts; a replayed part sets, never adds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from eventlake.state import JobProgress, PublishedPart, StateStore, open_state
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
+PARTS = [PublishedPart("shard-0", 11, 3), PublishedPart("shard-2", 7, 2)]
+
+
+@pytest.fixture(params=BACKENDS)
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    store = open_state(url)
+    yield store
+    store.close()
+
+
+def publish(state: StateStore) -> None:
+    state.add_published_job(
+        "job-1", name="events", source="ci", received=5, accepted=4, rejected=1,
+        stream="events", shard_id="shard-0", sequence_number=11, parts=PARTS,
+    )  # fmt: skip
+
+
+def part(shard: str, seq: int, landed: int, dead: int = 0, dups: int = 0) -> JobProgress:
+    return JobProgress(
+        "job-1", landed, dead, dups, snapshot_id=seq, dataset="events",
+        received=landed + dead + dups, source="ci", shard_id=shard, sequence_number=seq, parts=2,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("api_first", [True, False], ids=["api-first", "consumer-first"])
+def test_a_job_is_committed_once_every_part_is(state: StateStore, api_first: bool) -> None:
+    if api_first:
+        publish(state)
+    state.record_processed([part("shard-0", 11, landed=2, dead=1)])
+    if not api_first:
+        publish(state)
+    job = state.job("job-1")
+    assert job is not None
+    assert job["status"] == "published"  # one part of two
+    assert job["committed_at"] is None
+    assert (job["landed"], job["dead_lettered"]) == (2, 1)
+    assert [(p["shard_id"], p["committed_at"] is not None) for p in job["parts"]] == [
+        ("shard-0", True), ("shard-2", False),
+    ]  # fmt: skip
+
+    state.record_processed([part("shard-2", 7, landed=1, dups=1)])
+    state.record_processed([part("shard-2", 7, landed=1, dups=1)])  # a replay: set, not added
+    job = state.job("job-1")
+    assert job is not None
+    assert job["status"] == "committed"
+    assert (job["landed"], job["dead_lettered"], job["duplicates"]) == (3, 1, 1)
+    assert (job["received"], job["accepted"], job["rejected"]) == (5, 4, 1)  # the API's
+    assert (job["shard_id"], job["sequence_number"]) == ("shard-0", "11")
+    assert [p["records"] for p in job["parts"]] == [3, 2]
+    metrics = state.metrics()
+    assert (metrics["events_landed"], metrics["events_duplicates"]) == (3, 1)
+
+
+def test_parts_committed_before_the_api_writes_are_enough(state: StateStore) -> None:
+    """The consumer knows from the stream record how many parts the request became."""
+    state.record_processed([part("shard-0", 11, landed=3), part("shard-2", 7, landed=2)])
+    job = state.job("job-1")
+    assert job is not None
+    assert (job["status"], job["landed"]) == ("committed", 5)
+    publish(state)
+    job = state.job("job-1")
+    assert job is not None
+    assert (job["status"], job["landed"], job["published_at"] is not None) == (
+        "committed", 5, True,
+    )  # fmt: skip
