@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 
 from eventlake.config import Settings
-from eventlake.consumer import BatchReport, DatasetConsumer, consume
+from eventlake.consumer import BatchReport, DatasetConsumer, consume, drain
 from eventlake.lake import DEAD_LETTER_TABLE, Lake
 from eventlake.state import StateStore
 from eventlake.stream import envelope, open_stream
@@ -216,3 +216,28 @@ def test_the_window_moves_with_the_shard(
     b.close()
     assert landed(settings) == ["x", "y", "z"]
     assert sum(r.duplicates for r in reports) == 1
+
+
+def test_a_drain_waits_for_the_shards_another_consumer_holds(
+    settings: Settings, state: StateStore
+) -> None:
+    """A drain (``eventlake process``, ``consume --until-caught-up``) next to a running
+    consumer steals nothing from it, and returns only once that consumer has landed what the
+    drain found in its shards: everything published before the drain is in the lake."""
+    slow = settings.model_copy(deep=True)
+    slow.consumer.max_batch_seconds = 1.5  # it gathers for a while before each commit
+    stop = threading.Event()
+    service = threading.Thread(
+        target=consume, args=(slow,), kwargs={"datasets": ["events"], "stop": stop}
+    )
+    service.start()
+    try:
+        wait_for(lambda: len([o for o in owners(state).values() if o]) == 4)
+        ids = [f"e{i}" for i in range(50)]
+        publish(settings, ids)
+        report = drain(settings, datasets=["events"])
+        assert landed(settings) == sorted(ids)  # landed by the service, waited for by the drain
+        assert report.datasets["events"].landed == 0
+    finally:
+        stop.set()
+        service.join(timeout=60)

@@ -163,6 +163,7 @@ class DatasetConsumer:
         *,
         stream: Stream | None = None,
         worker_id: str | None = None,
+        drain: bool = False,
     ) -> None:
         self.settings = settings
         self.lake = lake
@@ -179,6 +180,7 @@ class DatasetConsumer:
             stream=self.stream.name,
             settings=settings.consumer,
             worker_id=worker_id,
+            greedy=drain,
         )
         self.consumer_name = self._leases.worker_id
         self._windows: dict[str, ShardWindow] = {}
@@ -366,9 +368,21 @@ class DatasetConsumer:
         return [s for s in self._readers if s not in self._finished]
 
     def waiting_for_shards(self) -> bool:
-        """Whether a readable shard is held by no live consumer yet (a drain waits for it: a
-        killed consumer's lease expires, or a finished parent's child is about to be taken)."""
-        return bool(self._leases.unclaimed) or self._leases.due()
+        """Whether a drain must wait before it may say the stream is in the lake: a readable
+        shard is held by no live consumer yet (a killed consumer's lease has not expired, a
+        finished parent's child is about to be taken), or another consumer holds a shard with
+        records after the lake's watermark (it lands them; the drain waits for it)."""
+        if self._leases.unclaimed or self._leases.due():
+            return True
+        others = self._leases.others - set(self._readers)
+        if not others:
+            return False
+        committed = self.lake.watermark(self.dataset)
+        for shard_id in sorted(others):
+            probe = self.stream.reader(shard_id, committed.get(self._key(shard_id))).read(1)
+            if probe.records:
+                return True
+        return False
 
     # --- one record -------------------------------------------------------------------------
 

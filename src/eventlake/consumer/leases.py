@@ -50,8 +50,11 @@ class LeaseCoordinator:
         stream: str,
         settings: ConsumerSettings,
         worker_id: str | None = None,
+        greedy: bool = False,
     ) -> None:
         self.state = state
+        # A drain's coordinator: it takes every shard nobody live holds and steals none.
+        self.greedy = greedy
         self.group = group
         self.stream = stream
         self.settings = settings
@@ -59,6 +62,7 @@ class LeaseCoordinator:
         self.held: dict[str, Lease] = {}
         self.finished: set[str] = set()
         self.unclaimed: set[str] = set()
+        self.others: set[str] = set()  # readable shards held by another live worker
         self.refreshed_at = -math.inf
         self.renewed_at = -math.inf
 
@@ -116,13 +120,16 @@ class LeaseCoordinator:
             if lease.owner is not None and not lease.finished and not lease.expired(now)
         }
         target = math.ceil(len(readable) / len(live)) if readable else 0
+        if self.greedy:
+            target = len(readable)
+        self.others = {s for s in readable if s not in self.held and not leases[s].expired(now)}
         for shard_id in readable:
             if len(self.held) >= target:
                 break
             lease = leases[shard_id]
             if lease.owner != self.worker_id and lease.expired(now):
                 self._take(lease)
-        if len(self.held) < target:
+        if len(self.held) < target and not self.greedy:
             self._steal_one(readable, leases, target, now)
         # What nobody live holds yet: a drain waits until someone (maybe this worker) takes it.
         self.unclaimed = {s for s in readable if s not in self.held and leases[s].expired(now)}

@@ -40,8 +40,10 @@ def consume(
     ``until_caught_up``, until every shard is idle). Commits in progress always finish.
 
     Every consumer (thread or process, on any machine sharing the state database) takes its
-    share of the shards by lease; a drain (``until_caught_up``) also waits for shards nobody
-    live holds (a killed consumer's, until its lease expires)."""
+    share of the shards by lease. A drain (``until_caught_up``) takes every shard nobody live
+    holds, steals none, and returns once they are read and the shards other consumers hold have
+    nothing after the lake's watermark: then everything published before it started is in the
+    lake, whoever landed it."""
     started = time.monotonic()
     lake = lake or Lake(settings)
     state = state or open_state(settings.state_database_url)
@@ -49,7 +51,7 @@ def consume(
     report = DrainReport()
     consumers = []
     for dataset in datasets or DATASETS:
-        consumer = DatasetConsumer(settings, lake, state, dataset)
+        consumer = DatasetConsumer(settings, lake, state, dataset, drain=until_caught_up)
         consumer.open()
         consumers.append(consumer)
         report.datasets[dataset] = DatasetReport(dataset)
