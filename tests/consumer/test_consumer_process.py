@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from eventlake.config import Settings
+from eventlake.ingest.ingestor import Ingestor
 from eventlake.lake import DEAD_LETTER_TABLE, Lake
 from eventlake.state import open_state
 from eventlake.stream import envelope, open_stream
@@ -176,3 +177,74 @@ def test_bad_stream_settings_exit_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "EVENTLAKE_" in result.stderr
+
+
+def _send_requests(ingestor: Ingestor, start: int, requests: int) -> list[str]:
+    """Requests through the API's ingestor (events routed to their key's shard), each with one
+    broken event, every third repeating three events of the one before: duplicates across
+    requests. The job ids."""
+    jobs = []
+    for r in range(start, start + requests):
+        lines = [
+            {
+                "event_id": f"e{r}-{i}",
+                "user_id": f"u{r % 7}",
+                "event_type": "teleport" if i == 0 else "purchase",  # one rejection
+                "event_timestamp": "2026-11-20T10:00:00Z",
+            }
+            for i in range(10)
+        ]
+        if r % 3 == 2:
+            lines += [{**lines[1], "event_id": f"e{r - 1}-{i}"} for i in range(1, 4)]
+        answer = ingestor.accept(
+            "\n".join(json.dumps(line) for line in lines).encode(),
+            dataset="events",
+            content_type="application/x-ndjson",
+            content_encoding=None,
+            source="t",
+        )
+        assert answer.status_code == 202, answer.body
+        jobs.append(answer.body["job_id"])
+    return jobs
+
+
+@pytest.mark.slow
+def test_consumers_that_come_and_go_land_every_event_once(tmp_path: Path) -> None:
+    """Three consumer processes share a 4-shard stream by lease; one is killed with -9
+    mid-stream, one is added: every valid event lands once, every broken one is dead-lettered
+    once, every job is committed."""
+    settings = Settings(home=tmp_path)
+    state = open_state(settings.state_database_url)
+    ingestor = Ingestor(settings, state)
+    jobs = _send_requests(ingestor, 0, 30)
+    consumers = [_start(tmp_path) for _ in range(3)]
+    lake = Lake(settings)
+
+    def rows() -> int:
+        return lake.table("events").scan().to_arrow().num_rows if lake.table_names() else 0
+
+    deadline = time.monotonic() + 60
+    while rows() == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    consumers[0].send_signal(signal.SIGKILL)  # its shards wait for its leases to expire
+    consumers[0].wait(timeout=30)
+    jobs += _send_requests(ingestor, 30, 30)
+    consumers.append(_start(tmp_path))  # one joins and takes its share
+    deadline = time.monotonic() + 120
+    while rows() < 60 * 9 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    time.sleep(1.0)  # a second copy, if any, would land by now
+    for consumer in consumers[1:]:
+        consumer.send_signal(signal.SIGTERM)
+    for consumer in consumers[1:]:
+        out, _ = consumer.communicate(timeout=60)
+        assert consumer.returncode == 0, out.decode()
+    ingestor.close()
+
+    ids = lake.table("events").scan(selected_fields=("event_id",)).to_arrow()["event_id"]
+    assert sorted(ids.to_pylist()) == sorted(f"e{r}-{i}" for r in range(60) for i in range(1, 10))
+    dead = lake.table(DEAD_LETTER_TABLE).scan().to_arrow()
+    assert sorted(dead["job_id"].to_pylist()) == sorted(jobs)
+    statuses = {job: (state.job(job) or {}).get("status") for job in jobs}
+    assert set(statuses.values()) == {"committed"}, statuses
+    state.close()
