@@ -2,8 +2,9 @@
 
 ``consumer`` is one dataset's loop (read, process, commit), ``service`` runs the datasets'
 loops until stopped or drained, ``leases`` says which shards a consumer of a group reads,
-``window`` keeps each shard's deduplication window across owners, ``dead_letters`` builds the
-rows for whole records it cannot process, ``reports`` says what it did.
+``window`` keeps each shard's deduplication window across owners, ``batch`` is what a batch
+holds until it commits, ``dead_letters`` builds the rows for whole records it cannot process,
+``reports`` says what it did.
 """
 
 from eventlake.consumer.consumer import DatasetConsumer, position_key

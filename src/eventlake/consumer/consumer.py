@@ -36,14 +36,14 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import data_processor_rs
 import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
 
-from eventlake.config import ConsumerSettings, Settings
+from eventlake.config import Settings
+from eventlake.consumer.batch import Pending, Prepared, Processed
 from eventlake.consumer.dead_letters import raw_excerpt, whole_record_rejection
 from eventlake.consumer.leases import LeaseCoordinator
 from eventlake.consumer.reports import BatchReport
@@ -73,82 +73,6 @@ SAVE_WINDOW_EVERY_SECONDS = 30.0
 def position_key(stream_name: str, shard_id: str) -> str:
     """The key a shard's position has in a table's watermark (``eventlake.lake.watermark``)."""
     return f"stream:{stream_name}/{shard_id}"
-
-
-@dataclass
-class _Pending:
-    """What a batch has read and processed but not committed yet."""
-
-    rows: list[pa.RecordBatch] = field(default_factory=list)
-    dead_letters: list[tuple[str, int, pa.Table]] = field(default_factory=list)
-    first: dict[str, int] = field(default_factory=dict)
-    last: dict[str, int] = field(default_factory=dict)
-    jobs: list[JobProgress] = field(default_factory=list)
-    finished: set[str] = field(default_factory=set)
-    records: int = 0
-    received: int = 0
-    landed: int = 0
-    dead_lettered: int = 0
-    duplicates: int = 0
-
-    # The same, per shard position key: what is left out when a shard's lease is lost.
-    parts: dict[str, _Pending] = field(default_factory=dict)
-
-    def saw(self, key: str, sequence_number: int) -> None:
-        self.first.setdefault(key, sequence_number)
-        self.last[key] = sequence_number
-        self.records += 1
-
-    def without(self, keys: set[str]) -> _Pending:
-        """This batch without the parts of the shards ``keys`` (their leases were lost)."""
-        kept = _Pending()
-        for key, part in self.parts.items():
-            if key in keys:
-                continue
-            kept.parts[key] = part
-            for f in dataclasses.fields(part):
-                if f.name == "parts":
-                    continue
-                mine, theirs = getattr(kept, f.name), getattr(part, f.name)
-                if isinstance(mine, list):
-                    mine.extend(theirs)
-                elif isinstance(mine, (dict, set)):
-                    mine.update(theirs)
-                else:
-                    setattr(kept, f.name, mine + theirs)
-        return kept
-
-    @property
-    def nbytes(self) -> int:
-        """The Arrow size of what the batch holds: its rows and its dead-letter rows."""
-        rows = sum(batch.nbytes for batch in self.rows)
-        return int(rows + sum(table.nbytes for _, _, table in self.dead_letters))
-
-    def full(self, limits: ConsumerSettings) -> bool:
-        """Whether the batch reached its size in events or in bytes (time is the caller's)."""
-        return self.received >= limits.max_batch_events or self.nbytes >= limits.max_batch_bytes
-
-
-@dataclass
-class _Prepared:
-    """A record after the core's stateless steps; ``final`` when there is nothing left to do
-    (an unreadable record or body, already a dead-letter row)."""
-
-    final: _Processed | None = None
-    batch: data_processor_rs.TransformedBatch | None = None
-    job_id: str = ""
-    source: str = ""
-    dead_letters: pa.Table | None = None
-    part: tuple[str, int | None, int] = ("", None, 1)  # JobProgress's shard, sequence, parts
-
-
-@dataclass
-class _Processed:
-    rows: pa.RecordBatch | None
-    dead_letters: pa.Table | None
-    job: JobProgress | None
-    received: int
-    duplicates: int
 
 
 class DatasetConsumer:
@@ -336,7 +260,7 @@ class DatasetConsumer:
             self._behind.pop(shard_id, None)
             self._window_saved.pop(shard_id, None)
 
-    def _keep_leased(self, pending: _Pending, *, renew: bool = False) -> _Pending:
+    def _keep_leased(self, pending: Pending, *, renew: bool = False) -> Pending:
         """``pending`` without the records of shards whose lease was lost (renewed when due,
         or now: right before a commit)."""
         if renew:
@@ -386,7 +310,7 @@ class DatasetConsumer:
 
     # --- one record -------------------------------------------------------------------------
 
-    def _process(self, records: Sequence[StreamRecord], window: ShardWindow) -> list[_Processed]:
+    def _process(self, records: Sequence[StreamRecord], window: ShardWindow) -> list[Processed]:
         """Run the core on one shard's stream records, in their order. The stateless steps run
         on a thread pool (the core releases the GIL); the shard's window, which depends on
         order, is applied one record after the other. Never raises for bad data: what cannot
@@ -397,7 +321,7 @@ class DatasetConsumer:
             prepared = [self._prepare(record) for record in records]
         return [self._deduplicate(p, window) for p in prepared]
 
-    def _prepare(self, record: StreamRecord) -> _Prepared:
+    def _prepare(self, record: StreamRecord) -> Prepared:
         """Parse, validate and transform one record: everything but the window."""
         try:
             env, body = envelope.decode(
@@ -411,7 +335,7 @@ class DatasetConsumer:
             raw = raw_excerpt(record.data)
             rows = whole_record_rejection("unreadable_record", str(error), raw)
             dead = self._dead_letter(rows, "", f"stream:{record.shard_id}", record.arrived_at)
-            return _Prepared(final=_Processed(None, dead, None, 1, 0))
+            return Prepared(final=Processed(None, dead, None, 1, 0))
         received_at = datetime.fromtimestamp(env.received_at_us / 1_000_000, tz=UTC)
         try:
             parsed = data_processor_rs.parse_events(
@@ -433,16 +357,16 @@ class DatasetConsumer:
             part = (record.shard_id, record.sequence_number, env.parts)
             job = JobProgress(env.job_id, 0, 1, 0, None, self.dataset, 1, env.source, *part)
             dead = self._dead_letter(rows, env.job_id, env.source, received_at)
-            return _Prepared(final=_Processed(None, dead, job, 1, 0))
+            return Prepared(final=Processed(None, dead, job, 1, 0))
         dead = None
         if batch.num_rejected:
             dead = self._dead_letter(batch.rejected, env.job_id, env.source, received_at)
         part = (record.shard_id, record.sequence_number, env.parts)
-        return _Prepared(
+        return Prepared(
             batch=batch, job_id=env.job_id, source=env.source, dead_letters=dead, part=part
         )
 
-    def _deduplicate(self, prepared: _Prepared, window: ShardWindow) -> _Processed:
+    def _deduplicate(self, prepared: Prepared, window: ShardWindow) -> Processed:
         if prepared.final is not None:
             return prepared.final
         assert prepared.batch is not None
@@ -458,7 +382,7 @@ class DatasetConsumer:
             prepared.source,
             *prepared.part,
         )
-        return _Processed(
+        return Processed(
             batch.to_arrow(), prepared.dead_letters, job, batch.num_received, batch.num_duplicates
         )
 
@@ -492,7 +416,7 @@ class DatasetConsumer:
         started = time.monotonic()
         limits = self.settings.consumer
         self._refresh_shards()
-        pending = _Pending()
+        pending = Pending()
         while True:
             got = False
             for shard_id in self._readable():
@@ -505,7 +429,7 @@ class DatasetConsumer:
                     self._note_expired(pending, key, record)
                     self._add(pending, key, record, processed)
                 if batch.at_end:
-                    for target in (pending, pending.parts.setdefault(key, _Pending())):
+                    for target in (pending, pending.parts.setdefault(key, Pending())):
                         target.finished.add(shard_id)
                 if pending.full(limits):
                     break
@@ -535,7 +459,7 @@ class DatasetConsumer:
             return None
         return self._commit(pending, started)
 
-    def _note_expired(self, pending: _Pending, key: str, record: StreamRecord) -> None:
+    def _note_expired(self, pending: Pending, key: str, record: StreamRecord) -> None:
         """Records the stream deleted (retention) before this consumer read them leave a gap
         in a gap-free shard: said with a dead-letter row, never skipped silently. (Kinesis
         numbers have gaps by design; there the trim horizon and its metrics tell.)"""
@@ -551,15 +475,13 @@ class DatasetConsumer:
         log.error("%s: %s", self.dataset, message)
         rows = whole_record_rejection("expired_in_stream", message, "")
         dead = self._dead_letter(rows, "", f"stream:{record.shard_id}", record.arrived_at)
-        for target in (pending, pending.parts.setdefault(key, _Pending())):
+        for target in (pending, pending.parts.setdefault(key, Pending())):
             target.dead_letters.append((key, record.sequence_number, dead))
             target.dead_lettered += 1
 
-    def _add(
-        self, pending: _Pending, key: str, record: StreamRecord, processed: _Processed
-    ) -> None:
+    def _add(self, pending: Pending, key: str, record: StreamRecord, processed: Processed) -> None:
         # Into the batch and into its shard's part (what a lost lease takes out of the batch).
-        for target in (pending, pending.parts.setdefault(key, _Pending())):
+        for target in (pending, pending.parts.setdefault(key, Pending())):
             target.saw(key, record.sequence_number)
             target.received += processed.received
             target.duplicates += processed.duplicates
@@ -572,7 +494,7 @@ class DatasetConsumer:
             if processed.job is not None:
                 target.jobs.append(processed.job)
 
-    def _commit(self, pending: _Pending, started: float) -> BatchReport:
+    def _commit(self, pending: Pending, started: float) -> BatchReport:
         ranges = {
             key: watermark.SequenceRange(pending.first[key], last)
             for key, last in pending.last.items()
@@ -607,7 +529,7 @@ class DatasetConsumer:
             time.monotonic() - started,
         )
 
-    def _commit_dead_letters(self, pending: _Pending) -> None:
+    def _commit_dead_letters(self, pending: Pending) -> None:
         """Rejections of records the dead-letter table does not hold yet (after a crash
         between the two commits it holds some), under their own ranges."""
         committed = self._dead_letter_watermark
@@ -625,7 +547,7 @@ class DatasetConsumer:
         self.lake.commit(DEAD_LETTER_TABLE, pa.concat_tables(tables), ranges=ranges)
         self._dead_letter_watermark = watermark.advanced(committed, ranges)
 
-    def _record(self, pending: _Pending, commit: TableCommit) -> None:
+    def _record(self, pending: Pending, commit: TableCommit) -> None:
         """Job status, commit log and shard progress: informational, after the lake. A
         failure here does not undo the commit, so it is logged, not raised (job status is
         repaired when a later start re-learns the records)."""
@@ -634,7 +556,7 @@ class DatasetConsumer:
         except SQLAlchemyError:
             log.exception("%s: committed, but the job database was not updated", self.dataset)
 
-    def _record_in_state(self, pending: _Pending, commit: TableCommit) -> None:
+    def _record_in_state(self, pending: Pending, commit: TableCommit) -> None:
         snapshot = commit.snapshot_id
         self.state.record_processed(
             [dataclasses.replace(job, snapshot_id=snapshot) for job in pending.jobs]
