@@ -133,9 +133,10 @@ wheel: setup ## Both wheels into dist/: eventlake, and data-processor-rs for man
 generate: setup ## Generate sample data (make generate N=100000)
 	$(VENV)/bin/eventlake generate --events $${N:-100000}
 
-bench: setup ## Benchmarks on 1M events: the Rust core against the Python reference, polars and DuckDB; stream → lake against file → lake
+bench: setup ## Benchmarks on 1M events: the Rust core against the Python reference, polars and DuckDB; stream → lake against file → lake; ingest with and without routing
 	$(PY) benchmarks/bench_processing.py --events $${N:-1000000}
 	$(PY) benchmarks/bench_consumer.py --events $${N:-1000000}
+	$(PY) benchmarks/bench_routing.py
 
 serve: setup ## The ingest API on 127.0.0.1:8000 (docs at /docs; make serve PORT=8001)
 	$(VENV)/bin/eventlake serve --port $${PORT:-8000}

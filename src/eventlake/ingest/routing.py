@@ -132,7 +132,7 @@ def record_buckets(
     if num_received != valid.num_rows + len(rejected_indexes):
         return None
     if len(dedup_key) == 1 and pa.types.is_string(valid.schema.field(dedup_key[0]).type):
-        keys = valid.column(dedup_key[0]).fill_null("")
+        keys = valid.column(dedup_key[0])  # a dedup key is required: never null when valid
     else:
         keys = pa.array(key_texts(valid, dedup_key), pa.string())
     buckets = bucket(keys, BUCKETS)
