@@ -13,17 +13,19 @@ typed errors below onto HTTP answers. Each step, in order:
    Only then is Python's json/csv module used, and only on the records that need an id: a
    body where every record has one is never rewritten.
 4. A body with no valid record is answered 422, recorded as a ``rejected`` job (so that
-   ``/status`` can say why) and not published. Otherwise the whole body,
-   invalid records included, is published as ONE stream record (see
-   :mod:`eventlake.stream.envelope`): the consumer validates it again, deterministically,
-   and sends the same rejections to the dead-letter table under the job, so nothing is
-   dropped silently.
-5. The answer (202) is given only once the stream has the record durably; then the job is
-   written (one upsert, grouped with concurrent requests' writes). A consumer that commits
-   the batch first writes its part of the same row; neither overwrites the other.
+   ``/status`` can say why) and not published. Otherwise the body, invalid records included,
+   is cut into one part per shard owning some of its events' dedup keys (see
+   :mod:`eventlake.ingest.routing`), and the parts are published in ONE call, each as a
+   stream record (see :mod:`eventlake.stream.envelope`): the consumer validates each again,
+   deterministically, and sends the same rejections to the dead-letter table under the job,
+   so nothing is dropped silently.
+5. The answer (202) is given only once the stream has every part durably; then the job and
+   its parts are written (one grouped write with concurrent requests'). A consumer that
+   commits a part first writes its part of the same rows; neither overwrites the other.
 
-The modules: ``ingestor`` (the steps above), ``headers`` (format, encoding, gunzip,
-idempotency key), ``event_ids`` (ids for records sent without one), ``errors``.
+The modules: ``ingestor`` (the steps above), ``routing`` (the parts, the shard map),
+``headers`` (format, encoding, gunzip, idempotency key), ``event_ids`` (ids for records sent
+without one), ``errors``.
 """
 
 from eventlake.ingest.errors import (
