@@ -133,6 +133,29 @@ def test_same_key_same_shard_and_keys_spread(stream: EmbeddedStream) -> None:
     ]
 
 
+def test_shards_say_their_hash_ranges_and_explicit_hash_keys_pick_them(
+    stream: EmbeddedStream,
+) -> None:
+    """The ranges tile the 128-bit space as Kinesis's do; an explicit hash key overrides the
+    partition key's hash (the API routes each part of a request so)."""
+    shards = stream.shards()
+    ranges = [shard.hash_range for shard in shards]
+    assert ranges[0] is not None
+    assert ranges[0][0] == 0
+    assert ranges[-1] is not None
+    assert ranges[-1][1] == 2**128 - 1
+    for before, after in itertools.pairwise(ranges):
+        assert before is not None
+        assert after is not None
+        assert after[0] == before[1] + 1
+    keys = [r[0] for r in ranges if r] + [r[1] for r in ranges if r]
+    published = stream.publish([OutgoingRecord("same-key", b"x", key) for key in keys])
+    owners = [s.shard_id for s in shards] * 2
+    assert [p.shard_id for p in published] == owners
+    with pytest.raises(StreamError, match="hash key"):
+        stream.publish([OutgoingRecord("k", b"x", 2**128)])
+
+
 def test_read_from_any_position_and_limits(tmp_path: Path) -> None:
     stream = make_stream(tmp_path / "s.db", shards=1)
     stream.publish([OutgoingRecord("k", f"r{i}".encode()) for i in range(1, 11)])

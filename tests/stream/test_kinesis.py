@@ -351,6 +351,23 @@ def test_routing_matches_the_embedded_stream(aws_env: AwsEnv) -> None:
         assert ordinals.index(result.shard_id) == shard_ordinal(key, 4)
 
 
+def test_shards_say_their_hash_ranges_and_explicit_hash_keys_pick_them(aws_env: AwsEnv) -> None:
+    """ListShards' HashKeyRange reaches ShardInfo; PutRecords' ExplicitHashKey picks the shard
+    whose range holds it, whatever the partition key."""
+    stream = make_stream(aws_env, shards=4)
+    shards = stream.shards()
+    ranges = sorted((s.hash_range, s.shard_id) for s in shards if s.hash_range)
+    assert len(ranges) == 4
+    assert ranges[0][0][0] == 0
+    starts = [(start, shard_id) for (start, _), shard_id in ranges]
+    keys = [start for start, _ in starts] + [start + 12345 for start, _ in starts]
+    published = stream.publish([OutgoingRecord("one-key", b"x", key) for key in keys])
+    assert [p.shard_id for p in published] == [shard_id for _, shard_id in starts] * 2
+    with pytest.raises(StreamError, match="hash key"):
+        stream.publish([OutgoingRecord("k", b"x", -1)])
+    stream.close()
+
+
 def test_open_stream_chooses_kinesis(aws_env: AwsEnv) -> None:
     prefix = f"t{uuid.uuid4().hex[:8]}"
     settings = Settings(
