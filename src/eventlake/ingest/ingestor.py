@@ -62,9 +62,9 @@ class _Checked:
     rejected: int
     reasons: list[dict[str, Any]] = field(default_factory=list)
     reasons_truncated: bool = False
-    # Each record's dedup key bucket by record index (null: rejected), for routing; None when
-    # the core's counts did not add up.
-    buckets: pa.Array | None = None
+    # The core's batch (for routing: each record's dedup key) and the contract's dedup key.
+    batch: data_processor_rs.ValidatedBatch | None = None
+    dedup_key: list[str] = field(default_factory=list)
 
 
 class StreamPool:
@@ -295,15 +295,26 @@ class Ingestor:
                 code="stream_unavailable",
             ) from None
         parts = None
-        if shard_map is not None and checked.buckets is not None:
-            parts = routing.split(
-                checked.body,
-                body_format,
-                checked.buckets,
-                shard_map,
-                max_record_bytes=self.settings.max_record_bytes,
-                max_body_bytes=self.max_body_bytes,
+        batch = checked.batch
+        if shard_map is not None and len(shard_map.shard_ids) == 1:
+            # One shard owns every key: nothing to hash or cut.
+            return [routing.Part(shard_map.shard_ids[0], 0, checked.body, checked.received)]
+        if shard_map is not None and batch is not None and len(batch):
+            rejected = (
+                batch.rejected.column("record_index").to_pylist() if batch.num_rejected else []
             )
+            buckets = routing.record_buckets(
+                batch.num_received, rejected, batch.to_arrow(), checked.dedup_key
+            )
+            if buckets is not None:
+                parts = routing.split(
+                    checked.body,
+                    body_format,
+                    buckets,
+                    shard_map,
+                    max_record_bytes=self.settings.max_record_bytes,
+                    max_body_bytes=self.max_body_bytes,
+                )
         if parts is None:
             return [routing.Part("", None, checked.body, checked.received)]
         return parts
@@ -366,14 +377,8 @@ class Ingestor:
             rejected=batch.num_rejected,
             reasons=reasons,
             reasons_truncated=truncated,
-            buckets=routing.record_buckets(
-                batch.num_received,
-                batch.rejected.column("record_index").to_pylist() if batch.num_rejected else [],
-                batch.to_arrow(),
-                dedup_key,
-            )
-            if len(batch)
-            else None,
+            batch=batch,
+            dedup_key=dedup_key,
         )
 
     def _validate(
