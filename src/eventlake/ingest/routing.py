@@ -16,9 +16,10 @@ timestamp) as a canonical JSON text of its typed values, so that two copies the 
 call duplicates (the same values once validated) hash alike.
 
 The body is cut where the Rust core says its records lie (``data_processor_rs.record_extents``,
-the parser's own boundaries): no record is parsed again here. A part of a JSON array is a JSON
-array of its elements, an NDJSON part its lines, a CSV part the header and its rows, each
-record's bytes as sent, so the consumer's core accepts and rejects exactly what the API's did.
+the parser's own boundaries, a second pass over the body): no record is parsed in Python. A
+part of a JSON array is a JSON array of its elements, an NDJSON part its lines, a CSV part the
+header and its rows, each record's bytes as sent, so the consumer's core accepts and rejects
+exactly what the API's did.
 Records the core rejected have no trustworthy key: they travel in the first part (the part
 of the body's first valid record), where the consumer sends them to the dead-letter table.
 A body whose records all hash to one shard is one part: the body itself, not a copy.
