@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -210,9 +211,9 @@ def _send_requests(ingestor: Ingestor, start: int, requests: int) -> list[str]:
 
 @pytest.mark.slow
 def test_consumers_that_come_and_go_land_every_event_once(tmp_path: Path) -> None:
-    """Three consumer processes share a 4-shard stream by lease; one is killed with -9
-    mid-stream, one is added: every valid event lands once, every broken one is dead-lettered
-    once, every job is committed."""
+    """Three consumer processes share a 4-shard stream by lease; a fourth joins and takes its
+    share, then one is killed with -9 mid-stream: every valid event lands once, every broken
+    one is dead-lettered once, every job is committed."""
     settings = Settings(home=tmp_path)
     state = open_state(settings.state_database_url)
     ingestor = Ingestor(settings, state)
@@ -223,16 +224,23 @@ def test_consumers_that_come_and_go_land_every_event_once(tmp_path: Path) -> Non
     def rows() -> int:
         return lake.table("events").scan().to_arrow().num_rows if lake.table_names() else 0
 
-    deadline = time.monotonic() + 60
-    while rows() == 0 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    consumers[0].send_signal(signal.SIGKILL)  # its shards wait for its leases to expire
-    consumers[0].wait(timeout=30)
+    def holds_a_lease(consumer: subprocess.Popen[bytes]) -> bool:
+        leases = state.leases("eventlake.events", "eventlake-events").values()
+        return any(f":{consumer.pid}:" in (lease.owner or "") for lease in leases)
+
+    def wait(what: str, condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 120
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out waiting until {what}"
+            time.sleep(0.2)
+
+    wait("the first rows land", lambda: rows() > 0)
+    consumers.append(_start(tmp_path))  # joins: 4 consumers, 4 shards, it steals one
+    wait("the new consumer holds a shard", lambda: holds_a_lease(consumers[-1]))
     jobs += _send_requests(ingestor, 30, 30)
-    consumers.append(_start(tmp_path))  # one joins and takes its share
-    deadline = time.monotonic() + 120
-    while rows() < 60 * 9 and time.monotonic() < deadline:
-        time.sleep(0.3)
+    consumers[0].send_signal(signal.SIGKILL)  # its shards are taken once its leases expire
+    consumers[0].wait(timeout=30)
+    wait("every valid event lands", lambda: rows() >= 60 * 9)
     time.sleep(1.0)  # a second copy, if any, would land by now
     for consumer in consumers[1:]:
         consumer.send_signal(signal.SIGTERM)

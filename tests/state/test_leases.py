@@ -98,6 +98,27 @@ def test_three_workers_share_four_shards_fairly_without_overlap(state: StateStor
     assert sorted(len(w.held) for w in workers[1:]) == [2, 2]
 
 
+def test_newcomers_get_a_shard_from_workers_holding_two(state: StateStore) -> None:
+    """a and b hold 2 + 2; c, then d, join: each steals one (a worker holding nothing is
+    invisible to the others, so "more than the share" alone would leave them idle)."""
+    a, b = worker(state, "a"), worker(state, "b")
+    for _ in range(3):
+        a.refresh(SHARDS)
+        b.refresh(SHARDS)
+    assert (len(a.held), len(b.held)) == (2, 2)
+    c, d = worker(state, "c"), worker(state, "d")
+    c.refresh(SHARDS)
+    d.refresh(SHARDS)
+    for w in (a, b):
+        w.renew()
+    assert sorted(len(w.held) for w in (a, b, c, d)) == [1, 1, 1, 1]
+    for _ in range(2):  # and it stays so: nobody steals back
+        for w in (a, b, c, d):
+            w.refresh(SHARDS)
+    assert owners(state) == {s: w.worker_id for w in (a, b, c, d) for s in w.held}
+    assert sorted(len(w.held) for w in (a, b, c, d)) == [1, 1, 1, 1]
+
+
 def test_a_renewal_fails_after_a_steal(state: StateStore) -> None:
     a = worker(state, "a")
     a.refresh(SHARDS[:2])

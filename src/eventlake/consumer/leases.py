@@ -3,12 +3,15 @@ a dataset (``eventlake.state.leases``), as the Kinesis Client Library's lease co
 
 On each refresh (every ``consumer.lease_renew_seconds``) a coordinator lists the shards,
 creates the missing lease rows, renews its own leases (the heartbeat), takes unowned and
-expired ones, and takes its fair share from the others: ceil(readable shards / live workers),
-a worker being live while it holds an unexpired lease. Like the KCL, it steals at most one
-lease per refresh, and only from a worker holding more than its share, so that consumers
-joining or leaving move a few shards rather than all of them. A child shard is taken only once
-its parents are finished (read to their end and committed): the keys of one partition are
-read in order across a reshard.
+expired ones up to its fair share, ceil(readable shards / live workers), a worker being live
+while it holds an unexpired lease. Then, like the KCL, it steals at most one lease per refresh
+from the most loaded worker, and only when that one holds at least two more than this one: the
+shares converge to within one of each other and a stolen shard never goes back and forth, and
+consumers joining or leaving move a few shards rather than all of them. (A worker that holds
+nothing is invisible to the others, so "more than its share" as each worker computes it could
+leave a newcomer idle next to a worker holding two; the difference of two cannot.) A child
+shard is taken only once its parents are finished (read to their end and committed): the keys
+of one partition are read in order across a reshard.
 
 A lease can be lost at any time (expired during a long pause, stolen): ``held`` is what this
 worker may read, as of its last renewal. The consumer drops a lost shard's reader and pending
@@ -129,8 +132,8 @@ class LeaseCoordinator:
             lease = leases[shard_id]
             if lease.owner != self.worker_id and lease.expired(now):
                 self._take(lease)
-        if len(self.held) < target and not self.greedy:
-            self._steal_one(readable, leases, target, now)
+        if not self.greedy:
+            self._steal_one(readable, leases, now)
         # What nobody live holds yet: a drain waits until someone (maybe this worker) takes it.
         self.unclaimed = {s for s in readable if s not in self.held and leases[s].expired(now)}
         return lost
@@ -147,10 +150,8 @@ class LeaseCoordinator:
         self.held[lease.shard_id] = taken
         return True
 
-    def _steal_one(
-        self, readable: list[str], leases: dict[str, Lease], target: int, now: float
-    ) -> None:
-        """Take one lease from the most loaded worker, if it holds more than its share."""
+    def _steal_one(self, readable: list[str], leases: dict[str, Lease], now: float) -> None:
+        """Take one lease from the most loaded worker, if it holds two more than this one."""
         by_owner: dict[str, list[Lease]] = {}
         for shard_id in readable:
             lease = leases[shard_id]
@@ -159,7 +160,7 @@ class LeaseCoordinator:
         if not by_owner:
             return
         _, owned = max(sorted(by_owner.items()), key=lambda item: len(item[1]))
-        if len(owned) > target:
+        if len(owned) >= len(self.held) + 2:
             self._take(owned[-1])  # its newest shard in the order: parents stay where they are
 
     # --- giving shards back -------------------------------------------------------------------
