@@ -1,16 +1,20 @@
 """The consumer on Kinesis, against a moto server over real HTTP (boto3's wire protocol):
-shards read from the lake's watermark, and after a reshard, parents drained before children."""
+shards read from the lake's watermark, after a reshard parents drained before children, and
+two consumers sharing the shards by lease."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 
 import boto3
 
 from eventlake.config import Settings
-from eventlake.consumer import drain, position_key
+from eventlake.consumer import consume, drain, position_key
 from eventlake.lake import Lake
+from eventlake.state import open_state
 from eventlake.stream import envelope, open_stream
 from eventlake.stream.base import OutgoingRecord
 from tests.aws import REGION, AwsEnv
@@ -105,3 +109,49 @@ def test_kinesis_stream_lands_every_event_once_across_a_reshard(
     # A rerun finds nothing new: the watermark covers the closed parent and the children.
     again = drain(settings, datasets=["events"])
     assert again.datasets["events"].landed == 0
+
+
+def test_two_consumers_share_a_kinesis_stream_by_lease(
+    aws_env: AwsEnv,
+    tmp_path_factory,  # type: ignore[no-untyped-def]
+) -> None:
+    """Two consumers on a 2-shard Kinesis stream: one shard each, every event once."""
+    settings = _settings(aws_env, tmp_path_factory)
+    settings.consumer.lease_seconds = 1.0
+    settings.consumer.lease_renew_seconds = 0.1
+    settings.consumer.max_batch_seconds = 0.1
+    stream = open_stream(settings, "events")
+    stream.ensure()
+    state = open_state(settings.state_database_url)
+    stops = [threading.Event(), threading.Event()]
+    threads = [
+        threading.Thread(
+            target=consume, args=(settings,), kwargs={"datasets": ["events"], "stop": s}
+        )
+        for s in stops
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            owners = [
+                lease.owner for lease in state.leases("eventlake.events", stream.name).values()
+            ]
+            if len(owners) == 2 and None not in owners and len(set(owners)) == 2:
+                break  # one shard each
+            assert time.monotonic() < deadline, owners
+            time.sleep(0.1)
+        _publish(settings, 0, 30)
+        lake = Lake(settings)
+        while lake.table("events").scan().to_arrow().num_rows < 300:
+            assert time.monotonic() < deadline + 60
+            time.sleep(0.2)
+    finally:
+        for stop in stops:
+            stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+        state.close()
+    ids = lake.table("events").scan(selected_fields=("event_id",)).to_arrow()["event_id"]
+    assert len(ids) == len(set(ids.to_pylist())) == 300
