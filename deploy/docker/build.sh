@@ -34,6 +34,21 @@ flock 9
 
 docker=/usr/bin/docker
 [ -x "$docker" ] || docker=docker
+
+# The RECORD of the wheels in folder $1 (file names and hashes), empty when there is none;
+# without the SBOM, which maturin stamps with the time of each build.
+wheel_record() {
+    python3 - "$1" <<'PY'
+import pathlib, sys, zipfile
+for wheel in sorted(pathlib.Path(sys.argv[1]).glob("*.whl")):
+    with zipfile.ZipFile(wheel) as archive:
+        print(wheel.name)
+        for name in archive.namelist():
+            if name.endswith(".dist-info/RECORD"):
+                lines = archive.read(name).decode().splitlines()
+                print(*(line for line in lines if "/sboms/" not in line), sep="\n")
+PY
+}
 args=()
 ca=${EVENTLAKE_BUILD_CA:-/etc/ssl/certs/ca-certificates.crt}
 [ -s "$ca" ] && args+=(--secret "id=cacert,src=$ca")
@@ -41,11 +56,20 @@ ca=${EVENTLAKE_BUILD_CA:-/etc/ssl/certs/ca-certificates.crt}
 if $prebuilt; then
     # The Dockerfile's extension-prebuilt stage copies this folder (.dockerignore lets it in).
     wheels=target/image-wheels
-    rm -rf "$wheels"
-    # A fixed timestamp in the wheel: the same sources give the same bytes, so the image's
-    # layer with the extension is reused rather than rebuilt.
-    SOURCE_DATE_EPOCH=315532800 "${MATURIN:-.venv/bin/maturin}" build --release --locked --quiet \
-        --manifest-path crates/data_processor_rs/Cargo.toml --out "$wheels"
+    fresh=$(mktemp -d target/image-wheels.XXXXXX)
+    # The same environment as make setup's build (no SOURCE_DATE_EPOCH, say: cargo would
+    # re-link the core for minutes), so cargo finds target/ fresh and maturin only packages it.
+    "${MATURIN:-.venv/bin/maturin}" build --release --locked --quiet \
+        --manifest-path crates/data_processor_rs/Cargo.toml --out "$fresh"
+    # A wheel whose files are those of the one already there (its RECORD lists every file's
+    # hash; only the zip's timestamps differ) is not replaced: the image's layer with the
+    # extension is then reused rather than rebuilt.
+    if [ "$(wheel_record "$wheels")" = "$(wheel_record "$fresh")" ]; then
+        rm -rf "$fresh"
+    else
+        rm -rf "$wheels"
+        mv "$fresh" "$wheels"
+    fi
     args+=(--build-arg EXTENSION=extension-prebuilt)
 fi
 
