@@ -3,31 +3,30 @@
 The core install (``pip install eventlake``) is the API, the consumer, the lake and the
 embedded defaults. The rest comes in extras, the way dlt and pyiceberg ship theirs:
 ``[warehouse]`` (dbt with DuckDB, Great Expectations), ``[snowflake]`` (the prod target),
-``[dashboard]`` (Streamlit), ``[aws]`` (Kinesis, S3, Glue) and ``[all]``. A command that needs
-one runs inside ``needs_extra``, so a missing extra reads::
+``[dashboard]`` (Streamlit), ``[aws]`` (Kinesis, S3, Glue), ``[postgres]`` and ``[all]``. A
+command checks the extras it needs before it starts (``eventlake.cli.common.require_extras``),
+so a missing one reads::
 
     `eventlake transform` needs the warehouse extra: pip install 'eventlake[warehouse]'
 
-rather than a ``ModuleNotFoundError`` traceback from deep inside an import.
+rather than a ``ModuleNotFoundError`` traceback from deep inside an import, or from dbt's
+child process.
+
+What an extra holds is read from the installed package's own metadata (its ``Requires-Dist``
+lines, written from pyproject's ``[project.optional-dependencies]``): pyproject stays the one
+list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from importlib.util import find_spec
+import re
+from functools import cache
+from importlib import metadata
 
 from eventlake.errors import EventlakeError
 
-# The modules each extra installs, as imported (pyproject's [project.optional-dependencies]
-# lists the distributions). Checked up front, so a command fails before it starts work, and
-# also when an import fails mid-way (dbt runs as a child process: its absence shows only here).
-EXTRA_MODULES: dict[str, tuple[str, ...]] = {
-    "warehouse": ("dbt.cli", "dbt.adapters.duckdb", "duckdb", "great_expectations", "pandas"),
-    "snowflake": ("dbt.adapters.snowflake", "snowflake.connector"),
-    "dashboard": ("streamlit", "plotly", "duckdb", "pandas"),
-    "aws": ("boto3", "botocore"),
-}
+DISTRIBUTION = "eventlake"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class MissingExtraError(EventlakeError, ModuleNotFoundError):
@@ -39,48 +38,44 @@ class MissingExtraError(EventlakeError, ModuleNotFoundError):
         self.extra = extra
 
 
-def _installed(module: str) -> bool:
+@cache
+def extras() -> tuple[str, ...]:
+    """The extras eventlake declares; empty when it runs from sources never installed."""
     try:
-        return find_spec(module) is not None
-    except ModuleNotFoundError:  # a parent package (``dbt`` of ``dbt.cli``) is missing
+        return tuple(metadata.metadata(DISTRIBUTION).get_all("Provides-Extra") or ())
+    except metadata.PackageNotFoundError:
+        return ()
+
+
+@cache
+def distributions(extra: str) -> tuple[str, ...]:
+    """The distributions ``extra`` installs, by name (``dbt-core``, ``boto3``, …)."""
+    if extra not in extras():
+        return ()
+    marker = re.compile(rf"""extra\s*==\s*['"]{re.escape(extra)}['"]""")
+    names = []
+    for requirement in metadata.requires(DISTRIBUTION) or ():
+        spec, _, markers = requirement.partition(";")
+        found = _NAME.match(spec.strip())
+        if found and marker.search(markers):
+            names.append(found[0])
+    return tuple(names)
+
+
+def installed(distribution: str) -> bool:
+    try:
+        metadata.version(distribution)
+    except metadata.PackageNotFoundError:
         return False
+    return True
 
 
 def require_extra(extra: str, command: str) -> None:
-    """Raise ``MissingExtraError`` unless every module of ``extra`` can be imported."""
-    if not all(_installed(module) for module in EXTRA_MODULES[extra]):
+    """Raise ``MissingExtraError`` unless every distribution of ``extra`` is installed.
+
+    An unknown extra is a programming error (ValueError), unless eventlake itself is not
+    installed (sources on the path): then there is nothing to check against."""
+    if extras() and extra not in extras():
+        raise ValueError(f"eventlake has no extra {extra!r}; it has {', '.join(extras())}")
+    if not all(installed(name) for name in distributions(extra)):
         raise MissingExtraError(command, extra)
-
-
-def _extra_of(module: str | None, preferred: tuple[str, ...]) -> str | None:
-    """The extra that installs ``module`` (or a package of it, or one above it), if any: the
-    closest match, among the command's own extras first."""
-    if not module:
-        return None
-    order = [*preferred, *(extra for extra in EXTRA_MODULES if extra not in preferred)]
-    best: tuple[int, str] | None = None
-    for extra in order:
-        for known in EXTRA_MODULES[extra]:
-            related = module == known or module.startswith(known + ".")
-            if related or known.startswith(module + "."):
-                score = len(known) if related else len(module)
-                if best is None or score > best[0]:
-                    best = (score, extra)
-    return best[1] if best else None
-
-
-@contextmanager
-def needs_extra(command: str, *extras: str) -> Iterator[None]:
-    """Run ``command``'s work with ``extras`` installed: checked on entry, and an import of a
-    module of any extra failing inside becomes the same one-line ``MissingExtraError``."""
-    for extra in extras:
-        require_extra(extra, command)
-    try:
-        yield
-    except MissingExtraError:
-        raise
-    except ModuleNotFoundError as error:
-        missing = _extra_of(error.name, extras)
-        if missing is None:
-            raise
-        raise MissingExtraError(command, missing) from error

@@ -1,77 +1,63 @@
-"""The extras: which one a missing module belongs to, and the one-line message that says so.
+"""The extras, as the installed package's metadata declares them, and the one-line message.
 
-The real thing (a venv without the extras) is tests/package/test_wheel.py; these are the
-helper's rules, checked in the development environment where every extra is installed.
+The real thing (a venv without the extras) is tests/package/test_wheel.py; these check the
+helper against pyproject in the development environment, where every extra is installed.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 
 import pytest
 
+from eventlake import extras
 from eventlake.config import PROJECT_ROOT
-from eventlake.extras import EXTRA_MODULES, MissingExtraError, needs_extra, require_extra
+from eventlake.extras import MissingExtraError, require_extra
+
+PROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+
+
+def _name(requirement: str) -> str:
+    found = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+    assert found
+    return found[0]
+
+
+def test_the_extras_are_pyprojects() -> None:
+    assert set(extras.extras()) == set(PROJECT["optional-dependencies"])
+
+
+@pytest.mark.parametrize("extra", ["aws", "warehouse", "dashboard", "postgres"])
+def test_each_extra_installs_what_pyproject_lists(extra: str) -> None:
+    listed = {_name(r) for r in PROJECT["optional-dependencies"][extra]}
+    assert set(extras.distributions(extra)) == listed
+
+
+def test_an_extra_that_names_another_includes_it() -> None:
+    snowflake = set(extras.distributions("snowflake"))
+    assert {"dbt-snowflake", "snowflake-connector-python"} <= snowflake
+    assert set(extras.distributions("warehouse")) <= snowflake  # eventlake[warehouse]
+    everything = set(extras.distributions("all"))
+    for extra in ("aws", "snowflake", "warehouse", "dashboard", "postgres"):
+        assert set(extras.distributions(extra)) <= everything
 
 
 def test_every_extra_is_installed_for_development() -> None:
-    for extra in EXTRA_MODULES:
+    for extra in extras.extras():
         require_extra(extra, "eventlake test")
 
 
-def test_the_helper_knows_exactly_the_extras_of_pyproject() -> None:
-    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
-    extras = set(project["optional-dependencies"])
-    assert extras - {"all", "postgres"} == set(EXTRA_MODULES)  # postgres: no command needs it
-    (everything,) = project["optional-dependencies"]["all"]
-    assert set(everything.removeprefix("eventlake[").removesuffix("]").split(",")) == extras - {
-        "all"
-    }
-
-
-@pytest.mark.parametrize(
-    ("module", "extra"),
-    [
-        ("dbt", "warehouse"),
-        ("dbt.cli.main", "warehouse"),
-        ("great_expectations", "warehouse"),
-        ("dbt.adapters.snowflake", "snowflake"),
-        ("snowflake", "snowflake"),
-        ("streamlit", "dashboard"),
-        ("plotly.express", "dashboard"),
-        ("boto3", "aws"),
-        ("botocore", "aws"),
-    ],
-)
-def test_a_missing_module_names_its_extra(module: str, extra: str) -> None:
-    with pytest.raises(MissingExtraError) as raised, needs_extra("eventlake transform"):
-        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+def test_an_extra_not_installed_says_which_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(extras, "installed", lambda name: name != "streamlit")
+    with pytest.raises(MissingExtraError) as raised:
+        require_extra("dashboard", "eventlake dashboard")
     assert str(raised.value) == (
-        f"`eventlake transform` needs the {extra} extra: pip install 'eventlake[{extra}]'"
+        "`eventlake dashboard` needs the dashboard extra: pip install 'eventlake[dashboard]'"
     )
+    require_extra("warehouse", "eventlake transform")  # streamlit is not one of its
 
 
-def test_a_module_shared_by_two_extras_names_the_commands_own() -> None:
-    with (
-        pytest.raises(MissingExtraError, match=r"eventlake\[dashboard\]"),
-        needs_extra("eventlake dashboard", "dashboard"),
-    ):
-        raise ModuleNotFoundError("No module named 'duckdb'", name="duckdb")
-
-
-def test_any_other_missing_module_is_left_alone() -> None:
-    with pytest.raises(ModuleNotFoundError) as raised, needs_extra("eventlake transform"):
-        raise ModuleNotFoundError("No module named 'not_an_extra'", name="not_an_extra")
-    assert not isinstance(raised.value, MissingExtraError)
-
-
-def test_an_extra_not_installed_stops_the_command_before_it_starts(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setitem(EXTRA_MODULES, "warehouse", ("not_installed_anywhere",))
-    with pytest.raises(MissingExtraError, match=r"pip install 'eventlake\[warehouse\]'"):
-        require_extra("warehouse", "eventlake quality")
-    entered = False
-    with pytest.raises(MissingExtraError), needs_extra("eventlake quality", "warehouse"):
-        entered = True
-    assert not entered
+def test_an_unknown_extra_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="no extra 'warehous'"):
+        require_extra("warehous", "eventlake transform")

@@ -297,16 +297,42 @@ def test_a_command_without_its_extra_says_which_to_install(
     assert result.stdout == ""
 
 
-def test_kinesis_without_the_aws_extra_says_which_to_install(
-    core_venv: Venv, tmp_path: Path
+@pytest.mark.parametrize(
+    ("command", "settings", "extra"),
+    [
+        (["consume"], {"EVENTLAKE_STREAM__BACKEND__KIND": "kinesis"}, "aws"),
+        (
+            ["lake", "inspect"],
+            {
+                "EVENTLAKE_LAKE__CATALOG__KIND": "glue",
+                "EVENTLAKE_LAKE__CATALOG__WAREHOUSE": "s3://b",
+            },
+            "aws",
+        ),
+        (
+            ["process", "events.ndjson"],
+            {"EVENTLAKE_LAKE__CATALOG__WAREHOUSE": "s3://b/lake"},
+            "aws",
+        ),
+        (["serve"], {"EVENTLAKE_STATE_URL": "postgresql+psycopg://db/eventlake"}, "postgres"),
+    ],
+    ids=["kinesis-consume", "glue-lake", "s3-process", "postgres-serve"],
+)
+def test_a_backend_without_its_extra_says_which_to_install(
+    core_venv: Venv, tmp_path: Path, command: list[str], settings: dict[str, str], extra: str
 ) -> None:
-    env_home = tmp_path / "home"
-    command = [str(core_venv.bin / "eventlake"), "consume"]
-    env = {**core_venv.env(env_home), "EVENTLAKE_STREAM__BACKEND__KIND": "kinesis"}
+    (tmp_path / "events.ndjson").write_text('{"event_id": "e1"}\n')
+    env = {**core_venv.env(tmp_path / "home"), **settings}
     result = subprocess.run(
-        command, cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+        [str(core_venv.bin / "eventlake"), *command],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    assert result.returncode == 1
+    assert result.returncode == 1, result.stdout + result.stderr
+    label = " ".join(command[:2] if command[0] == "lake" else command[:1])
     assert result.stderr == (
-        "Error: `eventlake consume` needs the aws extra: pip install 'eventlake[aws]'\n"
+        f"Error: `eventlake {label}` needs the {extra} extra: pip install 'eventlake[{extra}]'\n"
     )

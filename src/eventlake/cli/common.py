@@ -51,7 +51,12 @@ def lake_errors() -> "LakeErrors":
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]Error:[/] {message}", highlight=False)
+    """Say ``message`` on stderr as the command's error; the caller raises what it returns.
+
+    The message is text, never Rich markup (a path, a setting or `eventlake[warehouse]` may
+    hold brackets), and is not wrapped however narrow the terminal: a command in it must stay
+    copyable."""
+    err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -64,19 +69,21 @@ def require_extras(command: str, *extras: str) -> None:
         for extra in dict.fromkeys(extras):
             require_extra(extra, command)
     except MissingExtraError as exc:
-        # One line however narrow the terminal (the install command must stay copyable), and
-        # `[warehouse]` is text, not Rich markup.
-        message = f"[bold red]Error:[/] {escape(str(exc))}"
-        err_console.print(message, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        raise fail(str(exc)) from None
 
 
 def backend_extras(settings: "Settings", *, warehouse: bool = False) -> tuple[str, ...]:
-    """The extras the configured backends need: aws for Kinesis or Glue; with ``warehouse``,
-    the warehouse extra, and snowflake too on the prod target."""
+    """The extras the configured backends need: aws for Kinesis, Glue or an s3:// warehouse,
+    postgres for the job state or the catalog on PostgreSQL; with ``warehouse``, the
+    warehouse extra, and snowflake too on the prod target."""
     extras = []
-    if settings.stream.backend.kind == "kinesis" or settings.lake.catalog.kind == "glue":
+    catalog = settings.lake.catalog
+    s3_warehouse = (getattr(catalog, "warehouse", None) or "").startswith("s3")
+    if settings.stream.backend.kind == "kinesis" or catalog.kind == "glue" or s3_warehouse:
         extras.append("aws")
+    urls = (settings.state_database_url, getattr(catalog, "uri", None) or "")
+    if any(url.startswith("postgresql") for url in urls):
+        extras.append("postgres")
     if warehouse:
         extras.append("warehouse")
         if settings.warehouse.target == "prod":
@@ -106,7 +113,10 @@ def auto_workers(events: int) -> int:
     return max(1, min(8, cpus - 1))  # one CPU stays with this process, which writes
 
 
-def open_lake(settings: "Settings", tables: list[str] | None = None) -> "Lake":
+def open_lake(settings: "Settings", command: str, tables: list[str] | None = None) -> "Lake":
+    """The lake, once the extras its backends need are known to be installed (``command``
+    names the command in the message when one is missing)."""
+    require_extras(command, *backend_extras(settings))
     from eventlake.lake import Lake
     from eventlake.lake.catalog import describe as describe_catalog
 

@@ -52,7 +52,7 @@ def lake_inspect(
     from eventlake.lake.catalog import describe as describe_catalog
 
     settings = load_settings()
-    lake = open_lake(settings, tables)
+    lake = open_lake(settings, "eventlake lake inspect", tables)
     reports = [maintenance.inspect(lake, name) for name in (tables or lake.table_names())]
     if as_json:
         typer.echo(json.dumps([_report_dict(r) for r in reports], indent=2, default=str))
@@ -143,7 +143,7 @@ def lake_compact(
             ) from None
     from eventlake.lake import maintenance  # once the arguments are known to be good
 
-    lake = open_lake(load_settings(), [table])
+    lake = open_lake(load_settings(), "eventlake lake compact", [table])
     try:
         with console.status(f"compacting {table}…"):
             report = maintenance.compact(
@@ -195,7 +195,7 @@ def lake_expire(
     age = _parse_duration(older_than)
     from eventlake.lake import maintenance  # once the arguments are known to be good
 
-    lake = open_lake(load_settings(), [table])
+    lake = open_lake(load_settings(), "eventlake lake expire", [table])
     try:
         report = maintenance.expire(lake, table, older_than=age, retain_last=retain_last)
     except (ValueError, OSError, *lake_errors()) as exc:

@@ -172,7 +172,7 @@ def process(
             raise fail(f"{path} is not a readable file", code=2)
     job_id = f"cli-{uuid.uuid4().hex[:12]}"
     reports = []
-    lake = open_lake(settings) if to_lake else None
+    lake = open_lake(settings, "eventlake process") if to_lake else None
     try:
         with processing_progress() as progress:
             for path in files:

@@ -61,7 +61,7 @@ def run_from_files(settings: Settings, events: int, seed: int, warehouse: bool) 
             )
         job_id = f"run-{uuid.uuid4().hex[:12]}"
         reports = []
-        lake = open_lake(settings)
+        lake = open_lake(settings, "eventlake run")
         with processing_progress() as progress:
             for dataset in ("events", "users", "products"):
                 path = samples / f"{dataset}.ndjson"
