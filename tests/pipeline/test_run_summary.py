@@ -56,7 +56,7 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_without_serve_the_summary_says_where_make_serve_shows_them(
+def test_without_serve_the_summary_says_where_eventlake_serve_shows_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[dict[str, Any]] = []
@@ -70,11 +70,13 @@ def test_without_serve_the_summary_says_where_make_serve_shows_them(
     assert result.exit_code == 0, result.output
     assert calls[0]["services"] is None  # the job starts and stops its own
     out = _flat(result.output)
-    assert "http://127.0.0.1:8000/docs once make serve runs (this run's API has stopped)" in out
-    assert "http://127.0.0.1:8501 once make dashboard runs" in out
-    assert "http://127.0.0.1:8000/reports/dbt/ once make serve runs" in out
+    assert (
+        "http://127.0.0.1:8000/docs once eventlake serve runs (this run's API has stopped)" in out
+    )
+    assert "http://127.0.0.1:8501 once eventlake dashboard runs" in out
+    assert "http://127.0.0.1:8000/reports/dbt/ once eventlake serve runs" in out
     assert "http://127.0.0.1:8000/reports/quality/ likewise" in out
-    assert "make run-serve" in out
+    assert "eventlake run --serve: the same run, then serves them until Ctrl-C" in out
     assert "40123" not in out  # the job's own API, stopped by now
     assert "Serving until" not in out
 
@@ -124,7 +126,7 @@ def test_serve_serves_after_the_summary_on_the_jobs_services(
     assert events == ["start services on 8000", "job", "serve", "stop services"]
     out = _flat(result.output)
     assert out.index("landed in Iceberg") < out.index("Serving until Ctrl-C")
-    assert "once make serve runs" not in out
+    assert "once eventlake serve runs" not in out
     for url in (
         "http://127.0.0.1:8000/docs",
         "http://127.0.0.1:8501",

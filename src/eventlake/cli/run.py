@@ -205,23 +205,29 @@ def _print_main_job(report: "MainJobReport", warehouse: bool, *, serving: bool =
 def _where_to_browse(
     warehouse: bool, dbt: dict[str, Any] | None, quality: dict[str, Any] | None
 ) -> list[tuple[str, str]]:
-    """After a run without --serve, whose API has stopped: where `make serve` and `make
-    dashboard` show them."""
+    """After a run without --serve, whose API has stopped: where `eventlake serve` and
+    `eventlake dashboard` show them (the commands of an installed eventlake; in the checkout,
+    `make serve` and `make dashboard` run the same)."""
     from eventlake.pipeline.supervisor import API_PORT, DASHBOARD_PORT
     from eventlake.report_sites import DATA_DOCS, DBT_DOCS
 
     api = f"http://127.0.0.1:{API_PORT}"
     rows = [
-        ("API docs", f"{api}/docs once make serve runs (this run's API has stopped)"),
-        ("dashboard", f"http://127.0.0.1:{DASHBOARD_PORT} once make dashboard runs"),
+        ("API docs", f"{api}/docs once eventlake serve runs (this run's API has stopped)"),
+        ("dashboard", f"http://127.0.0.1:{DASHBOARD_PORT} once eventlake dashboard runs"),
     ]
     if warehouse and dbt:
         rows.append(
-            ("dbt docs", f"{DBT_DOCS.url(api)} once make serve runs (password: the key it prints)")
+            (
+                "dbt docs",
+                f"{DBT_DOCS.url(api)} once eventlake serve runs (password: the key it prints)",
+            )
         )
     if warehouse and quality:
         rows.append(("Data Docs", f"{DATA_DOCS.url(api)} likewise, or {quality.get('data_docs')}"))
-    rows.append(("all at once", "make run-serve: the same run, then serves them until Ctrl-C"))
+    rows.append(
+        ("all at once", "eventlake run --serve: the same run, then serves them until Ctrl-C")
+    )
     return rows
 
 
