@@ -100,6 +100,23 @@ SLOW_TESTS = {
 # Session fixtures that start a server: a test using one (directly or through another fixture)
 # is an integration test.
 SERVER_FIXTURES = frozenset({"moto_server", "fakesnow_server", "postgres_server"})
+# The longest modules first (make test's --durations), so that under `-n auto` they start at
+# once and the short modules fill the gaps around them, instead of one of them starting last
+# and leaving the other workers idle at the end (longest-processing-time-first scheduling).
+# The image and the compose stack are apart: the stack reuses the image, whose build it
+# would otherwise wait for. Every other module keeps its place, after these.
+LONGEST_FIRST = (
+    "airflow/test_dags.py",
+    "package/test_wheel.py",
+    "container/test_image.py",
+    "warehouse/test_transform.py",
+    "container/test_stack.py",
+    "warehouse/test_snowflake_sql.py",
+    "api/test_trigger_airflow.py",
+    "processing/test_differential.py",
+    "quality/test_quality_cli.py",
+    "dashboard/test_app.py",
+)
 
 
 # A wrapper, so the marks are in place before any other plugin's hook runs: `-m` deselects by
@@ -113,7 +130,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> Iterator[None]:
             item.add_marker(pytest.mark.slow)
         if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
-    return (yield)
+    result = yield
+    # After the other hooks (deselection by -m included): the order is the last word.
+    rank = {module: index for index, module in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.relative_to(TESTS).as_posix(), len(rank)))
+    return result
 
 
 def pytest_make_parametrize_id(val: object, argname: str) -> str | None:
