@@ -10,6 +10,8 @@
 //! - `batch`: the batch types the steps pass on;
 //! - the steps: `parse`, `dedup`, `validate`, `transform`; `extents` (record byte ranges,
 //!   from the parser) and `iceberg` (Parquet files);
+//! - `routing`: a body validated and cut into one part per shard (it composes parse and
+//!   validate, as `process` does);
 //! - `process`: the fused path, composing the steps.
 
 pub mod batch;
@@ -23,6 +25,7 @@ pub mod json;
 pub mod parse;
 pub mod process;
 pub mod rejection;
+pub mod routing;
 pub mod timestamp;
 pub mod transform;
 pub mod validate;
@@ -37,5 +40,6 @@ pub use input::{gunzip, Format};
 pub use parse::{parse, Body, ParseOptions, ParsedBatch};
 pub use process::process;
 pub use rejection::{dead_letter_reasons, dead_letter_schema, Reason, Rejection};
+pub use routing::{route, validate_with_extents};
 pub use transform::{transform, transformed_schema, TransformOptions};
 pub use validate::validate;
