@@ -71,7 +71,10 @@ def consume(
                         raise
                     # A service keeps going: the consumer has reset itself to the lake.
                     failures += 1
-                    log.exception("%s: batch failed; retrying", consumer.dataset)
+                    if overlap:  # expected now and then: no traceback
+                        log.warning("%s: %s; starting again", consumer.dataset, error)
+                    else:
+                        log.exception("%s: batch failed; retrying", consumer.dataset)
                     stop.wait(min(30.0, 0.5 * 2**failures))
                     continue
                 failures = 0
