@@ -14,9 +14,9 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON := $(shell $(PYTHON) -c "import sys; print(sys.executable)")
 export EVENTLAKE_HOME ?= $(CURDIR)/.eventlake
 # Every test, task and CLI call starts a Python process: without bytecode each one compiles
-# pandas, pyiceberg, dbt and Airflow from source again (seconds per process). uv compiles the
-# environments once at install, and our own sources get their __pycache__ even where the
-# machine's environment forbids it.
+# pandas, pyiceberg, dbt and Airflow from source again (seconds per process). The environments
+# are compiled once at install (Airflow's by uv, .venv by $(BYTECODE) below), and our own
+# sources get their __pycache__ even where the machine's environment forbids it.
 export UV_COMPILE_BYTECODE := 1
 unexport PYTHONDONTWRITEBYTECODE
 
@@ -35,16 +35,23 @@ $(UV):
 # maturin, because uv builds the extension without build isolation, with .venv's maturin
 # (pyproject.toml says why). Then the Rust extension (maturin, release profile) as a workspace
 # member, rebuilt whenever a Rust source changes (cache-keys in its pyproject.toml).
+# Both steps leave the bytecode to $(BYTECODE), which compiles it while the extension builds
+# instead of before (uv would compile all of .venv first, and the build would wait for it).
 DEPS := $(VENV)/.dependencies
 $(DEPS): $(UV) uv.lock pyproject.toml
-	$(UV) sync --frozen --inexact --no-install-package data-processor-rs  # --inexact: keep a built one
+	UV_COMPILE_BYTECODE=0 $(UV) sync --frozen --inexact --no-install-package data-processor-rs  # --inexact: keep a built one
 	@touch $@
 
 $(VENV)/.synced: $(DEPS) $(RUST_SOURCES)
-	$(UV) sync --frozen
+	UV_COMPILE_BYTECODE=0 $(UV) sync --frozen
 	@touch $@
 
-setup: $(VENV)/.synced ## Install uv, create .venv, build the Rust extension (release), install dependencies
+BYTECODE := $(VENV)/.bytecode
+$(BYTECODE): $(DEPS)
+	$(PY) -m compileall -q -j 0 $(VENV)/lib > /dev/null
+	@touch $@
+
+setup: $(VENV)/.synced $(BYTECODE) ## Install uv, create .venv, build the Rust extension (release), install dependencies
 
 build: setup ## Build the Rust extension in release mode
 
