@@ -112,22 +112,27 @@ def rejected_upsert(dialect: str) -> Any:
     )
 
 
+def _consumer_counts(insert: Any) -> dict[str, Any]:
+    """What a consumer's write sets on a job row: its counts (set, never added: a replay
+    writes the same), and the first time it was processed and committed."""
+    return {
+        "processed_at": sa.func.coalesce(jobs.c.processed_at, insert.excluded.processed_at),
+        "committed_at": sa.func.coalesce(jobs.c.committed_at, insert.excluded.committed_at),
+        "updated_at": insert.excluded.updated_at,
+        "landed": insert.excluded.landed,
+        "dead_lettered": insert.excluded.dead_lettered,
+        "duplicates": insert.excluded.duplicates,
+        # A replay after a crash knows the counts again but not the snapshot.
+        "snapshot_id": sa.func.coalesce(insert.excluded.snapshot_id, jobs.c.snapshot_id),
+    }
+
+
 def processed_upsert(dialect: str) -> Any:
     """The consumer's write: a job's batch committed to the lake, with its counts."""
     insert = UPSERTS[dialect](jobs)
     return insert.on_conflict_do_update(
         index_elements=[jobs.c.job_id],
-        set_={
-            "status": "committed",
-            "processed_at": sa.func.coalesce(jobs.c.processed_at, insert.excluded.processed_at),
-            "committed_at": sa.func.coalesce(jobs.c.committed_at, insert.excluded.committed_at),
-            "updated_at": insert.excluded.updated_at,
-            "landed": insert.excluded.landed,
-            "dead_lettered": insert.excluded.dead_lettered,
-            "duplicates": insert.excluded.duplicates,
-            # A replay after a crash knows the counts again but not the snapshot.
-            "snapshot_id": sa.func.coalesce(insert.excluded.snapshot_id, jobs.c.snapshot_id),
-        },
+        set_={"status": "committed", **_consumer_counts(insert)},
     )
 
 
@@ -230,12 +235,6 @@ def parts_settled_upsert(dialect: str) -> Any:
             "status": sa.case(
                 (insert.excluded.committed_at.is_not(None), "committed"), else_=jobs.c.status
             ),
-            "processed_at": sa.func.coalesce(jobs.c.processed_at, insert.excluded.processed_at),
-            "committed_at": sa.func.coalesce(jobs.c.committed_at, insert.excluded.committed_at),
-            "updated_at": insert.excluded.updated_at,
-            "landed": insert.excluded.landed,
-            "dead_lettered": insert.excluded.dead_lettered,
-            "duplicates": insert.excluded.duplicates,
-            "snapshot_id": sa.func.coalesce(insert.excluded.snapshot_id, jobs.c.snapshot_id),
+            **_consumer_counts(insert),
         },
     )
