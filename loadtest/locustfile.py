@@ -15,34 +15,18 @@ from __future__ import annotations
 import json
 import os
 import random
-import uuid
 from datetime import UTC, datetime, timedelta
 
+from bodies import request_body  # locust puts this folder on sys.path
 from locust import FastHttpUser, events, task
 from locust.env import Environment
 
 EVENTS_PER_REQUEST = int(os.environ.get("LOADTEST_EVENTS_PER_REQUEST", "500"))
 POOL = int(os.environ.get("LOADTEST_POOL", "200"))
-EVENT_TYPES = ["page_view", "page_view", "page_view", "add_to_cart", "purchase", "search"]
 
 
 def _batch(rng: random.Random) -> bytes:
-    start = datetime.now(UTC) - timedelta(days=1)
-    batch = []
-    for _ in range(EVENTS_PER_REQUEST):
-        event_type = rng.choice(EVENT_TYPES)
-        batch.append(
-            {
-                "event_id": uuid.UUID(int=rng.getrandbits(128)).hex,
-                "user_id": f"user-{rng.randrange(5000):05d}",
-                "event_type": event_type,
-                "event_timestamp": (start + timedelta(seconds=rng.randrange(86_400))).isoformat(),
-                "event_value": round(rng.uniform(1, 300), 2) if event_type == "purchase" else None,
-                "product_id": f"prod-{rng.randrange(500):04d}",
-                "properties": {"page": f"/p/{rng.randrange(100)}", "ab": rng.choice("AB")},
-            }
-        )
-    return json.dumps(batch, separators=(",", ":")).encode()
+    return request_body(rng, EVENTS_PER_REQUEST, datetime.now(UTC) - timedelta(days=1))
 
 
 BODIES: list[bytes] = []
