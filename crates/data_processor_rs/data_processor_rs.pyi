@@ -12,7 +12,7 @@ The exact behaviour of every step is written down in docs/processing.md.
     files = data_processor_rs.write_iceberg(transformed, table_path, field_ids, file_prefix="f")
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from os import PathLike
 from typing import Literal, Protocol, TypeAlias, final
 
@@ -106,6 +106,13 @@ class ValidatedBatch:
     def to_arrow(self) -> pyarrow.RecordBatch: ...
     def __len__(self) -> int: ...
     def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]: ...
+
+@final
+class RecordExtents:
+    """Where each record of a body lies, and the format it was read as: what
+    ``validate_events`` noted for ``route``, kept in Rust."""
+
+    def __len__(self) -> int: ...
 
 @final
 class TransformedBatch:
@@ -245,6 +252,30 @@ def record_extents(
     (accepted and rejected alike), into the body once decompressed (a UTF-8 byte-order mark
     counts). A JSON array element spans its value, an NDJSON record its line without the line
     end, a CSV row its text without line ends. Raises InputError as ``parse_events`` does."""
+
+def validate_events(
+    data: bytes,
+    contract: Contract | str | PathLike[str] | None = None,
+    format: Format = "auto",
+    *,
+    max_record_bytes: int = 1_048_576,
+    max_decompressed_bytes: int = 1_073_741_824,
+) -> tuple[ValidatedBatch, RecordExtents]:
+    """``validate_schema(parse_events(data, format), contract)`` in one pass over the body (the
+    same batch), noting where each record lies for ``route``. Raises InputError as
+    ``parse_events`` does."""
+
+def route(
+    data: bytes, batch: ValidatedBatch, extents: RecordExtents, starts: Sequence[int]
+) -> list[tuple[int, int, bytes | None, int]] | None:
+    """The body cut into one part per shard owning its records' dedup keys, for shards whose
+    hash key ranges start at ``starts`` (sorted, the first at 0), in the order of their first
+    records: ``(shard index, explicit hash key, bytes, records)``, bytes None when the part is
+    the whole body as sent (all its records go to one shard). A key's hash key is Iceberg's
+    bucket hash of its text (murmur3, ``& 0x7fffffff``, mod 2**31 - 1) shifted left by 97;
+    rejected records travel in the first part. None when the body cannot be cut (no dedup key,
+    no valid record, a gzip body, a CSV body without a header). ``data``, ``batch`` and
+    ``extents`` are one body's, from ``validate_events``."""
 
 def rejected_schema() -> pyarrow.Schema:
     """The schema of a batch's ``rejected``: record_index, line, field, reason, message, raw."""

@@ -13,6 +13,7 @@ mod dead_letters;
 mod dedup;
 mod errors;
 mod iceberg;
+mod routing;
 mod steps;
 
 use pyo3::prelude::*;
@@ -32,6 +33,7 @@ fn data_processor_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<batch::PyTransformedBatch>()?;
     m.add_class::<dedup::PyDeduplicator>()?;
     m.add_class::<iceberg::PyDataFile>()?;
+    m.add_class::<routing::PyRecordExtents>()?;
     // The steps
     m.add_function(wrap_pyfunction!(steps::parse_events, m)?)?;
     m.add_function(wrap_pyfunction!(steps::validate_schema, m)?)?;
@@ -42,6 +44,9 @@ fn data_processor_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // What callers outside the steps share with the core
     m.add_function(wrap_pyfunction!(body::gunzip, m)?)?;
     m.add_function(wrap_pyfunction!(body::record_extents, m)?)?;
+    // Routing events, not requests
+    m.add_function(wrap_pyfunction!(routing::validate_events, m)?)?;
+    m.add_function(wrap_pyfunction!(routing::route, m)?)?;
     m.add_function(wrap_pyfunction!(dead_letters::rejected_schema, m)?)?;
     m.add_function(wrap_pyfunction!(dead_letters::dead_letter_schema, m)?)?;
     m.add_function(wrap_pyfunction!(dead_letters::dead_letter_reasons, m)?)?;

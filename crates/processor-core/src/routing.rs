@@ -37,9 +37,13 @@ pub const BUCKETS: u32 = (1 << 31) - 1;
 /// `bucket << SPREAD` spans the 128-bit hash key space: (2**31 - 1) << 97 < 2**128.
 pub const SPREAD: u32 = 97;
 
-/// Where each record of a body lies (`start..end`, by record index, accepted or rejected),
-/// as [`crate::record_extents`] reports them.
-pub type Extents = Vec<(usize, usize)>;
+/// Where each record of a body lies (`start..end`, by record index, accepted or rejected, as
+/// [`crate::record_extents`] reports them), and the format the parser read the body as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extents {
+    pub format: Format,
+    pub spans: Vec<(usize, usize)>,
+}
 
 /// Parse and validate a body in one pass (as [`crate::parse()`] then [`crate::validate()`]
 /// would, with the same result), noting where each record lies for [`route`].
@@ -50,15 +54,15 @@ pub fn validate_with_extents(
 ) -> Result<(ValidatedBatch, Extents)> {
     let body_bytes = (*body).as_ref().len();
     let capacity = body_bytes / 200 + 16; // records run to a couple of hundred bytes
-    let mut sink = WithExtents { validator: Validator::new(contract, capacity, body_bytes), extents: Vec::new() };
-    parse_with(body, options, &mut sink)?;
-    Ok((sink.validator.finish(Vec::new()), sink.extents))
+    let mut sink = WithExtents { validator: Validator::new(contract, capacity, body_bytes), spans: Vec::new() };
+    let format = parse_with(body, options, &mut sink)?;
+    Ok((sink.validator.finish(Vec::new()), Extents { format, spans: sink.spans }))
 }
 
 /// The validator, listening to the parser's record boundaries too.
 struct WithExtents<'w> {
     validator: Validator<'w>,
-    extents: Extents,
+    spans: Vec<(usize, usize)>,
 }
 
 impl Sink for WithExtents<'_> {
@@ -73,8 +77,8 @@ impl Sink for WithExtents<'_> {
     }
 
     fn extent(&mut self, index: u64, start: usize, end: usize) {
-        debug_assert_eq!(index as usize, self.extents.len(), "records are numbered in order");
-        self.extents.push((start, end));
+        debug_assert_eq!(index as usize, self.spans.len(), "records are numbered in order");
+        self.spans.push((start, end));
     }
 }
 
@@ -95,15 +99,9 @@ pub struct Part {
 /// `starts` (sorted, the first at 0). None when the body cannot be cut: the contract has no
 /// dedup key, no record is valid, the body is gzip (the extents are into what it inflates
 /// to), the extents do not match the batch, or a CSV body has no header before its rows.
-pub fn route(
-    body: &[u8],
-    format: Format,
-    batch: &ValidatedBatch,
-    extents: &[(usize, usize)],
-    starts: &[u128],
-) -> Option<Vec<Part>> {
+pub fn route(body: &[u8], batch: &ValidatedBatch, extents: &Extents, starts: &[u128]) -> Option<Vec<Part>> {
     let buckets = record_buckets(batch)?;
-    split(body, format, &buckets, extents, starts)
+    split(body, extents.format, &buckets, &extents.spans, starts)
 }
 
 /// The bucket of every record's key by record index (None for a rejected record); None when

@@ -136,7 +136,8 @@ fn the_one_pass_validates_as_parse_then_validate() {
         assert_eq!(batch.to_record_batch().unwrap(), two_steps.to_record_batch().unwrap());
         let reasons = |b: &ValidatedBatch| b.rejected.iter().map(|r| (r.record_index, r.reason)).collect::<Vec<_>>();
         assert_eq!(reasons(&batch), reasons(&two_steps));
-        assert_eq!(extents, crate::record_extents(Arc::new(body.clone()), &options).unwrap());
+        assert_eq!(extents.spans, crate::record_extents(Arc::new(body.clone()), &options).unwrap());
+        assert_eq!(extents.format, format);
     }
 }
 
@@ -146,7 +147,7 @@ fn a_body_is_cut_by_shard_every_record_once_in_order() {
     for format in [Format::Json, Format::Ndjson, Format::Csv] {
         let body = body_of(&ids, format, Some(5)); // record 5 is rejected: it rides in the first part
         let (batch, extents) = validated(&body, format);
-        let parts = route(&body, format, &batch, &extents, &four()).unwrap();
+        let parts = route(&body, &batch, &extents, &four()).unwrap();
         assert_eq!(parts.len(), 4, "{format:?}");
         assert_eq!(parts.iter().map(|p| p.records).sum::<usize>(), 40);
         let mut seen = Vec::new();
@@ -174,7 +175,7 @@ fn parts_keep_each_records_bytes_and_the_framing() {
     let ids: Vec<String> = (0..12).map(|i| format!("e-{i}")).collect();
     let csv = body_of(&ids, Format::Csv, None);
     let (batch, extents) = validated(&csv, Format::Csv);
-    let parts = route(&csv, Format::Csv, &batch, &extents, &four()).unwrap();
+    let parts = route(&csv, &batch, &extents, &four()).unwrap();
     for part in &parts {
         let text = String::from_utf8(part.body.clone().unwrap()).unwrap();
         // No byte-order mark, the header's line end normalised, the quoted CRLF kept in its row.
@@ -184,13 +185,13 @@ fn parts_keep_each_records_bytes_and_the_framing() {
     }
     let ndjson = body_of(&ids, Format::Ndjson, None);
     let (batch, extents) = validated(&ndjson, Format::Ndjson);
-    for part in route(&ndjson, Format::Ndjson, &batch, &extents, &four()).unwrap() {
+    for part in route(&ndjson, &batch, &extents, &four()).unwrap() {
         let text = String::from_utf8(part.body.unwrap()).unwrap();
         assert!(!text.contains('\r') && text.ends_with("}\n") && text.lines().count() == part.records);
     }
     let json = body_of(&ids, Format::Json, None);
     let (batch, extents) = validated(&json, Format::Json);
-    for part in route(&json, Format::Json, &batch, &extents, &four()).unwrap() {
+    for part in route(&json, &batch, &extents, &four()).unwrap() {
         let text = String::from_utf8(part.body.unwrap()).unwrap();
         assert!(text.starts_with("[{\"event_id\"") && text.ends_with("}]") && text.contains("},{"), "{text}");
     }
@@ -202,13 +203,13 @@ fn a_body_on_one_shard_is_the_body_as_sent() {
     for format in [Format::Json, Format::Ndjson, Format::Csv] {
         let body = body_of(&ids, format, Some(4));
         let (batch, extents) = validated(&body, format);
-        let parts = route(&body, format, &batch, &extents, &four()).unwrap();
+        let parts = route(&body, &batch, &extents, &four()).unwrap();
         assert_eq!(parts, vec![Part { shard: 2, hash_key: key_hash(&ids[0]), records: 10, body: None }]);
     }
     // One shard in all: the same.
     let body = body_of(&["a".into(), "b".into()], Format::Json, None);
     let (batch, extents) = validated(&body, Format::Json);
-    assert_eq!(route(&body, Format::Json, &batch, &extents, &[0]).unwrap()[0].body, None);
+    assert_eq!(route(&body, &batch, &extents, &[0]).unwrap()[0].body, None);
 }
 
 #[test]
@@ -217,7 +218,7 @@ fn bodies_that_cannot_be_cut() {
     // Nothing valid: no part at all (the API publishes nothing then).
     let body = body_of(&ids[..1], Format::Json, Some(0));
     let (batch, extents) = validated(&body, Format::Json);
-    assert_eq!(route(&body, Format::Json, &batch, &extents, &four()), None);
+    assert_eq!(route(&body, &batch, &extents, &four()), None);
     // Gzip inside gzip: the core's offsets are into what it inflates to, not into this body.
     let plain = body_of(&ids, Format::Ndjson, None);
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -225,16 +226,19 @@ fn bodies_that_cannot_be_cut() {
     let gzip = gzip.finish().unwrap();
     let (batch, extents) = validated(&gzip, Format::Ndjson);
     assert_eq!(batch.num_rows, 30);
-    assert_eq!(route(&gzip, Format::Ndjson, &batch, &extents, &four()), None);
+    assert_eq!(route(&gzip, &batch, &extents, &four()), None);
     // Extents that do not match the batch.
     let (batch, extents) = validated(&plain, Format::Ndjson);
-    assert_eq!(route(&plain, Format::Ndjson, &batch, &extents[1..], &four()), None);
+    assert_eq!(
+        route(&plain, &batch, &Extents { format: Format::Ndjson, spans: extents.spans[1..].to_vec() }, &four()),
+        None
+    );
     // A contract without a dedup key routes nothing.
     let contract = Contract::from_yaml("name: e\nfields:\n  - {name: a, type: string}\n", "x").unwrap();
     let options = ParseOptions { format: Some(Format::Ndjson), ..ParseOptions::default() };
     let body = b"{\"a\": \"1\"}\n{\"a\": \"2\"}\n".to_vec();
     let (batch, extents) = validate_with_extents(Arc::new(body.clone()), &options, Arc::new(contract)).unwrap();
-    assert_eq!(route(&body, Format::Ndjson, &batch, &extents, &four()), None);
+    assert_eq!(route(&body, &batch, &extents, &four()), None);
 }
 
 #[test]
@@ -260,7 +264,7 @@ fn broken_records_are_counted_alike_in_the_parts() {
     ];
     for (format, body) in bodies {
         let (whole, extents) = validated(&body, format);
-        let parts = route(&body, format, &whole, &extents, &four()).unwrap();
+        let parts = route(&body, &whole, &extents, &four()).unwrap();
         assert!(parts.len() > 1);
         let mut counts = (0, 0, 0);
         for part in parts {
