@@ -1,16 +1,22 @@
 """The routing module on its own: bodies cut into one part per shard, every record in exactly
-one part, in order, each part read by the core as the API read the whole body."""
+one part, in order, each part read by the core as the API read the whole body. The core's hash
+is checked against Iceberg's own bucket transform (pyiceberg-core), and its key texts against
+Python's ``json.dumps``."""
 
 from __future__ import annotations
 
 import csv
+import datetime
 import gzip
 import io
 import json
+import random
 from typing import Any
 
 import data_processor_rs
+import pyarrow as pa
 import pytest
+from pyiceberg_core.transform import bucket  # type: ignore[import-untyped, unused-ignore]
 
 from eventlake.ingest import routing
 from eventlake.ingest.headers import gunzip
@@ -22,6 +28,17 @@ FOUR = routing.ShardMap.of(
     [ShardInfo(f"shard-{i:04d}", hash_range=hash_range(i, 4)) for i in range(4)]
 )
 assert FOUR is not None
+
+
+def key_hash(text: str) -> int:
+    """The hash key of a key's text, by Iceberg's bucket transform (the rule the core follows)."""
+    buckets = bucket(pa.array([text], pa.string()), routing.BUCKETS)
+    return int(buckets[0].as_py()) << routing.SPREAD
+
+
+def key_text(*values: Any) -> str:
+    """The text a key of several values (or of a non-string one) is hashed as."""
+    return json.dumps(list(values), separators=(",", ":"), ensure_ascii=False)
 
 
 def event(event_id: str, **changes: Any) -> dict[str, Any]:
@@ -55,20 +72,15 @@ def validate(body: bytes, body_format: str) -> data_processor_rs.ValidatedBatch:
     return data_processor_rs.validate_schema(parsed, CONTRACT)
 
 
-def route(body: bytes, body_format: str) -> list[routing.Part] | None:
-    batch = validate(body, body_format)
-    rejected = batch.rejected.column("record_index").to_pylist() if batch.num_rejected else []
-    buckets = routing.record_buckets(batch.num_received, rejected, batch.to_arrow(), ["event_id"])
-    assert buckets is not None
-    assert FOUR is not None
-    return routing.split(
-        body,
-        body_format,  # type: ignore[arg-type]
-        buckets,
-        FOUR,
-        max_record_bytes=1 << 20,
-        max_body_bytes=1 << 30,
-    )
+def route(
+    body: bytes,
+    body_format: str,
+    contract: data_processor_rs.Contract = CONTRACT,
+    shards: routing.ShardMap | None = FOUR,
+) -> list[routing.Part] | None:
+    batch, extents = data_processor_rs.validate_events(body, contract, body_format)  # type: ignore[arg-type]
+    assert shards is not None
+    return routing.split(body, batch, extents, shards)
 
 
 def ids_of(body: bytes, body_format: str) -> tuple[list[str], int]:
@@ -94,8 +106,9 @@ def test_a_body_is_cut_by_shard_every_record_once_in_order(body_format: str) -> 
         assert part.records == len(ids) + rejected
         assert ids == sorted(ids, key=lambda i: int(i.split("-")[1]))  # body order kept
         for event_id in ids:  # each event on the shard owning its key's hash
-            owner = hash_ordinal(routing.key_hash(event_id), 4)
+            owner = hash_ordinal(key_hash(event_id), 4)
             assert part.shard_id == f"shard-{owner:04d}"
+        assert part.hash_key == key_hash(ids[0])  # its first record's
         assert hash_ordinal(part.hash_key, 4) == int(part.shard_id[-4:])
         seen += ids
     assert sorted(seen) == sorted(r["event_id"] for r in records if r["event_id"] != "bad")
@@ -105,13 +118,13 @@ def test_a_body_is_cut_by_shard_every_record_once_in_order(body_format: str) -> 
 
 @pytest.mark.parametrize("body_format", ["json", "ndjson", "csv"])
 def test_a_body_on_one_shard_is_published_as_sent(body_format: str) -> None:
-    one = [f"k-{i}" for i in range(400) if hash_ordinal(routing.key_hash(f"k-{i}"), 4) == 2]
+    one = [f"k-{i}" for i in range(400) if hash_ordinal(key_hash(f"k-{i}"), 4) == 2]
     body = encode([event(i) for i in one[:10]], body_format)
     parts = route(body, body_format)
     assert parts is not None
     [part] = parts
     assert part.body is body  # not a copy
-    assert (part.shard_id, part.records) == ("shard-0002", 10)
+    assert (part.shard_id, part.hash_key, part.records) == ("shard-0002", key_hash(one[0]), 10)
 
 
 def test_a_bom_and_quoted_line_ends_in_csv_stay_in_their_row() -> None:
@@ -146,16 +159,83 @@ def test_gzip_inside_gzip_is_not_cut() -> None:
     assert route(inner, "ndjson") is None
 
 
-def test_keys_of_several_fields_hash_their_typed_values() -> None:
-    """Two spellings of one timestamp are one key for the core, and one hash here."""
-    import pyarrow as pa
+def contract(dedup_key: list[str], fields: str) -> data_processor_rs.Contract:
+    return data_processor_rs.Contract.from_yaml(
+        f"name: k\ndedup_key: {dedup_key}\nfields:\n{fields}"
+    )
 
-    times = pa.array([1_700_000_000_000_000, 1_700_000_000_000_000], pa.timestamp("us", "UTC"))
-    batch = pa.record_batch({"user_id": ["u", "u"], "updated_at": times})
-    texts = routing.key_texts(batch, ["user_id", "updated_at"])
-    assert texts[0] == texts[1] == '["u",1700000000000000]'
-    floats = pa.record_batch({"k": pa.array([0.0, -0.0])})
-    assert routing.key_texts(floats, ["k", "k"])[0] == routing.key_texts(floats, ["k", "k"])[1]
+
+def test_keys_of_several_fields_hash_their_typed_values() -> None:
+    """Two spellings of one timestamp are one key for the core, and one hash here; so are 0.0
+    and -0.0. The key's text is Python's JSON of the typed values."""
+    keyed = contract(
+        ["user_id", "updated_at"],
+        "  - {name: user_id, type: string, required: true, nullable: false}\n"
+        "  - {name: updated_at, type: timestamp, required: true, nullable: false}\n",
+    )
+    body = (
+        b'{"user_id": "u", "updated_at": "2023-11-14T22:13:20Z"}\n'
+        b'{"user_id": "u", "updated_at": "2023-11-14T23:13:20.000+01:00"}\n'
+    )
+    [part] = route(body, "ndjson", keyed) or []
+    assert part.hash_key == key_hash(key_text("u", 1_700_000_000_000_000))
+    floats = contract(["k"], "  - {name: k, type: float, required: true, nullable: false}\n")
+    [part] = route(b'{"k": 0.0}\n{"k": -0.0}\n{"k": 0}\n', "ndjson", floats) or []
+    assert (part.hash_key, part.records) == (key_hash("[0.0]"), 3)
+
+
+def test_keys_of_every_type_route_by_pythons_json_text() -> None:
+    """Many composite keys (escapes, non-ASCII text, floats in both notations, dates): each
+    record on the shard owning the hash of ``json.dumps`` of its typed values."""
+    keyed = contract(
+        ["s", "f", "n", "b", "d"],
+        "".join(
+            f"  - {{name: {name}, type: {kind}, required: true, nullable: false}}\n"
+            for name, kind in [("s", "string"), ("f", "float"), ("n", "int"), ("b", "bool")]
+        )
+        + "  - {name: d, type: date, required: true, nullable: false}\n",
+    )
+    rng = random.Random(3)
+    texts = ['é"q\\\n\t\x01 ✓', "plain", ""]
+    records = [
+        {
+            "s": f"{rng.choice(texts)}{i}",
+            "f": rng.choice([0.1 * i, 1e16 * i, 1.5e-7 * i, -2.5, float(i)]),
+            "n": rng.randrange(-(2**63), 2**63),
+            "b": i % 2 == 0,
+            "d": f"2026-11-{1 + i % 28:02d}",
+        }
+        for i in range(60)
+    ]
+    body = b"".join(
+        json.dumps(r, ensure_ascii=i % 2 == 0).encode() + b"\n" for i, r in enumerate(records)
+    )
+    parts = route(body, "ndjson", keyed)
+    assert parts is not None
+    assert len(parts) == 4
+    assert sum(p.records for p in parts) == 60
+    epoch = datetime.date(1970, 1, 1)
+    for part in parts:
+        for line in part.body.splitlines():
+            r = json.loads(line)
+            text = key_text(
+                r["s"],
+                float(r["f"]),
+                r["n"],
+                r["b"],
+                (datetime.date.fromisoformat(r["d"]) - epoch).days,
+            )
+            assert FOUR is not None
+            assert FOUR.shard_ids[FOUR.owner(key_hash(text))] == part.shard_id, text
+
+
+def test_validate_events_is_parse_then_validate_in_one_pass() -> None:
+    body = encode([event(f"v-{i}") for i in range(9)] + [event("bad", event_type="x")], "csv")
+    batch, extents = data_processor_rs.validate_events(body, CONTRACT, "csv")
+    two_steps = validate(body, "csv")
+    assert batch.to_arrow() == two_steps.to_arrow()
+    assert batch.rejected == two_steps.rejected
+    assert len(extents) == 10 == len(data_processor_rs.record_extents(body, "csv"))
 
 
 def test_no_map_without_hash_ranges_and_the_owner_of_any_key() -> None:
@@ -231,21 +311,23 @@ def test_broken_records_are_counted_alike_in_the_parts(body_format: str, body: b
     assert counts == [whole.num_received, len(whole), whole.num_rejected]
 
 
-def test_vectorized_owners_agree_with_the_hash_key_ranges() -> None:
-    """Shards split anywhere (a Kinesis split names any hash key): each bucket's owner is the
-    shard whose range holds ``bucket << 97``."""
-    import random
-
-    import pyarrow as pa
-
+def test_owners_agree_with_the_hash_key_ranges_wherever_shards_split() -> None:
+    """Shards split anywhere (a Kinesis split names any hash key): each record goes to the shard
+    whose range holds its key's hash key, a key exactly at a shard's first hash key included."""
     rng = random.Random(5)
-    starts = sorted({0, *(rng.randrange(2**128) for _ in range(6)), 2**97 * 12345})
+    ids = [f"r-{i}" for i in range(300)]
+    # Splits at some keys' own hash keys (and one past another's), and at random points.
+    edges = {key_hash(ids[7]), key_hash(ids[11]) + 1, *(rng.randrange(2**128) for _ in range(5))}
+    starts = sorted({0, *edges})
     shards = [
         ShardInfo(f"s{i}", hash_range=(start, ([*starts, 2**128])[i + 1] - 1))
         for i, start in enumerate(starts)
     ]
     shard_map = routing.ShardMap.of(shards)
     assert shard_map is not None
-    buckets = [rng.randrange(routing.BUCKETS) for _ in range(2000)] + [12344, 12345, 0]
-    owners = shard_map.owners(pa.array(buckets, pa.int32()))
-    assert owners == [shard_map.owner(b << routing.SPREAD) for b in buckets]
+    parts = route(encode([event(i) for i in ids], "json"), "json", shards=shard_map)
+    assert parts is not None
+    placed = {i: p.shard_id for p in parts for i in ids_of(p.body, "json")[0]}
+    assert placed == {i: shard_map.shard_ids[shard_map.owner(key_hash(i))] for i in ids}
+    assert placed[ids[7]] == shard_map.shard_ids[starts.index(key_hash(ids[7]))]
+    assert placed[ids[11]] == shard_map.shard_ids[starts.index(key_hash(ids[11]) + 1) - 1]

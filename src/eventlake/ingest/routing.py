@@ -4,25 +4,28 @@ Each event goes to the shard that owns the hash of its deduplication key, so tha
 of an event reaches the same shard whichever request carried it, and that shard's consumer
 (one at a time) sees them all: its deduplication window is then a global one.
 
-The hash lives in Kinesis's space of hash keys (0 to 2**128 - 1, which shards split into
-ranges). It is Iceberg's bucket hash of the key (32-bit murmur3 of its UTF-8 text, as the
-Iceberg spec defines it, ``pyiceberg_core``'s ``bucket`` transform over 2**31 - 1 buckets)
-spread over that space (``bucket << 97``): computed in Rust over the whole column at once,
-where MD5 (what Kinesis does with a partition key) cost a Python call per event, 0.5 ms per
-500-event request, on its own half the 10% budget (benchmarks/bench_routing.py). Any stable,
-uniform hash serves: only the API routes events, and every copy of a key gets the same one.
-A single string key (``event_id``) is hashed as its text; any other key (several fields, a
-timestamp) as a canonical JSON text of its typed values, so that two copies the core would
-call duplicates (the same values once validated) hash alike.
+The work is the Rust core's (``processor-core``'s ``routing`` module, one implementation of
+the rule): ``data_processor_rs.validate_events`` validates the body and notes where each record
+lies in the same pass, and ``data_processor_rs.route`` hashes every valid record's key, finds
+its shard and builds each part's bytes, outside the GIL, in one call per request. What stays
+here is the shard map (which shards, where their ranges start) and the parts as the ingestor
+publishes them.
 
-The body is cut where the Rust core says its records lie (``data_processor_rs.record_extents``,
-the parser's own boundaries, a second pass over the body): no record is parsed in Python. A
-part of a JSON array is a JSON array of its elements, an NDJSON part its lines, a CSV part the
+The hash lives in Kinesis's space of hash keys (0 to 2**128 - 1, which shards split into
+ranges). It is Iceberg's bucket hash of the key (32-bit murmur3 of its UTF-8 text, ``&
+0x7fffffff``, modulo 2**31 - 1, as Iceberg's bucket transform computes it) spread over that
+space (``bucket << 97``). Any stable, uniform hash serves: only the API routes events, and
+every copy of a key gets the same one. A single string key (``event_id``) is hashed as its
+text; any other key (several fields, a timestamp) as a canonical JSON text of its typed values
+(what ``json.dumps(values, separators=(",", ":"), ensure_ascii=False)`` writes, timestamps and
+dates as their integers), so that two copies the core would call duplicates hash alike.
+
+A part of a JSON array is a JSON array of its elements, an NDJSON part its lines, a CSV part the
 header and its rows, each record's bytes as sent, so the consumer's core accepts and rejects
-exactly what the API's did.
-Records the core rejected have no trustworthy key: they travel in the first part (the part
-of the body's first valid record), where the consumer sends them to the dead-letter table.
-A body whose records all hash to one shard is one part: the body itself, not a copy.
+exactly what the API's did. Records the core rejected have no trustworthy key: they travel in
+the first part (the part of the body's first valid record), where the consumer sends them to
+the dead-letter table. A body whose records all hash to one shard is one part: the body
+itself, not a copy.
 
 Record positions (``record_index``, ``line``) in a part's dead-letter rows count within the
 part; the API's answer counts them within the request.
@@ -31,22 +34,15 @@ part; the API's answer counts them within the request.
 from __future__ import annotations
 
 import bisect
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 
 import data_processor_rs
-import pyarrow as pa
-import pyarrow.compute as pc
-from pyiceberg_core.transform import bucket  # type: ignore[import-untyped, unused-ignore]
 
 from eventlake.stream.base import ShardInfo
-from eventlake.stream.envelope import BodyFormat
 
-BOM = b"\xef\xbb\xbf"
 BUCKETS = 2**31 - 1  # Iceberg's bucket hash is 31 bits (murmur3 & 0x7fffffff) mod this
 SPREAD = 97  # bucket << 97 spans the 128-bit hash key space: (2**31 - 1) << 97 < 2**128
 
@@ -79,12 +75,6 @@ class ShardMap:
         """The index of the shard whose range holds ``hash_key``."""
         return max(0, bisect.bisect_right(self.starts, hash_key) - 1)
 
-    def owners(self, buckets: pa.Array) -> list[int]:
-        """The index of the shard owning each bucket (``bucket << SPREAD``). A bucket is at
-        or past a shard's first hash key when it is at least ceil(start / 2**SPREAD)."""
-        thresholds = [-(-start >> SPREAD) for start in self.starts[1:]]
-        return list(map(partial(bisect.bisect_right, thresholds), buckets.to_pylist()))
-
 
 @dataclass(frozen=True)
 class Part:
@@ -96,126 +86,22 @@ class Part:
     records: int
 
 
-def key_hash(text: str) -> int:
-    """The hash key of one key's text (see the module's docstring)."""
-    return int(bucket(pa.array([text], pa.string()), BUCKETS)[0].as_py()) << SPREAD
-
-
-def key_texts(valid: pa.RecordBatch, dedup_key: Sequence[str]) -> list[str]:
-    """The text of each valid row's dedup key (see the module's docstring)."""
-    if len(dedup_key) == 1 and pa.types.is_string(valid.schema.field(dedup_key[0]).type):
-        return [value or "" for value in valid.column(dedup_key[0]).to_pylist()]
-    columns = [_plain(valid.column(name)).to_pylist() for name in dedup_key]
-    return [
-        json.dumps(values, separators=(",", ":"), ensure_ascii=False)
-        for values in zip(*columns, strict=True)
-    ]
-
-
-def _plain(column: pa.Array) -> pa.Array:
-    """Timestamps and dates as their integers (the core's key compares those); -0.0 as 0.0."""
-    kind = column.type
-    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-        return pc.cast(column, pa.int64())
-    if pa.types.is_floating(kind):
-        return pc.add(column, 0.0)  # IEEE: -0.0 + 0.0 is 0.0
-    return column
-
-
-def record_buckets(
-    num_received: int,
-    rejected_indexes: Sequence[int],
-    valid: pa.RecordBatch,
-    dedup_key: Sequence[str],
-) -> pa.Array | None:
-    """The bucket of every record's key by record index (null for a rejected record); None
-    when the core's counts do not add up (the body is then not cut)."""
-    if num_received != valid.num_rows + len(rejected_indexes):
-        return None
-    if len(dedup_key) == 1 and pa.types.is_string(valid.schema.field(dedup_key[0]).type):
-        keys = valid.column(dedup_key[0])  # a dedup key is required: never null when valid
-    else:
-        keys = pa.array(key_texts(valid, dedup_key), pa.string())
-    buckets = bucket(keys, BUCKETS)
-    if not rejected_indexes:
-        return buckets
-    rejected = set(rejected_indexes)
-    valid_buckets = iter(buckets.to_pylist())
-    return pa.array(
-        [None if index in rejected else next(valid_buckets) for index in range(num_received)],
-        pa.int32(),
-    )
-
-
 def split(
     body: bytes,
-    body_format: BodyFormat,
-    buckets: pa.Array,
+    batch: data_processor_rs.ValidatedBatch,
+    extents: data_processor_rs.RecordExtents,
     shards: ShardMap,
-    *,
-    max_record_bytes: int,
-    max_body_bytes: int,
 ) -> list[Part] | None:
-    """The parts of ``body``, in the order of their first records; None when the body cannot
-    be cut (the caller publishes it whole)."""
-    valid = buckets.drop_null()
-    if not len(valid):
+    """The parts of ``body`` (validated by ``data_processor_rs.validate_events`` into
+    ``batch`` and ``extents``), in the order of their first records; None when the body
+    cannot be cut (no dedup key, gzip inside gzip, ...): the caller publishes it whole."""
+    parts = data_processor_rs.route(body, batch, extents, shards.starts)
+    if parts is None:
         return None
-    first = int(valid[0].as_py())
-    # Rejected records ride with the first part, on the shard of the first valid record.
-    keyed = buckets.fill_null(first) if buckets.null_count else buckets
-    owners = shards.owners(keyed)
-    if len(set(owners)) == 1:
-        return [Part(shards.shard_ids[owners[0]], first << SPREAD, body, len(buckets))]
-    if body.startswith(b"\x1f\x8b"):
-        return None  # gzip inside gzip: the core's offsets are not into this body
-    try:
-        extents = data_processor_rs.record_extents(
-            body,
-            body_format,
-            max_record_bytes=max_record_bytes,
-            max_decompressed_bytes=max_body_bytes,
-        )
-    except data_processor_rs.InputError:
-        return None  # cannot happen for a body the core has just read; kept whole
-    if len(extents) != len(buckets):
-        return None
-    assemble = _assembler(body, body_format, extents)
-    if assemble is None:
-        return None
-    groups: dict[int, list[bytes]] = {}  # by owner, in the order of their first records
-    for owner, (start, end) in zip(owners, extents, strict=True):
-        records = groups.get(owner)
-        if records is None:
-            groups[owner] = records = []
-        records.append(body[start:end])
-    # A part's explicit hash key is its first record's (the first part's first record is the
-    # body's first valid one, so never a rejected record's stand-in).
     return [
-        Part(
-            shards.shard_ids[owner],
-            int(keyed[owners.index(owner)].as_py()) << SPREAD,
-            assemble(records),
-            len(records),
-        )
-        for owner, records in groups.items()
+        Part(shards.shard_ids[shard], hash_key, body if part is None else part, records)
+        for shard, hash_key, part, records in parts
     ]
-
-
-def _assembler(
-    body: bytes, body_format: BodyFormat, extents: list[tuple[int, int]]
-) -> Callable[[list[bytes]], bytes] | None:
-    """How a part's body is made of its records' bytes."""
-    if body_format == "ndjson":
-        return lambda records: b"\n".join(records) + b"\n"
-    if body_format == "json":
-        return lambda records: b"[" + b",".join(records) + b"]"
-    # CSV: the header (before the first row, without its line ends) on every part.
-    content = len(BOM) if body.startswith(BOM) else 0
-    header = body[content : extents[0][0]].rstrip(b"\r\n")
-    if not header:
-        return None
-    return lambda records: header + b"\n" + b"\n".join(records) + b"\n"
 
 
 class ShardMapCache:
