@@ -15,18 +15,22 @@ whole; the budget for routing is a loss under 10%.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
+import sys
 import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+
+# The load test's own bodies (loadtest/bodies.py), from the repository's root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loadtest"))
+from bodies import request_body
 
 from eventlake.config import EmbeddedStreamSettings, Settings, StreamSettings
 from eventlake.ingest import Ingestor, routing
@@ -35,27 +39,11 @@ from eventlake.state import open_state
 from eventlake.stream.envelope import BodyFormat
 
 console = Console()
-EVENT_TYPES = ["page_view", "page_view", "page_view", "add_to_cart", "purchase", "search"]
 
 
 def body(rng: random.Random, events: int) -> bytes:
     """One request as the load test builds it."""
-    start = datetime(2026, 11, 1, tzinfo=UTC)
-    batch = []
-    for _ in range(events):
-        event_type = rng.choice(EVENT_TYPES)
-        batch.append(
-            {
-                "event_id": uuid.UUID(int=rng.getrandbits(128)).hex,
-                "user_id": f"user-{rng.randrange(5000):05d}",
-                "event_type": event_type,
-                "event_timestamp": (start + timedelta(seconds=rng.randrange(86_400))).isoformat(),
-                "event_value": round(rng.uniform(1, 300), 2) if event_type == "purchase" else None,
-                "product_id": f"prod-{rng.randrange(500):04d}",
-                "properties": {"page": f"/p/{rng.randrange(100)}", "ab": rng.choice("AB")},
-            }
-        )
-    return json.dumps(batch, separators=(",", ":")).encode()
+    return request_body(rng, events, datetime(2026, 11, 1, tzinfo=UTC))
 
 
 class Unrouted(Ingestor):
