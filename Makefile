@@ -58,13 +58,13 @@ build: setup ## Build the Rust extension in release mode
 # Two phases. First everything before pytest, as one graph, so that no core waits on a phase
 # boundary: the system packages, the Docker engine and the Airflow environment (mostly
 # downloads) start first; the Python linters start once the dependencies are in, while the
-# extension still builds; so does Docker's build cache; clippy checks in a target directory of
-# its own; the Rust tests and stubtest follow the extension. Then pytest, on every core.
+# extension still builds; clippy checks in a target directory of its own; the Rust tests and
+# stubtest follow the extension. Then pytest, on every core.
 # -Otarget keeps each target's output together.
 PARALLEL := $(MAKE) --no-print-directory -Otarget
 test: ## Lint, then every Rust and Python test (CI runs this)
 	$(PARALLEL) -j5 system-packages container-engine airflow-setup setup lint-rust lint-python \
-		container-cache stubtest test-rust
+		stubtest test-rust
 	$(PARALLEL) test-python
 
 # Release, as the extension is built: with processor-core and the binding in one invocation
@@ -186,7 +186,7 @@ quality: setup ## Great Expectations gates over the warehouse; writes Data Docs,
 loadtest: setup ## Locust against the API: 16 connections, 500-event batches; prints events/s, p50, p99
 	$(PY) loadtest/run.py --seconds $${LOADTEST_SECONDS:-20}
 
-.PHONY: dashboard system-packages container-engine container-cache lint-python lint-rust stubtest
+.PHONY: dashboard system-packages container-engine lint-python lint-rust stubtest
 
 dashboard: setup ## The dashboard (Streamlit) on 127.0.0.1:8501 (make dashboard PORT=8502)
 	$(VENV)/bin/streamlit run src/eventlake/dashboard/app.py --server.headless true --server.address 127.0.0.1 --server.port $${PORT:-8501} --browser.gatherUsageStats false
@@ -218,17 +218,6 @@ container-engine: system-packages
 		tail -n 1 target/engine.err | sed 's/^engine.sh: //' > $(NO_CONTAINERS); \
 		echo "container tests will not run: $$(cat $(NO_CONTAINERS))"; \
 	elif [ $$status -ne 0 ]; then exit $$status; fi
-
-# Docker's build cache, warmed while the Rust extension builds: the image's dependency stage
-# (the wheels of uv.lock, byte-compiled) and the compose stack's stand-ins for the images
-# Docker Hub would give (deploy/compose/images.sh). Mostly downloads, which would otherwise
-# hold up the container tests. A failure here only leaves the cache cold: those tests build
-# the same things again and report what fails (the log is in target/container-cache.log).
-container-cache: container-engine
-	@if [ -s $(NO_CONTAINERS) ]; then exit 0; fi; \
-	{ deploy/docker/build.sh eventlake-cache:dependencies --target builder \
-		&& EVENTLAKE_SKIP_IMAGE_BUILD=1 deploy/compose/images.sh; } > target/container-cache.log 2>&1 \
-		|| echo "container-cache: the build cache stays cold (target/container-cache.log)"
 
 clean: ## Remove build outputs, the virtual environment and EVENTLAKE_HOME
 	rm -rf target $(VENV) .venv-airflow $(TOOLS) .eventlake .pytest_cache .mypy_cache .ruff_cache .hypothesis
