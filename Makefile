@@ -144,6 +144,7 @@ bench: setup ## Benchmarks on 1M events: the Rust core against the Python refere
 	$(PY) benchmarks/bench_processing.py --events $${N:-1000000}
 	$(PY) benchmarks/bench_consumer.py --events $${N:-1000000}
 	$(PY) benchmarks/bench_routing.py
+	$(PY) benchmarks/bench_scaleout.py
 
 serve: setup ## The ingest API on 127.0.0.1:8000 (docs at /docs; make serve PORT=8001)
 	$(VENV)/bin/eventlake serve --port $${PORT:-8000}
