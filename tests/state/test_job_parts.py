@@ -5,6 +5,7 @@ parts; a replayed part sets, never adds."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,52 @@ def test_parts_committed_before_the_api_writes_are_enough(state: StateStore) -> 
     assert (job["status"], job["landed"], job["published_at"] is not None) == (
         "committed", 5, True,
     )  # fmt: skip
+
+
+def test_requests_written_in_one_group_keep_every_row(state: StateStore) -> None:
+    """The API's job writes of several requests go in one transaction, grouped by table (one
+    executemany per statement); writes to one table keep their order."""
+    writes = []
+    for job in ("job-a", "job-b"):
+        row = {
+            "job_id": job, "kind": "ingest", "name": "events", "source": "ci",
+            "status": "published", "created_at": 1.0, "updated_at": 1.0, "received": 3,
+            "accepted": 3, "rejected": 0, "published_at": 1.0, "stream": "events",
+            "shard_id": "shard-0", "sequence_number": "1", "detail": None,
+        }  # fmt: skip
+        writes.append((state._published, row))
+        for i in range(2):
+            part_row = {
+                "job_id": job, "shard_id": f"shard-{i}", "sequence_number": str(i + 1),
+                "part": i, "parts": 2, "records": i + 1, "published_at": 1.0,
+            }  # fmt: skip
+            writes.append((state._part_published, part_row))
+    # The same job written again later in the group (its row is set again, in order).
+    writes.append((state._published, {**writes[0][1], "received": 9, "accepted": 9}))
+    state._write_group(writes)
+    a, b = state.job("job-a"), state.job("job-b")
+    assert a is not None
+    assert b is not None
+    assert (a["received"], b["received"]) == (9, 3)
+    for job in (a, b):
+        assert [(p["shard_id"], p["part"], p["records"]) for p in job["parts"]] == [
+            ("shard-0", 0, 1), ("shard-1", 1, 2),
+        ]  # fmt: skip
+
+
+def test_requests_published_at_once_from_many_threads_all_land(state: StateStore) -> None:
+    def publish_job(n: int) -> None:
+        state.add_published_job(
+            f"job-{n}", name="events", source="ci", received=5, accepted=5, rejected=0,
+            stream="events", shard_id="shard-0", sequence_number=n, parts=PARTS,
+        )  # fmt: skip
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(publish_job, range(40)))
+    for n in range(40):
+        job = state.job(f"job-{n}")
+        assert job is not None
+        assert job["status"] == "published"
+        assert [(p["shard_id"], p["records"]) for p in job["parts"]] == [
+            ("shard-0", 3), ("shard-2", 2),
+        ]  # fmt: skip
