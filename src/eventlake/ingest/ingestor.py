@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from eventlake.ingest.headers import (
 from eventlake.processing.gunzip import GZIP_MAGIC
 from eventlake.state import IdempotencyConflictError, PublishedPart, StateStore
 from eventlake.stream import OutgoingRecord, PublishedRecord, Stream, StreamError, open_stream
-from eventlake.stream.envelope import MAX_RECORD_BYTES, BodyFormat, Encoding, Envelope, encode
+from eventlake.stream.envelope import MAX_RECORD_BYTES, BodyFormat, Encoder, Encoding, Envelope
 
 log = logging.getLogger(__name__)
 
@@ -262,11 +262,13 @@ class Ingestor:
 
         stream = self._stream(dataset)
         parts = self._route(dataset, stream, checked, body_format)
-        envelope = Envelope(dataset, job_id, source, received_at_us, body_format, parts=len(parts))
+        encoder = Encoder(
+            Envelope(dataset, job_id, source, received_at_us, body_format, parts=len(parts))
+        )
         # Every part is encoded (and checked against the record size limit) before any is
         # published, and all go in ONE publish call: one group commit, one fsync.
         records = [
-            OutgoingRecord(job_id, self._stream_record(envelope, part.body), part.hash_key)
+            OutgoingRecord(job_id, self._stream_record(encoder, part.body), part.hash_key)
             for part in parts
         ]
         try:
@@ -393,19 +395,20 @@ class Ingestor:
                 code="stream_unavailable",
             ) from None
 
-    def _stream_record(self, envelope: Envelope, body: bytes) -> bytes:
+    def _stream_record(self, encoder: Encoder, body: bytes) -> bytes:
         # Large bodies travel gzipped (level 1, about 5x smaller for JSON): the embedded log
         # writes every byte twice (WAL, then checkpoint) and fsyncs it, Kinesis bills by size.
         # zlib works without the GIL, so this costs the request thread, not the event loop.
         compress_over = self.settings.stream.compress_over_bytes
+        encoding: Encoding = "identity"
         if compress_over and len(body) > compress_over:
-            envelope = replace(envelope, encoding="gzip")
-        record = encode(envelope, body)
+            encoding = "gzip"
+        record = encoder.encode(body, encoding)
         limit = self.max_stream_record_bytes
         if limit is None or len(record) <= limit:
             return record
-        if envelope.encoding != "gzip":
-            record = encode(replace(envelope, encoding="gzip"), body)
+        if encoding != "gzip":
+            record = encoder.encode(body, "gzip")
         if len(record) > limit:
             raise PayloadTooLargeError(
                 f"the batch is {len(record)} bytes once compressed, more than the stream's "

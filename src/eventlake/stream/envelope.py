@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from eventlake.errors import EventlakeError
@@ -63,10 +63,29 @@ class Envelope:
 
 
 def encode(envelope: Envelope, body: bytes) -> bytes:
-    header = json.dumps(envelope.header(), separators=(",", ":")).encode()
-    if envelope.encoding == "gzip":
-        body = gzip.compress(body, compresslevel=1)
-    return MAGIC + header + b"\n" + body
+    return Encoder(envelope).encode(body)
+
+
+class Encoder:
+    """The records of one envelope: the parts of one request share its header (only the
+    encoding may differ between them), so it is JSON-encoded once per encoding, not once
+    per part. The bytes are ``encode``'s, record for record."""
+
+    def __init__(self, envelope: Envelope) -> None:
+        self.envelope = envelope
+        self._prefixes: dict[Encoding, bytes] = {}
+
+    def encode(self, body: bytes, encoding: Encoding | None = None) -> bytes:
+        """The record of ``body``, in ``encoding`` (by default the envelope's)."""
+        encoding = encoding or self.envelope.encoding
+        prefix = self._prefixes.get(encoding)
+        if prefix is None:
+            envelope = replace(self.envelope, encoding=encoding)
+            header = json.dumps(envelope.header(), separators=(",", ":")).encode()
+            prefix = self._prefixes[encoding] = MAGIC + header + b"\n"
+        if encoding == "gzip":
+            body = gzip.compress(body, compresslevel=1)
+        return prefix + body
 
 
 def decode(data: bytes, *, max_body_bytes: int) -> tuple[Envelope, bytes]:
