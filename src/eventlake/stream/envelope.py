@@ -80,7 +80,9 @@ class Encoder:
         encoding = encoding or self.envelope.encoding
         prefix = self._prefixes.get(encoding)
         if prefix is None:
-            envelope = replace(self.envelope, encoding=encoding)
+            envelope = self.envelope
+            if encoding != envelope.encoding:
+                envelope = replace(envelope, encoding=encoding)
             header = json.dumps(envelope.header(), separators=(",", ":")).encode()
             prefix = self._prefixes[encoding] = MAGIC + header + b"\n"
         if encoding == "gzip":
