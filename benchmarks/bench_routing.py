@@ -56,6 +56,18 @@ class Unrouted(Ingestor):
         return [routing.Part("", None, checked.body, checked.received)]
 
 
+def written_bytes() -> int | None:
+    """Bytes this process has caused to be written to storage (Linux), else None."""
+    try:
+        with open("/proc/self/io") as io:
+            for line in io:
+                if line.startswith("write_bytes:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def run(ingestor: Ingestor, bodies: list[bytes], threads: int) -> float:
     """Requests per second over ``bodies``, sent from ``threads`` threads."""
 
@@ -92,6 +104,9 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="eventlake-bench-") as scratch:
         figures: dict[str, list[float]] = {"routed": [], "whole": []}
+        # What each mode wrote to disk (the stream's WAL and checkpoints, the job state): the
+        # log's page writes are most of what a routed request costs more (docs/benchmarks.md).
+        written = {"routed": 0, "whole": 0}
         ingestors = {}
         states = []
         for mode, kind in (("routed", Ingestor), ("whole", Unrouted)):
@@ -110,7 +125,11 @@ def main() -> None:
             order = ("routed", "whole") if round_number % 2 == 0 else ("whole", "routed")
             bodies = [pool[(round_number * per_round + i) % len(pool)] for i in range(per_round)]
             for mode in order:
+                before = written_bytes()
                 figures[mode].append(run(ingestors[mode], bodies, args.threads))
+                after = written_bytes()
+                if before is not None and after is not None:
+                    written[mode] += after - before
         checked = _checked(ingestors["routed"], pool[:50])
         parts = [len(ingestors["routed"]._route("events", s, c, "json")) for s, c in checked]
         own = _routing_time(ingestors["routed"], pool[:50])
@@ -145,6 +164,13 @@ def main() -> None:
         f"(quartiles {quartiles[0]:.3f}-{quartiles[2]:.3f}): {(1 - ratio) * 100:.1f}% cost, "
         f"budget 10%; {statistics.mean(parts):.1f} stream records per request routed"
     )
+    if all(written.values()):
+        requests = per_round * args.rounds
+        console.print(
+            "written to disk per request: "
+            + ", ".join(f"{m} {written[m] / requests / 1024:.0f} KiB" for m in ("routed", "whole"))
+            + f" (routed/whole {written['routed'] / written['whole']:.2f})"
+        )
     console.print(
         "routing's own time per request, one thread: "
         + ", ".join(f"{step} {seconds * 1e6:.0f} us" for step, seconds in own.items())
