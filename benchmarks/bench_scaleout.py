@@ -69,17 +69,19 @@ def worker() -> None:
     class CountEvents(logging.Handler):
         # Lake.commit logs each attempt that lost the race (CommitFailedException) at INFO,
         # with the attempt's number: attempt 1 is a commit's first conflict, every one is a
-        # retry. The service warns when a batch overlapped a commit by another consumer.
+        # retry. The service warns (or logs an error) when a batch failed and starts again,
+        # e.g. when it overlapped a commit by another consumer.
         def emit(self, record: logging.LogRecord) -> None:
-            if record.name == "eventlake.lake.writer" and "did not go through" in record.msg:
+            message = str(record.msg)
+            if record.name == "eventlake.lake.writer" and "did not go through" in message:
                 counts["retries"] += 1
                 counts["conflicts"] += record.args[1] == 1  # type: ignore[index]
             elif record.name == "eventlake.consumer.service" and record.levelno >= logging.WARNING:
                 counts["overlaps"] += 1
             # A lease moving (stolen while the shares settle): the loser drops what it read.
-            elif record.name == "eventlake.consumer.leases" and "lost the lease" in record.msg:
+            elif record.name == "eventlake.consumer.leases" and "lost the lease" in message:
                 counts["leases_lost"] += 1
-            elif record.name == "eventlake.consumer.consumer" and "dropped the" in record.msg:
+            elif record.name == "eventlake.consumer.consumer" and "dropped the" in message:
                 counts["dropped"] += 1
 
     watched = (
@@ -119,7 +121,7 @@ class Run:
     batches: int
     conflicts: int  # commits that lost a race at least once
     retries: int  # attempts lost (each one retried)
-    overlaps: int  # batches started again after another consumer committed their positions
+    overlaps: int  # batches that failed and started again (e.g. overlapping another's commit)
     leases_lost: int  # leases taken from a consumer by another (while the shares settle)
     dropped: int  # times a consumer dropped the records it had read of a shard it lost
     minutes: float  # the consumers' running time
