@@ -140,7 +140,7 @@ wheel: setup ## Both wheels into dist/: eventlake, and data-processor-rs for man
 generate: setup ## Generate sample data (make generate N=100000)
 	$(VENV)/bin/eventlake generate --events $${N:-100000}
 
-bench: setup ## Benchmarks on 1M events: the Rust core against the Python reference, polars and DuckDB; stream → lake against file → lake; ingest with and without routing
+bench: setup ## Benchmarks on 1M events: the Rust core against the Python reference, polars and DuckDB; stream → lake against file → lake; ingest with and without routing; 1, 2 and 4 consumers sharing a stream by lease
 	$(PY) benchmarks/bench_processing.py --events $${N:-1000000}
 	$(PY) benchmarks/bench_consumer.py --events $${N:-1000000}
 	$(PY) benchmarks/bench_routing.py
