@@ -4,27 +4,13 @@ parts; a replayed part sets, never adds."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from eventlake.state import JobProgress, PublishedPart, StateStore, open_state
+from eventlake.state import JobProgress, PublishedPart, StateStore
 
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
 PARTS = [PublishedPart("shard-0", 11, 3), PublishedPart("shard-2", 7, 2)]
-
-
-@pytest.fixture(params=BACKENDS)
-def state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'state.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    store = open_state(url)
-    yield store
-    store.close()
 
 
 def publish(state: StateStore) -> None:

@@ -6,33 +6,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from eventlake.config import ConsumerSettings
 from eventlake.consumer.leases import LeaseCoordinator
-from eventlake.state import StateStore, open_state
+from eventlake.state import StateStore
 from eventlake.stream.base import ShardInfo
 
 # The Postgres runs start a server: integration tier (as in test_store_postgres.py).
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
 GROUP, STREAM = "lake.events", "eventlake-events"
 SHARDS = [ShardInfo(f"shard-{i}") for i in range(4)]
-
-
-@pytest.fixture(params=BACKENDS)
-def state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'state.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    store = open_state(url)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def worker(state: StateStore, name: str, lease_seconds: float = 10.0) -> LeaseCoordinator:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,28 +20,7 @@ from eventlake.state import (
     open_state,
 )
 
-# The Postgres runs start a server: integration tier (the tiers in tests/conftest.py read the
-# fixtures a test names, and this one is only asked for at run time).
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
 CLAIMERS = 8
-
-
-@pytest.fixture(params=BACKENDS)
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty job state database of this test's own, on each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-@pytest.fixture
-def state(state_url: str) -> Iterator[StateStore]:
-    store = open_state(state_url)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def test_the_backend_is_the_one_asked_for(state: StateStore, state_url: str) -> None:
