@@ -10,7 +10,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import data_processor_rs
@@ -117,22 +119,13 @@ def test_racing_writers_both_land_the_loser_retries(
     Lake(settings).ensure_dataset(events_contract)
     Lake(settings).ensure_dead_letter()
     writers = {key: Lake(settings) for key in ("a", "b")}
-    engine = sa.create_engine(postgres_url)
-    try:
-        with engine.connect() as holder:
-            holder.execute(
-                sa.text("select 1 from iceberg_tables where table_name = 'events' for update")
-            )
-            with ThreadPoolExecutor(2) as pool:
-                results = {
-                    key: pool.submit(commit, lake, events_contract, body, key, 0)
-                    for key, lake in writers.items()
-                }
-                _wait_for_blocked_sessions(holder, 2)
-                holder.commit()  # let go: both updates run, one after the other
-                outcomes = {key: future.result(timeout=120) for key, future in results.items()}
-    finally:
-        engine.dispose()
+    with ThreadPoolExecutor(2) as pool, events_row_held(postgres_url) as release_when_blocked:
+        results = {
+            key: pool.submit(commit, lake, events_contract, body, key, 0)
+            for key, lake in writers.items()
+        }
+        release_when_blocked(2)  # both updates then run, one after the other
+        outcomes = {key: future.result(timeout=120) for key, future in results.items()}
     assert sorted(outcomes.values()) == [(False, 1), (False, 2)]
     lake = Lake(settings)
     assert lake.watermark("events") == {"a": 0, "b": 0}
@@ -158,20 +151,11 @@ def test_compaction_racing_a_writer_loses_no_row(
     for sequence in range(3):
         commit(lake, events_contract, body, "s0", sequence)
     before = sorted(event_ids(lake))
-    engine = sa.create_engine(postgres_url)
-    try:
-        with engine.connect() as holder:
-            holder.execute(
-                sa.text("select 1 from iceberg_tables where table_name = 'events' for update")
-            )
-            with ThreadPoolExecutor(2) as pool:
-                compaction = pool.submit(compact, Lake(settings), "events")
-                writer = pool.submit(commit, Lake(settings), events_contract, body, "s0", 3)
-                _wait_for_blocked_sessions(holder, 2)
-                holder.commit()
-                report, (skipped, _) = compaction.result(timeout=120), writer.result(timeout=120)
-    finally:
-        engine.dispose()
+    with ThreadPoolExecutor(2) as pool, events_row_held(postgres_url) as release_when_blocked:
+        compaction = pool.submit(compact, Lake(settings), "events")
+        writer = pool.submit(commit, Lake(settings), events_contract, body, "s0", 3)
+        release_when_blocked(2)
+        report, (skipped, _) = compaction.result(timeout=120), writer.result(timeout=120)
     assert not skipped
     assert report.files_removed > 0
     lake = Lake(settings)
@@ -232,16 +216,33 @@ def test_two_writer_processes_on_one_postgres_catalog_lose_nothing(
     assert per_batch[0] > 0
 
 
-def _wait_for_blocked_sessions(connection: sa.Connection, count: int) -> None:
-    """Until ``count`` other sessions of this database wait for a row lock."""
-    query = sa.text(
-        "select count(*) from pg_stat_activity"
-        " where datname = current_database() and wait_event_type = 'Lock'"
-    )
-    deadline = time.monotonic() + 60
-    while connection.execute(query).scalar_one() < count:
-        assert time.monotonic() < deadline, "the writers never reached their commit"
-        time.sleep(0.05)
+@contextmanager
+def events_row_held(postgres_url: str) -> Iterator[Callable[[int], None]]:
+    """The events table's catalog row locked (``for update``) by a connection of its own, so
+    that writers starting now all reach their compare-and-swap before any runs it. Gives
+    ``release_when_blocked(count)``: it waits until ``count`` other sessions wait for a row
+    lock, then lets go."""
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.connect() as holder:
+            holder.execute(
+                sa.text("select 1 from iceberg_tables where table_name = 'events' for update")
+            )
+            blocked = sa.text(
+                "select count(*) from pg_stat_activity"
+                " where datname = current_database() and wait_event_type = 'Lock'"
+            )
+
+            def release_when_blocked(count: int) -> None:
+                deadline = time.monotonic() + 60
+                while holder.execute(blocked).scalar_one() < count:
+                    assert time.monotonic() < deadline, "the writers never reached their commit"
+                    time.sleep(0.05)
+                holder.commit()
+
+            yield release_when_blocked
+    finally:
+        engine.dispose()
 
 
 def test_many_processes_opening_a_fresh_database_at_once_all_start(
