@@ -22,7 +22,7 @@
 # deploy/docker/build.sh --prebuilt-extension does both, and the Rust stage is skipped.
 ARG EXTENSION=extension-source
 
-# --- extension-source: the Rust core's wheel (maturin, release profile) -------------------
+# --- extension-source: the Rust core's wheel (maturin, the dist profile: thin LTO) ---------
 FROM python:3.11-slim-bookworm AS extension-source
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
@@ -48,7 +48,7 @@ COPY src/eventlake/resources/contracts src/eventlake/resources/contracts
 RUN --mount=type=secret,id=cacert \
     --mount=type=cache,target=/root/.cargo/registry \
     --mount=type=cache,target=/src/target \
-    with-ca /opt/build/bin/maturin build --release --locked --interpreter python3 \
+    with-ca /opt/build/bin/maturin build --profile dist --locked --interpreter python3 \
         --manifest-path crates/data_processor_rs/Cargo.toml --out /wheels
 
 # --- extension-prebuilt: a wheel built outside, from the same sources --------------------

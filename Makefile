@@ -134,7 +134,7 @@ docs: setup ## Regenerate docs/configuration.md from the settings' descriptions 
 .PHONY: wheel
 wheel: setup ## Both wheels into dist/: eventlake, and data-processor-rs for manylinux_2_17 (checked by auditwheel)
 	$(UV) build --wheel --out-dir dist .
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_TARGET_DIR=target/manylinux $(VENV)/bin/maturin build --release --zig --compatibility manylinux_2_17 -m crates/data_processor_rs/Cargo.toml --out dist
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_TARGET_DIR=target/manylinux $(VENV)/bin/maturin build --profile dist --zig --compatibility manylinux_2_17 -m crates/data_processor_rs/Cargo.toml --out dist
 	$(VENV)/bin/auditwheel show dist/data_processor_rs-*manylinux_2_17*.whl
 
 generate: setup ## Generate sample data (make generate N=100000)
