@@ -24,6 +24,7 @@ import pytest
 from eventlake.config import Settings
 from eventlake.lake import Lake
 from eventlake.state import StateStore
+from eventlake.warehouse.dbt_runner import DBT_PROJECT_DIR
 from tests.airflow.airflow_script import STORY_MARK
 
 pytestmark = pytest.mark.slow
@@ -268,6 +269,13 @@ def test_dbt_transform_rebuilds_the_warehouse(both_dags: tuple[Path, AirflowRun]
         DBT_TRANSFORM, "success"
     )
     assert set(transform["xcoms"]) == set(DBT_TRANSFORM)
+    # dbt_run: the users snapshot and every model, in one dbt process; the seeds and the
+    # tests are the tasks either side of it.
+    built = transform["xcoms"]["dbt_run"]
+    assert len(built["commands"]) == 1
+    assert set(built["counts"]) == {"model", "snapshot"}
+    assert built["snapshots_built"] == 1
+    assert built["models_built"] == len(list((DBT_PROJECT_DIR / "models").rglob("*.sql")))
     assert warehouse_rows(home, "marts.fact_events") == lake_rows(home, "events")
 
 

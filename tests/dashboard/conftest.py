@@ -1,5 +1,5 @@
 """A small warehouse with known rows (the marts as dbt builds them: their columns and types are
-checked against a real dbt build by tests/warehouse/test_fixture_marts.py), and a home around it.
+checked against a real dbt build by tests/warehouse/test_transform.py), and a home around it.
 
 Three users, one of them renamed (two SCD2 versions), two products, ten events over four days:
 

@@ -1,7 +1,7 @@
 """A tiny warehouse and lake, good or broken on purpose, in an EVENTLAKE_HOME of their own.
 
 The warehouse is built here with SQL, to the spec dbt builds to (staging and marts schemas in
-a DuckDB file), so the gates are tested without dbt (tests/warehouse/test_fixture_marts.py
+a DuckDB file), so the gates are tested without dbt (tests/warehouse/test_transform.py
 checks that its tables keep dbt's columns and types). The lake gets its events through the real
 core and Iceberg commit (``process_file``), so the reconciliation counts a real table.
 Each break is in a column no other break touches: a broken warehouse must fail exactly the

@@ -8,6 +8,10 @@ B. the user renames land; the rebuild gives each renamed user a second version a
 C. more events land, three of them from a user with no profile yet; `eventlake transform`
    fails on dbt's not_null test and exits 1, and the failure is recorded;
 D. that user's profile lands; the rebuild passes and the waiting events get their user.
+
+The warehouses that the dashboard and quality tests build by hand (to test without dbt) are
+checked here against the story's: a model change the fixtures miss fails here, instead of
+leaving those tests green against a warehouse that no longer exists.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from eventlake.state import StateStore
 from eventlake.warehouse import dbt_runner
 from eventlake.warehouse.dbt_runner import transform_pipeline
 from eventlake.warehouse.lake_views import current_files
+from tests.dashboard.conftest import build_marts
+from tests.quality.conftest import build_warehouse
 
 pytestmark = pytest.mark.slow
 
@@ -348,3 +354,39 @@ def test_docs_are_generated_with_the_marts_columns(story: Story) -> None:
     catalog = json.loads((docs / "catalog.json").read_text())
     fact = catalog["nodes"]["model.eventlake.fact_events"]
     assert {"event_sk", "user_sk", "product_sk", "event_timestamp"} <= set(fact["columns"])
+
+
+Columns = dict[str, list[tuple[str, str]]]  # "schema.table" -> [(column, type)] in order
+
+
+def _columns(path: Path) -> Columns:
+    """The staging and mart tables (and views) of a DuckDB warehouse, with their columns."""
+    with duckdb.connect(str(path), read_only=True) as connection:
+        rows = connection.execute(
+            """select table_schema || '.' || table_name, column_name, data_type
+            from information_schema.columns where table_schema in ('staging', 'marts')
+            order by table_schema, table_name, ordinal_position"""
+        ).fetchall()
+    tables: Columns = {}
+    for table, column, data_type in rows:
+        tables.setdefault(table, []).append((column, data_type))
+    return tables
+
+
+@pytest.mark.parametrize(
+    "build",
+    [build_marts, build_warehouse],
+    ids=["dashboard (tests/dashboard/conftest.py)", "quality (tests/quality/conftest.py)"],
+)
+def test_a_hand_built_warehouse_has_dbts_columns_and_types(
+    build: object, story: Story, tmp_path: Path
+) -> None:
+    dbt_columns = _columns(story.settings.duckdb_path)
+    assert {"marts.dim_users", "marts.dim_products", "marts.fact_events"} <= dbt_columns.keys()
+    path = tmp_path / "warehouse.duckdb"
+    build(path)  # type: ignore[operator]
+    hand_built = _columns(path)
+    assert hand_built, "the fixture built no staging or mart table"
+    for table, table_columns in hand_built.items():
+        assert table in dbt_columns, f"{table}: dbt builds no such table"
+        assert table_columns == dbt_columns[table], table
