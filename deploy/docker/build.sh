@@ -59,7 +59,10 @@ if $prebuilt; then
     fresh=$(mktemp -d target/image-wheels.XXXXXX)
     # The same environment as make setup's build (no SOURCE_DATE_EPOCH, say: cargo would
     # re-link the core for minutes), so cargo finds target/ fresh and maturin only packages it.
-    "${MATURIN:-.venv/bin/maturin}" build --release --locked --quiet \
+    # One maturin at a time (tests/package/test_wheel.py takes the same lock): cargo locks
+    # target/ while it builds, but maturin then rewrites target/maturin/ outside that lock,
+    # and a second build reading it meanwhile finds no library.
+    flock target/maturin.lock "${MATURIN:-.venv/bin/maturin}" build --release --locked --quiet \
         --manifest-path crates/data_processor_rs/Cargo.toml --out "$fresh"
     # A wheel whose files are those of the one already there (its RECORD lists every file's
     # hash; only the zip's timestamps differ) is not replaced: the image's layer with the

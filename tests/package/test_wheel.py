@@ -134,7 +134,10 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
     maturin = Path(sys.executable).with_name("maturin")
     manifest = PROJECT_ROOT / "crates" / "data_processor_rs" / "Cargo.toml"
     build = [maturin, "build", "--release", "--locked", "--quiet", "--manifest-path", manifest]
-    run([*build, "--out", dist], cwd=PROJECT_ROOT)
+    # Under the lock deploy/docker/build.sh takes: maturin rewrites target/maturin/ outside
+    # cargo's lock, and the image's build may be packaging the same library at the same time.
+    lock = PROJECT_ROOT / "target" / "maturin.lock"
+    run(["flock", lock, *build, "--out", dist], cwd=PROJECT_ROOT)
     (eventlake,) = dist.glob("eventlake-*.whl")
     (core,) = dist.glob("data_processor_rs-*.whl")
     return Wheels(eventlake, core)
