@@ -3,15 +3,18 @@
 deploy/docker/build.sh starts the engine when it is missing (deploy/docker/engine.sh: as root,
 from Debian) and builds the image the way a user would, so these tests check what ships: a
 non-root user, a read-only root, the roles, the API's health and its HEALTHCHECK, an ingest,
-no compiler. There is no silent skip: where no engine can run, the tests fail with the
-engine script's reason, unless EVENTLAKE_NO_CONTAINERS says why they are not to run.
+the batch roles (process, transform, quality) on one home volume, no compiler. There is no
+silent skip: where no engine can run, the tests fail with the engine script's reason, unless
+EVENTLAKE_NO_CONTAINERS says why they are not to run.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +112,44 @@ def test_help_lists_the_roles(image: Image) -> None:
 def test_no_compiler_in_the_runtime_image(image: Image) -> None:
     probe = "for c in gcc cc c++ rustc cargo maturin; do command -v $c; done; true"
     assert run("-c", probe, entrypoint="sh").stdout.strip() == ""
+
+
+def test_the_batch_roles_build_the_warehouse_and_pass_its_gate(image: Image) -> None:
+    """What a deployment schedules as tasks, each in a container of its own on one home
+    volume, the root read-only: a sample processed into the lake, `transform` (the packaged
+    dbt project: build and docs) and `quality` (the packaged Great Expectations suites)."""
+    volume = f"eventlake-batch-{uuid.uuid4().hex[:8]}"
+    home = "/var/lib/eventlake"
+
+    def role(*args: str) -> subprocess.CompletedProcess[str]:
+        mount = ["-v", f"{volume}:{home}", "--tmpfs", "/tmp"]
+        return docker("run", "--rm", "--read-only", "--network", "none", *mount, TAG, *args)
+
+    try:
+        role("generate", "--events", "300", "--out", f"{home}/sample")
+        for dataset in ("users", "products", "events"):
+            role("process", "--dataset", dataset, f"{home}/sample/{dataset}.ndjson")
+        transform = role("transform").stdout
+        assert re.search(r"tests failed\s*│\s*0\b", transform), transform[-3000:]
+        assert "dbt build passed on target local" in transform
+        quality = role("quality").stdout
+        assert "quality gate passed" in quality, quality[-3000:]
+        # The reports are on the volume, where the dashboard's container reads them.
+        reports = docker(
+            "run",
+            "--rm",
+            "--read-only",
+            "-v",
+            f"{volume}:{home}",
+            "--entrypoint",
+            "ls",
+            TAG,
+            f"{home}/reports/dbt/index.html",
+            f"{home}/reports/quality/latest.json",
+        )
+        assert reports.returncode == 0
+    finally:
+        docker("volume", "rm", "-f", volume, check=False)
 
 
 @pytest.fixture(scope="module")
