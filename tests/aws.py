@@ -25,11 +25,12 @@ REGION = "us-east-1"
 ACCESS_KEY_ID = "testing"
 SECRET_ACCESS_KEY = "testing"  # moto accepts any credentials
 START_TIMEOUT_S = 20.0
+MOTO_LAUNCHER = Path(__file__).with_name("moto_server.py")
 
 
 @dataclass
 class MotoServer:
-    """A running ``python -m moto.server`` on a loopback port."""
+    """A running moto server (``tests/moto_server.py``) on a loopback port."""
 
     endpoint_url: str
     process: subprocess.Popen[bytes]
@@ -62,7 +63,8 @@ def start_moto_server(log_path: Path, timeout_s: float = START_TIMEOUT_S) -> Mot
     endpoint_url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            # moto's server with Kinesis's reshard semantics (MOTO_LAUNCHER says what and why).
+            [sys.executable, str(MOTO_LAUNCHER), "-H", "127.0.0.1", "-p", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
