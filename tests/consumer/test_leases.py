@@ -145,6 +145,7 @@ def test_a_consumer_that_stops_renewing_has_its_shards_taken_over(
     poll_until(b, shared)
     publish(settings, [f"e{i}" for i in range(40)])
     # a stops (paused, killed: no heartbeat, no release); b takes its shards once they expire.
+    a._leases.stop_heartbeat()
     poll_until(b, lambda: set(owners(state).values()) == {"b"} and len(landed(settings)) >= 40)
     b.close()
     assert landed(settings) == sorted(f"e{i}" for i in range(40))
@@ -177,6 +178,7 @@ def test_a_zombie_that_lost_its_leases_commits_nothing(
     thread = threading.Thread(target=lambda: reports.append(zombie.poll_batch(wait=False)))
     thread.start()
     assert paused_lake.paused.wait(30)  # it read everything and holds it, about to commit
+    zombie._leases.stop_heartbeat()  # the whole process is paused: its heartbeat thread too
 
     heir = DatasetConsumer(settings, Lake(settings), state, "events", worker_id="heir")
     poll_until(heir, lambda: len(landed(settings)) >= 30)  # after the zombie's leases expired
@@ -205,6 +207,7 @@ def test_the_window_moves_with_the_shard(
     publish(settings, ["x", "y"])
     poll_until(a, lambda: len(landed(settings)) >= 2)
     # a stops renewing; b starts after a's leases expired and takes every shard.
+    a._leases.stop_heartbeat()
     time.sleep(settings.consumer.lease_seconds)
     b = DatasetConsumer(settings, Lake(settings), state, "events", worker_id="b")
     with caplog.at_level(logging.INFO, logger="eventlake.consumer.consumer"):

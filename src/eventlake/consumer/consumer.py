@@ -20,32 +20,30 @@ The window never holds a key from a record that is not committed, because a fail
 throws the in-memory window away and starts over from the lake (``poll_batch``).
 
 Any number of consumers share a dataset's shards through leases in the state database
-(``leases``): a consumer reads only the shards it holds, drops a shard (its reader, window and
-pending records) when its lease is lost, and takes over a shard with its saved window. A child
-shard after a reshard is taken only once its parents are read to their end, and starts from
-their windows. A consumer that lost a lease and commits anyway (paused between its check and
-its commit) commits nothing: the lake's watermark holds the new owner's positions.
+(``leases``, renewed by a heartbeat thread whatever the loop does): a consumer reads only the
+shards it holds, drops a shard (its reader, window and pending records) when its lease is
+lost, and takes over a shard with its saved window. A child shard after a reshard is taken only
+once its parents are read to their end, and starts from their windows. A consumer that lost a
+lease and commits anyway (paused between its check and its commit) commits nothing: the
+lake's watermark holds the new owner's positions.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 import data_processor_rs
 import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
 
 from eventlake.config import Settings
-from eventlake.consumer.batch import Pending, Prepared, Processed
-from eventlake.consumer.dead_letters import raw_excerpt, whole_record_rejection
+from eventlake.consumer.batch import Pending, Processed
+from eventlake.consumer.dead_letters import whole_record_rejection
 from eventlake.consumer.leases import LeaseCoordinator
+from eventlake.consumer.records import RecordProcessor
 from eventlake.consumer.reports import BatchReport
 from eventlake.consumer.window import ShardWindow, WindowStore
 from eventlake.contracts import load_contract
@@ -57,10 +55,9 @@ from eventlake.lake.writer import (
     REJECTED,
     Lake,
     TableCommit,
-    dead_letter_rows,
 )
 from eventlake.state import CommitRecord, JobProgress, ShardProgress, StateStore
-from eventlake.stream import envelope, open_stream
+from eventlake.stream import open_stream
 from eventlake.stream.base import ShardInfo, ShardReader, Stream, StreamRecord
 
 log = logging.getLogger(__name__)
@@ -118,9 +115,7 @@ class DatasetConsumer:
         self._dead_letter_watermark: dict[str, int] = {}
         self._table_uuid = ""
         self._read_to: dict[str, int] = {}  # the last sequence number read, per shard
-        self._pool = ThreadPoolExecutor(
-            max_workers=min(4, os.cpu_count() or 1), thread_name_prefix=f"core-{dataset}"
-        )
+        self._records = RecordProcessor(settings, dataset, self.contract)
         # False until open() has taken its leases, loaded and caught up their windows and placed
         # the readers at the lake's watermark, and again after any failure in a batch.
         self._ready = False
@@ -141,6 +136,9 @@ class DatasetConsumer:
         )
         self._rows_watermark = self.lake.watermark(self.dataset)
         self._dead_letter_watermark = self.lake.watermark(DEAD_LETTER_TABLE)
+        # From now on the leases are renewed every renew interval, whatever this loop does
+        # (a long batch, a long replay of a shard taken over).
+        self._leases.start_heartbeat()
         self._refresh_shards(force=True)
         self._ready = True
 
@@ -200,7 +198,7 @@ class DatasetConsumer:
                 batch = reader.read(self.settings.consumer.read_limit)
                 records = [r for r in batch.records if r.sequence_number <= committed]
                 done = len(records) < len(batch.records)
-                for processed in self._process(records, window):
+                for processed in self._records.process(records, window):
                     if processed.job is not None:
                         jobs.append(processed.job)
                 relearned += len(records)
@@ -230,14 +228,15 @@ class DatasetConsumer:
 
     # --- shards and leases ------------------------------------------------------------------
 
-    def _refresh_shards(self, *, force: bool = False) -> None:
-        """When due (or forced): list the shards, renew and take leases (``LeaseCoordinator``),
-        drop the shards lost and adopt the shards taken."""
+    def _refresh_shards(self, *, force: bool = False) -> set[str]:
+        """When due (or forced): list the shards, take leases (``LeaseCoordinator``; the
+        heartbeat thread renews them), drop the shards lost and adopt the shards taken. The
+        shards dropped (some may be adopted again: held anew, read again from the lake)."""
         if not force and not self._leases.due():
-            return
+            return self._drop_lost()
         self._shards = {s.shard_id: s for s in self.stream.shards()}
         self._leases.refresh(list(self._shards.values()))
-        self._drop(set(self._readers) - set(self._leases.held))
+        dropped = self._drop_lost()
         new = [s for s in self._leases.held if s not in self._readers and s in self._shards]
         if new:
             # Another consumer may have committed these shards since this one last looked.
@@ -249,6 +248,15 @@ class DatasetConsumer:
             )
             for shard_id in new:
                 self._adopt(shard_id)
+        return dropped
+
+    def _drop_lost(self) -> set[str]:
+        """Drop the shards whose lease was lost since the last look (by the heartbeat thread,
+        a refresh, a renewal while re-learning a shard taken over), also those held again
+        since, and any reader of a shard not held: the shards dropped."""
+        lost = self._leases.take_lost() | (set(self._readers) - set(self._leases.held))
+        self._drop(lost)
+        return lost
 
     def _drop(self, shard_ids: set[str]) -> None:
         """Forget shards whose lease was lost: their reader and their window (it may hold keys
@@ -261,16 +269,17 @@ class DatasetConsumer:
             self._window_saved.pop(shard_id, None)
 
     def _keep_leased(self, pending: Pending, *, renew: bool = False) -> Pending:
-        """``pending`` without the records of shards whose lease was lost (renewed when due,
-        or now: right before a commit)."""
+        """``pending`` without the records of shards whose lease was lost (as the heartbeat
+        thread or a refresh found, or renewed now: right before a commit)."""
         if renew:
             self._leases.renew()
+            dropped = self._drop_lost()
         else:
-            self._refresh_shards()
-        # Compared with what is held, not with what the last call said was lost: a renewal
-        # while re-learning a shard taken over may have lost another one.
-        self._drop(set(self._readers) - set(self._leases.held))
-        lost = set(pending.parts) - {self._key(s) for s in self._leases.held}
+            dropped = self._refresh_shards()
+        # A shard lost and taken again meanwhile is read again from the lake: its records
+        # read before are dropped with the others'.
+        held = {self._key(s) for s in self._leases.held if s not in dropped}
+        lost = set(pending.parts) - held
         if not lost:
             return pending
         log.info("%s: dropped the pending records of %s", self.dataset, ", ".join(sorted(lost)))
@@ -308,89 +317,6 @@ class DatasetConsumer:
                 return True
         return False
 
-    # --- one record -------------------------------------------------------------------------
-
-    def _process(self, records: Sequence[StreamRecord], window: ShardWindow) -> list[Processed]:
-        """Run the core on one shard's stream records, in their order. The stateless steps run
-        on a thread pool (the core releases the GIL); the shard's window, which depends on
-        order, is applied one record after the other. Never raises for bad data: what cannot
-        be read becomes a dead-letter row."""
-        if len(records) > 1:
-            prepared = list(self._pool.map(self._prepare, records))
-        else:
-            prepared = [self._prepare(record) for record in records]
-        return [self._deduplicate(p, window) for p in prepared]
-
-    def _prepare(self, record: StreamRecord) -> Prepared:
-        """Parse, validate and transform one record: everything but the window."""
-        try:
-            env, body = envelope.decode(
-                record.data, max_body_bytes=self.settings.max_decompressed_bytes
-            )
-            if env.dataset != self.dataset:
-                raise envelope.EnvelopeError(
-                    f"a record for {env.dataset!r} in the stream of {self.dataset!r}"
-                )
-        except envelope.EnvelopeError as error:
-            raw = raw_excerpt(record.data)
-            rows = whole_record_rejection("unreadable_record", str(error), raw)
-            dead = self._dead_letter(rows, "", f"stream:{record.shard_id}", record.arrived_at)
-            return Prepared(final=Processed(None, dead, None, 1, 0))
-        received_at = datetime.fromtimestamp(env.received_at_us / 1_000_000, tz=UTC)
-        try:
-            parsed = data_processor_rs.parse_events(
-                body,
-                env.format,
-                max_record_bytes=self.settings.max_record_bytes,
-                max_decompressed_bytes=self.settings.max_decompressed_bytes,
-            )
-            batch = data_processor_rs.transform_batch(
-                data_processor_rs.validate_schema(parsed, self.contract),
-                job_id=env.job_id,
-                source=env.source,
-                ingested_at_us=env.received_at_us,
-            )
-        except data_processor_rs.ProcessorError as error:
-            raw = raw_excerpt(body)
-            reason = getattr(error, "reason", "unreadable_body")
-            rows = whole_record_rejection(reason, str(error), raw)
-            part = (record.shard_id, record.sequence_number, env.parts)
-            job = JobProgress(env.job_id, 0, 1, 0, None, self.dataset, 1, env.source, *part)
-            dead = self._dead_letter(rows, env.job_id, env.source, received_at)
-            return Prepared(final=Processed(None, dead, job, 1, 0))
-        dead = None
-        if batch.num_rejected:
-            dead = self._dead_letter(batch.rejected, env.job_id, env.source, received_at)
-        part = (record.shard_id, record.sequence_number, env.parts)
-        return Prepared(
-            batch=batch, job_id=env.job_id, source=env.source, dead_letters=dead, part=part
-        )
-
-    def _deduplicate(self, prepared: Prepared, window: ShardWindow) -> Processed:
-        if prepared.final is not None:
-            return prepared.final
-        assert prepared.batch is not None
-        batch = window.deduplicate(prepared.batch)
-        job = JobProgress(
-            prepared.job_id,
-            len(batch),
-            batch.num_rejected,
-            batch.num_duplicates,
-            None,
-            self.dataset,
-            batch.num_received,
-            prepared.source,
-            *prepared.part,
-        )
-        return Processed(
-            batch.to_arrow(), prepared.dead_letters, job, batch.num_received, batch.num_duplicates
-        )
-
-    def _dead_letter(
-        self, rejected: pa.RecordBatch, job_id: str, source: str, at: datetime
-    ) -> pa.Table:
-        return dead_letter_rows(rejected, dataset=self.dataset, job_id=job_id, source=source, at=at)
-
     # --- one batch --------------------------------------------------------------------------
 
     def poll_batch(
@@ -424,7 +350,7 @@ class DatasetConsumer:
                 self._behind[shard_id] = batch.behind
                 key = self._key(shard_id)
                 got = got or bool(batch.records)
-                processed_records = self._process(batch.records, self._windows[shard_id])
+                processed_records = self._records.process(batch.records, self._windows[shard_id])
                 for record, processed in zip(batch.records, processed_records, strict=True):
                     self._note_expired(pending, key, record)
                     self._add(pending, key, record, processed)
@@ -474,7 +400,7 @@ class DatasetConsumer:
         )
         log.error("%s: %s", self.dataset, message)
         rows = whole_record_rejection("expired_in_stream", message, "")
-        dead = self._dead_letter(rows, "", f"stream:{record.shard_id}", record.arrived_at)
+        dead = self._records.dead_letter(rows, "", f"stream:{record.shard_id}", record.arrived_at)
         for target in (pending, pending.parts.setdefault(key, Pending())):
             target.dead_letters.append((key, record.sequence_number, dead))
             target.dead_lettered += 1
@@ -595,5 +521,6 @@ class DatasetConsumer:
         except SQLAlchemyError:
             log.exception("%s: could not save the windows or release the leases", self.dataset)
         finally:
+            self._leases.stop_heartbeat()  # a closed consumer never renews, whatever failed
             self._invalidate()
-            self._pool.shutdown()
+            self._records.close()

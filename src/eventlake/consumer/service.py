@@ -49,14 +49,16 @@ def consume(
     state = state or open_state(settings.state_database_url)
     stop = stop or threading.Event()
     report = DrainReport()
-    consumers = []
-    for dataset in datasets or DATASETS:
-        consumer = DatasetConsumer(settings, lake, state, dataset, drain=until_caught_up)
-        consumer.open()
-        consumers.append(consumer)
-        report.datasets[dataset] = DatasetReport(dataset)
+    consumers: list[DatasetConsumer] = []
     failures = 0
     try:
+        # Inside the try: a dataset that fails to open closes the ones opened before it
+        # (their heartbeat threads stop, their leases are given back).
+        for dataset in datasets or DATASETS:
+            consumer = DatasetConsumer(settings, lake, state, dataset, drain=until_caught_up)
+            consumers.append(consumer)
+            consumer.open()
+            report.datasets[dataset] = DatasetReport(dataset)
         while not stop.is_set():
             idle = True
             for consumer in consumers:
