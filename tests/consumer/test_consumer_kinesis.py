@@ -101,9 +101,9 @@ def test_kinesis_stream_lands_every_event_once_across_a_reshard(
         if shard["ShardId"] in s.parent_shard_ids
     ]
     assert len(children) == 2
-    # moto keeps routing records to a split parent (real Kinesis routes them to the children),
-    # so here the parent is never read to its end and its children stay empty; the order of
-    # parents before children is proven on the embedded stream (test_consumer_reshard.py).
+    # The records published after the split are in the children (moto's server routes as
+    # Kinesis does: tests/moto_server.py); parents before children across consumers that come
+    # and go: test_consumer_kinesis_scaleout.py.
     marks = lake.watermark("events")
     assert position_key(name, shard["ShardId"]) in marks
     # A rerun finds nothing new: the watermark covers the closed parent and the children.

@@ -1,10 +1,10 @@
 """Parents before children after a reshard.
 
-Neither stream that runs here can show it: the embedded log never reshards, and moto keeps
-routing records to a split parent instead of its children. So this test gives the consumer a
-small in-memory stream with Kinesis's reshard semantics (a closed parent, two children, reads
-that report the end of a closed shard), and everything else real: the Rust core, the lake,
-the state database.
+The embedded log never reshards; Kinesis on the moto server does (with Kinesis's semantics:
+tests/moto_server.py, used by test_consumer_kinesis_scaleout.py), but over processes and HTTP.
+This test pins the order of reads in-process: the consumer gets a small in-memory stream with
+Kinesis's reshard semantics (a closed parent, two children, reads that report the end of a
+closed shard), and everything else real: the Rust core, the lake, the state database.
 """
 
 from __future__ import annotations
