@@ -28,6 +28,7 @@ from typing import Any
 
 from moto.kinesis import models
 from moto.kinesis.exceptions import InvalidArgumentError
+from moto.utilities.utils import md5_hash
 
 
 def _open_shard_for_key(
@@ -44,7 +45,7 @@ def _open_shard_for_key(
         if int_key >= 2**128:
             raise InvalidArgumentError("explicit_hash_key")
     else:
-        int_key = int(models.md5_hash(partition_key.encode("utf-8")).hexdigest(), 16)
+        int_key = int(md5_hash(partition_key.encode("utf-8")).hexdigest(), 16)
     for shard in self.shards.values():
         if shard.is_open and shard.starting_hash <= int_key <= shard.ending_hash:
             return shard
