@@ -230,13 +230,14 @@ class ConsumerSettings(BaseModel):
         gt=0,
         description="How long a consumer's lease on a shard lasts without renewal: after this, "
         "another consumer takes the shard over (the Kinesis Client Library's failover time). "
-        "Longer than the slowest commit, or a consumer loses its shards while it commits.",
+        "A heartbeat thread renews it whatever the consumer is doing, so a batch or commit may "
+        "take longer; a consumer paused (or killed) for longer loses its shards.",
     )
     lease_renew_seconds: float = Field(
         default=3.0,
         gt=0,
-        description="How often a consumer renews its leases (its heartbeat), lists the shards "
-        "and takes its fair share; well below lease_seconds.",
+        description="How often a consumer renews its leases (its heartbeat, a thread of its "
+        "own), lists the shards and takes its fair share; well below lease_seconds.",
     )
     # The dedup window is one setting for the consumer and `eventlake process`: the top-level
     # `dedup_window` (a `consumer.dedup_window` given the old way is moved there, see Settings).

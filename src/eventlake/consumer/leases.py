@@ -2,16 +2,16 @@
 a dataset (``eventlake.state.leases``), as the Kinesis Client Library's lease coordinator.
 
 On each refresh (every ``consumer.lease_renew_seconds``) a coordinator lists the shards,
-creates the missing lease rows, renews its own leases (the heartbeat), takes unowned and
-expired ones up to its fair share, ceil(readable shards / live workers), a worker being live
-while it holds an unexpired lease. Then, like the KCL, it steals at most one lease per refresh
-from the most loaded worker, and only when that one holds at least two more than this one: the
-shares converge to within one of each other and a stolen shard never goes back and forth, and
-consumers joining or leaving move a few shards rather than all of them. (A worker that holds
-nothing is invisible to the others, so "more than its share" as each worker computes it could
-leave a newcomer idle next to a worker holding two; the difference of two cannot.) A child
-shard is taken only once its parents are finished (read to their end and committed): the keys
-of one partition are read in order across a reshard.
+creates the missing lease rows, renews its own leases (unless the heartbeat thread does: see
+below), takes unowned and expired ones up to its fair share, ceil(readable shards / live
+workers), a worker being live while it holds an unexpired lease. Then, like the KCL, it steals
+at most one lease per refresh from the most loaded worker, and only when that one holds at
+least two more than this one: the shares converge to within one of each other and a stolen
+shard never goes back and forth, and consumers joining or leaving move a few shards rather than
+all of them. (A worker that holds nothing is invisible to the others, so "more than its share"
+as each worker computes it could leave a newcomer idle next to a worker holding two; the
+difference of two cannot.) A child shard is taken only once its parents are finished (read to
+their end and committed): the keys of one partition are read in order across a reshard.
 
 Renewal runs in a heartbeat thread of its own (``start_heartbeat``), as the KCL's: every
 renew interval, whatever the consumer's loop is doing, so a batch that takes longer than a
