@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from eventlake.config import ConsumerSettings
 from eventlake.state import JobProgress
+from eventlake.stream.base import OutgoingRecord
 
 
 @dataclass
@@ -23,6 +24,8 @@ class Pending:
     last: dict[str, int] = field(default_factory=dict)
     jobs: list[JobProgress] = field(default_factory=list)
     finished: set[str] = field(default_factory=set)
+    # Events of other shards' keys, published again to their owners before the commit.
+    forwards: list[OutgoingRecord] = field(default_factory=list)
     records: int = 0
     received: int = 0
     landed: int = 0
@@ -78,6 +81,7 @@ class Prepared:
     source: str = ""
     dead_letters: pa.Table | None = None
     part: tuple[str, int | None, int] = ("", None, 1)  # JobProgress's shard, sequence, parts
+    forwards: list[OutgoingRecord] = field(default_factory=list)
 
 
 @dataclass
@@ -87,3 +91,4 @@ class Processed:
     job: JobProgress | None
     received: int
     duplicates: int
+    forwards: list[OutgoingRecord] = field(default_factory=list)

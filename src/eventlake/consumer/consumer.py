@@ -198,7 +198,8 @@ class DatasetConsumer:
                 batch = reader.read(self.settings.consumer.read_limit)
                 records = [r for r in batch.records if r.sequence_number <= committed]
                 done = len(records) < len(batch.records)
-                for processed in self._records.process(records, window):
+                # Only the keys it owns (what was forwarded was published before the commit).
+                for processed in self._records.process(records, window, self._own_range(shard_id)):
                     if processed.job is not None:
                         jobs.append(processed.job)
                 relearned += len(records)
@@ -297,6 +298,15 @@ class DatasetConsumer:
         self._finished |= shard_ids
         self._drop(shard_ids)
 
+    def _own_range(self, shard_id: str) -> tuple[int, int] | None:
+        """The hash key range whose events this shard lands, when they must be checked: only a
+        split's child can receive events of its sibling's keys (an API routing by a map that
+        still lists the parent); a merge's child owns both parents' ranges."""
+        shard = self._shards.get(shard_id)
+        if shard is None or not shard.parent_shard_ids:
+            return None
+        return shard.hash_range
+
     def _readable(self) -> list[str]:
         return [s for s in self._readers if s not in self._finished]
 
@@ -350,7 +360,9 @@ class DatasetConsumer:
                 self._behind[shard_id] = batch.behind
                 key = self._key(shard_id)
                 got = got or bool(batch.records)
-                processed_records = self._records.process(batch.records, self._windows[shard_id])
+                processed_records = self._records.process(
+                    batch.records, self._windows[shard_id], self._own_range(shard_id)
+                )
                 for record, processed in zip(batch.records, processed_records, strict=True):
                     self._note_expired(pending, key, record)
                     self._add(pending, key, record, processed)
@@ -419,6 +431,7 @@ class DatasetConsumer:
                 target.dead_lettered += processed.dead_letters.num_rows
             if processed.job is not None:
                 target.jobs.append(processed.job)
+            target.forwards.extend(processed.forwards)
 
     def _commit(self, pending: Pending, started: float) -> BatchReport:
         ranges = {
@@ -427,6 +440,9 @@ class DatasetConsumer:
         }
         # On failure (another consumer took these positions, the lake kept refusing, the
         # outcome is unknown), poll_batch starts over from what the lake holds.
+        if pending.forwards:
+            # Before the commit that moves past their records (see RecordProcessor._keep_own).
+            self.stream.publish(pending.forwards)
         self._commit_dead_letters(pending)
         commit = self.lake.commit(
             self.dataset,

@@ -4,6 +4,8 @@ What cannot be read becomes a dead-letter row, never an exception."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +21,10 @@ from eventlake.consumer.window import ShardWindow
 from eventlake.lake.writer import dead_letter_rows
 from eventlake.state import JobProgress
 from eventlake.stream import envelope
-from eventlake.stream.base import StreamRecord
+from eventlake.stream.base import OutgoingRecord, StreamRecord
+
+MAX_HASH_KEY = 2**128 - 1  # the top of Kinesis's hash key space
+_Validated = tuple[data_processor_rs.ValidatedBatch, data_processor_rs.RecordExtents]
 
 
 class RecordProcessor:
@@ -35,18 +40,25 @@ class RecordProcessor:
             max_workers=min(4, os.cpu_count() or 1), thread_name_prefix=f"core-{dataset}"
         )
 
-    def process(self, records: Sequence[StreamRecord], window: ShardWindow) -> list[Processed]:
+    def process(
+        self,
+        records: Sequence[StreamRecord],
+        window: ShardWindow,
+        own_range: tuple[int, int] | None = None,
+    ) -> list[Processed]:
         """Run the core on one shard's stream records, in their order. The stateless steps run
         on a thread pool (the core releases the GIL); the shard's window, which depends on
         order, is applied one record after the other. Never raises for bad data: what cannot
-        be read becomes a dead-letter row."""
+        be read becomes a dead-letter row. ``own_range``: the shard's hash key range, when its
+        events' keys must be checked against it (``_keep_own``)."""
+        prepare = functools.partial(self._prepare, own_range=own_range)
         if len(records) > 1:
-            prepared = list(self._pool.map(self._prepare, records))
+            prepared = list(self._pool.map(prepare, records))
         else:
-            prepared = [self._prepare(record) for record in records]
+            prepared = [prepare(record) for record in records]
         return [self._deduplicate(p, window) for p in prepared]
 
-    def _prepare(self, record: StreamRecord) -> Prepared:
+    def _prepare(self, record: StreamRecord, own_range: tuple[int, int] | None) -> Prepared:
         """Parse, validate and transform one record: everything but the window."""
         try:
             env, body = envelope.decode(
@@ -62,15 +74,25 @@ class RecordProcessor:
             dead = self.dead_letter(rows, "", f"stream:{record.shard_id}", record.arrived_at)
             return Prepared(final=Processed(None, dead, None, 1, 0))
         received_at = datetime.fromtimestamp(env.received_at_us / 1_000_000, tz=UTC)
+        forwards: list[OutgoingRecord] = []
+        validated: data_processor_rs.ValidatedBatch | None
         try:
-            parsed = data_processor_rs.parse_events(
-                body,
-                env.format,
-                max_record_bytes=self.settings.max_record_bytes,
-                max_decompressed_bytes=self.settings.max_decompressed_bytes,
-            )
+            if own_range is None:
+                parsed = data_processor_rs.parse_events(
+                    body,
+                    env.format,
+                    max_record_bytes=self.settings.max_record_bytes,
+                    max_decompressed_bytes=self.settings.max_decompressed_bytes,
+                )
+                validated = data_processor_rs.validate_schema(parsed, self.contract)
+            else:
+                validated, forwards, env = self._keep_own(env, body, own_range)
+            if validated is None:  # every event is another shard's: nothing lands here
+                part = (record.shard_id, record.sequence_number, env.parts)
+                job = JobProgress(env.job_id, 0, 0, 0, None, self.dataset, 0, env.source, *part)
+                return Prepared(final=Processed(None, None, job, 0, 0, forwards))
             batch = data_processor_rs.transform_batch(
-                data_processor_rs.validate_schema(parsed, self.contract),
+                validated,
                 job_id=env.job_id,
                 source=env.source,
                 ingested_at_us=env.received_at_us,
@@ -88,8 +110,58 @@ class RecordProcessor:
             dead = self.dead_letter(batch.rejected, env.job_id, env.source, received_at)
         part = (record.shard_id, record.sequence_number, env.parts)
         return Prepared(
-            batch=batch, job_id=env.job_id, source=env.source, dead_letters=dead, part=part
+            batch=batch,
+            job_id=env.job_id,
+            source=env.source,
+            dead_letters=dead,
+            part=part,
+            forwards=forwards,
         )
+
+    def _validate(self, body: bytes, body_format: envelope.BodyFormat) -> _Validated:
+        return data_processor_rs.validate_events(
+            body,
+            self.contract,
+            body_format,
+            max_record_bytes=self.settings.max_record_bytes,
+            max_decompressed_bytes=self.settings.max_decompressed_bytes,
+        )
+
+    def _keep_own(
+        self, env: envelope.Envelope, body: bytes, own_range: tuple[int, int]
+    ) -> tuple[data_processor_rs.ValidatedBatch | None, list[OutgoingRecord], envelope.Envelope]:
+        """The record's events whose keys this shard owns (validated: None when there are
+        none), the others as records to forward to their owners, and the envelope they share.
+
+        Right after a split the API may cut a request by a stale shard map (the parent's
+        range); Kinesis puts each part where its explicit hash key (its first event's) goes,
+        so some of its events can reach the sibling of the shard that owns their keys, whose
+        window would never see them. They are cut off here by the Rust core's routing (the
+        rule the API uses) and published again with their explicit hash key, before the
+        commit that moves past this record. A crash between that publish and the commit
+        publishes them again: the owner's window drops the second copy, so every event still
+        lands once. The job counts the forwarded records as parts of its own."""
+        validated, extents = self._validate(body, env.format)
+        first, last = own_range
+        # The shards around this one's range: index 0 below it (when it does not start at
+        # 0), then this one, then above it (when it does not end at the top).
+        starts = [0, first] if first > 0 else [0]
+        own = len(starts) - 1
+        if last < MAX_HASH_KEY:
+            starts.append(last + 1)
+        parts = data_processor_rs.route(body, validated, extents, starts)
+        if parts is None or all(index == own for index, *_ in parts):
+            return validated, [], env
+        foreign = [(key, part) for index, key, part, _ in parts if index != own]
+        env = dataclasses.replace(env, encoding="identity", parts=env.parts + len(foreign))
+        encoder = envelope.Encoder(env)
+        forwards = [
+            OutgoingRecord(env.job_id, encoder.encode(part or body), explicit_hash_key=key)
+            for key, part in foreign
+        ]
+        own_parts = [part or body for index, _, part, _ in parts if index == own]
+        mine = self._validate(own_parts[0], env.format)[0] if own_parts else None
+        return mine, forwards, env
 
     def _deduplicate(self, prepared: Prepared, window: ShardWindow) -> Processed:
         if prepared.final is not None:
@@ -108,7 +180,12 @@ class RecordProcessor:
             *prepared.part,
         )
         return Processed(
-            batch.to_arrow(), prepared.dead_letters, job, batch.num_received, batch.num_duplicates
+            batch.to_arrow(),
+            prepared.dead_letters,
+            job,
+            batch.num_received,
+            batch.num_duplicates,
+            prepared.forwards,
         )
 
     def dead_letter(

@@ -1,0 +1,160 @@
+"""Events that reach the wrong child after a split (an API routing by a stale shard map) are
+forwarded to the shard that owns their keys, and land once even when a copy sent to the owner
+got there first.
+
+Neither stream that runs here reshards with hash ranges, so the consumer gets a small
+in-memory stream with Kinesis's semantics after ``SplitShard`` (a closed parent, two children
+owning the two halves of the hash key space, a publish that puts a record where its explicit
+hash key goes); everything else is real: the Rust core, the lake, the state database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import data_processor_rs
+import pytest
+
+from eventlake.config import Settings
+from eventlake.consumer import consume
+from eventlake.contracts import load_contract
+from eventlake.lake import Lake
+from eventlake.state import open_state
+from eventlake.stream import envelope
+from eventlake.stream.base import (
+    OutgoingRecord,
+    PublishedRecord,
+    ShardBatch,
+    ShardInfo,
+    StreamRecord,
+)
+
+HALF = 2**127  # child-a owns [0, HALF), child-b [HALF, 2**128)
+TOP = 2**128 - 1
+
+
+class _SplitStream:
+    name = "split-events"
+    gap_free = False
+
+    def __init__(self, records: dict[str, list[bytes]]) -> None:
+        self.records = records
+        self.published: list[tuple[str, OutgoingRecord]] = []
+
+    def ensure(self) -> None:
+        pass
+
+    def publish(self, records: Sequence[OutgoingRecord]) -> list[PublishedRecord]:
+        out = []
+        for record in records:
+            assert record.explicit_hash_key is not None
+            shard = "child-a" if record.explicit_hash_key < HALF else "child-b"
+            self.records[shard].append(record.data)
+            self.published.append((shard, record))
+            out.append(PublishedRecord(shard, len(self.records[shard])))
+        return out
+
+    def shards(self) -> list[ShardInfo]:
+        return [
+            ShardInfo("child-a", ("parent",), hash_range=(0, HALF - 1)),
+            ShardInfo("child-b", ("parent",), hash_range=(HALF, TOP)),
+            ShardInfo("parent", (), closed=True, hash_range=(0, TOP)),
+        ]
+
+    def reader(self, shard_id: str, after: int | None) -> _Reader:
+        return _Reader(self, shard_id, after or 0)
+
+    def check(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _Reader:
+    def __init__(self, stream: _SplitStream, shard_id: str, after: int) -> None:
+        self.stream, self.shard_id, self.position = stream, shard_id, after
+
+    def read(self, limit: int) -> ShardBatch:
+        data = self.stream.records[self.shard_id]
+        chunk = data[self.position : self.position + limit]
+        records = [
+            StreamRecord(self.shard_id, self.position + i + 1, d, datetime.now(UTC))
+            for i, d in enumerate(chunk)
+        ]
+        self.position += len(chunk)
+        closed = self.shard_id == "parent"
+        return ShardBatch(records, closed and self.position == len(data), len(data) - self.position)
+
+
+def _body(event_ids: list[str], *, bad: bool = False) -> bytes:
+    lines = [
+        {
+            "event_id": e,
+            "user_id": "u1",
+            "event_type": "login",
+            "event_timestamp": "2026-11-20T10:00:00Z",
+        }
+        for e in event_ids
+    ]
+    if bad:
+        lines.insert(0, {"event_id": "broken", "event_type": "teleport"})
+    return "\n".join(json.dumps(line) for line in lines).encode()
+
+
+def _record(job: str, body: bytes) -> bytes:
+    return envelope.encode(envelope.Envelope("events", job, "t", 1, "ndjson"), body)
+
+
+def _in_b(event_id: str) -> bool:
+    """Whether child-b owns the event's key (the core's routing hash, as the API's)."""
+    body = _body([event_id])
+    batch, extents = data_processor_rs.validate_events(body, load_contract("events"), "ndjson")
+    parts = data_processor_rs.route(body, batch, extents, [0, HALF])
+    assert parts is not None
+    return bool(parts[0][0] == 1)
+
+
+def test_events_of_the_siblings_keys_are_forwarded_and_land_once(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(home=tmp_path_factory.mktemp("home"))
+    ids = [f"e{i}" for i in range(20)]
+    theirs = [e for e in ids if _in_b(e)]
+    mine = [e for e in ids if not _in_b(e)]
+    # The request spans both halves (cut by the parent's range): some events are child-b's.
+    assert mine
+    assert theirs
+    stream = _SplitStream(
+        {
+            "parent": [],
+            # The stale map's part: every event of the request (and a broken one, first),
+            # placed by its first event's key; child-a owns it.
+            "child-a": [_record("stale", _body(sorted(ids, key=_in_b), bad=True))],
+            # A copy of one of child-b's events, sent again by a fresh map: the owner's.
+            "child-b": [_record("again", _body([theirs[0]]))],
+        }
+    )
+    lake = Lake(settings)
+    state = open_state(settings.state_database_url)
+    monkeypatch.setattr(
+        "eventlake.consumer.consumer.open_stream", lambda _settings, _dataset: stream
+    )
+    report = consume(settings, datasets=["events"], until_caught_up=True, lake=lake, state=state)
+
+    # child-b's events left child-a for child-b with their explicit hash key, in one record.
+    ((shard, forwarded),) = stream.published
+    assert shard == "child-b"
+    assert forwarded.explicit_hash_key is not None
+    assert forwarded.explicit_hash_key >= HALF
+    landed = lake.table("events").scan().to_arrow()["event_id"].to_pylist()
+    assert sorted(landed) == sorted(ids)  # once each: the copy in child-b was a duplicate
+    assert report.datasets["events"].duplicates == 1
+    assert report.datasets["events"].dead_lettered == 1  # the broken one, wherever it went
+    job = state.job("stale")
+    assert job is not None
+    # Its two parts (child-a's record and the one forwarded) committed, the counts summed.
+    assert (job["status"], job["landed"], job["rejected"]) == ("committed", len(ids) - 1, 1)
+    state.close()
