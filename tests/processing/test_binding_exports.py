@@ -94,8 +94,8 @@ def test_dead_letter_schema_is_what_the_lake_writer_builds() -> None:
 def test_every_reason_python_writes_is_a_core_reason() -> None:
     reasons = rs.dead_letter_reasons()
     assert len(reasons) == len(set(reasons))
-    # The consumer's own whole-record reasons, as its source spells them today.
-    consumer = (SRC / "consumer" / "consumer.py").read_text()
+    # The consumer's own whole-record reasons, as its sources spell them today.
+    consumer = "\n".join(path.read_text() for path in sorted((SRC / "consumer").glob("*.py")))
     literals = re.findall(r'whole_record_rejection\(\s*"(\w+)"', consumer)
     literals += re.findall(r'getattr\(error, "reason", "(\w+)"\)', consumer)
     assert {"unreadable_record", "unreadable_body", "expired_in_stream"} <= set(literals)
