@@ -199,6 +199,15 @@ class ApiSettings(BaseModel):
     max_reasons: int = Field(
         default=100, ge=0, le=10_000, description="Rejected records listed in an answer at most."
     )
+    idempotency_lease_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="How long a request's claim on its Idempotency-Key lasts without renewal. "
+        "The API process renews its claims every third of this while the requests work; a "
+        "claim whose process died is taken over by a retry this long after its last renewal "
+        "(until then retries get 409).",
+    )
 
 
 class ConsumerSettings(BaseModel):

@@ -124,6 +124,8 @@ class Services:
         return {name: checks[name] for name in probes}
 
     def close(self) -> None:
+        if self._ingestor is not None:
+            self._ingestor.claims.close()  # its streams are ours, closed below
         if self._runner is not None:
             self._runner.close()
         self.streams.close()

@@ -35,6 +35,7 @@ from eventlake.ingest.headers import (
 )
 from eventlake.processing.gunzip import GZIP_MAGIC
 from eventlake.state import IdempotencyConflictError, PublishedPart, StateStore
+from eventlake.state.idempotency import ClaimKeeper
 from eventlake.stream import OutgoingRecord, PublishedRecord, Stream, StreamError, open_stream
 from eventlake.stream.envelope import MAX_RECORD_BYTES, BodyFormat, Encoder, Encoding, Envelope
 
@@ -117,6 +118,7 @@ class Ingestor:
         self.contracts = load_contracts(settings.contracts_dir)
         self.max_body_bytes = settings.api.max_body_bytes
         self.shard_maps = routing.ShardMapCache()
+        self.claims = ClaimKeeper(state, settings.api.idempotency_lease_seconds)
         # Kinesis takes records of 1 MiB at most; the embedded log has no such limit.
         self.max_stream_record_bytes = (
             MAX_RECORD_BYTES if isinstance(settings.stream.backend, KinesisStreamSettings) else None
@@ -164,7 +166,7 @@ class Ingestor:
             b"\0".join((dataset.encode(), body_format.encode(), encoding.encode(), body))
         ).hexdigest()
         try:
-            first = self.state.claim_idempotency_key(source, idempotency_key, fingerprint)
+            first = self.claims.claim(source, idempotency_key, fingerprint)
         except IdempotencyConflictError as error:
             raise IdempotencyConflict(str(error)) from None
         except SQLAlchemyError as error:
@@ -172,19 +174,22 @@ class Ingestor:
         if first is not None:
             status_code, stored = first
             return IngestAnswer(status_code, json.loads(stored), replayed=True)
-        published = self._published_answer(job_id)
-        if published is not None:  # published before, but its answer was never stored
-            self._store_answer(source, idempotency_key, published)
-            return published
-        try:
-            answer = run()
-        except BaseException:
-            # Nothing was published (``_accept`` raises only before publishing): the client
-            # may retry with the same key, e.g. after fixing the body.
-            self._release(source, idempotency_key)
-            raise
-        self._store_answer(source, idempotency_key, answer)
-        return answer
+        # The claim is renewed while this request works, and lapses within a lease should
+        # the process die; a retry then takes it over and comes here again.
+        with self.claims.held(source, idempotency_key):
+            published = self._published_answer(job_id)
+            if published is not None:  # published before, but its answer was never stored
+                self._store_answer(source, idempotency_key, published)
+                return published
+            try:
+                answer = run()
+            except BaseException:
+                # Nothing was published (``_accept`` raises only before publishing): the
+                # client may retry with the same key, e.g. after fixing the body.
+                self._release(source, idempotency_key)
+                raise
+            self._store_answer(source, idempotency_key, answer)
+            return answer
 
     def _store_answer(self, source: str, key: str, answer: IngestAnswer) -> None:
         """Store the first answer for replays, trying a few times. The record is in the
@@ -474,11 +479,12 @@ class Ingestor:
 
     def _release(self, source: str, key: str) -> None:
         try:
-            self.state.release_idempotency_key(source, key)
+            self.claims.release(source, key)
         except SQLAlchemyError:
-            log.exception("could not release an idempotency key; it lapses after a minute")
+            log.exception("could not release an idempotency key; it lapses after its lease")
 
     def close(self) -> None:
+        self.claims.close()
         self.streams.close()
 
 

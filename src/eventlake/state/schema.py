@@ -57,6 +57,11 @@ idempotency = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("status_code", sa.Integer),  # None while the first request is in flight
     sa.Column("response", sa.Text),
+    # The claim's owner (an API process) and until when it holds the key unless it renews the
+    # claim; None on claims made before leases (see ``eventlake.state.idempotency``). Added to
+    # existing databases on open (``idempotency.add_claim_columns``).
+    sa.Column("owner", sa.String(255)),
+    sa.Column("expires_at", sa.Float),
 )
 
 consumer_shards = sa.Table(
