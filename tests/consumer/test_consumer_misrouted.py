@@ -11,8 +11,6 @@ hash key goes); everything else is real: the Rust core, the lake, the state data
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import data_processor_rs
 import pytest
@@ -23,70 +21,7 @@ from eventlake.contracts import load_contract
 from eventlake.lake import Lake
 from eventlake.state import open_state
 from eventlake.stream import envelope
-from eventlake.stream.base import (
-    OutgoingRecord,
-    PublishedRecord,
-    ShardBatch,
-    ShardInfo,
-    StreamRecord,
-)
-
-HALF = 2**127  # child-a owns [0, HALF), child-b [HALF, 2**128)
-TOP = 2**128 - 1
-
-
-class _SplitStream:
-    name = "split-events"
-    gap_free = False
-
-    def __init__(self, records: dict[str, list[bytes]]) -> None:
-        self.records = records
-        self.published: list[tuple[str, OutgoingRecord]] = []
-
-    def ensure(self) -> None:
-        pass
-
-    def publish(self, records: Sequence[OutgoingRecord]) -> list[PublishedRecord]:
-        out = []
-        for record in records:
-            assert record.explicit_hash_key is not None
-            shard = "child-a" if record.explicit_hash_key < HALF else "child-b"
-            self.records[shard].append(record.data)
-            self.published.append((shard, record))
-            out.append(PublishedRecord(shard, len(self.records[shard])))
-        return out
-
-    def shards(self) -> list[ShardInfo]:
-        return [
-            ShardInfo("child-a", ("parent",), hash_range=(0, HALF - 1)),
-            ShardInfo("child-b", ("parent",), hash_range=(HALF, TOP)),
-            ShardInfo("parent", (), closed=True, hash_range=(0, TOP)),
-        ]
-
-    def reader(self, shard_id: str, after: int | None) -> _Reader:
-        return _Reader(self, shard_id, after or 0)
-
-    def check(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class _Reader:
-    def __init__(self, stream: _SplitStream, shard_id: str, after: int) -> None:
-        self.stream, self.shard_id, self.position = stream, shard_id, after
-
-    def read(self, limit: int) -> ShardBatch:
-        data = self.stream.records[self.shard_id]
-        chunk = data[self.position : self.position + limit]
-        records = [
-            StreamRecord(self.shard_id, self.position + i + 1, d, datetime.now(UTC))
-            for i, d in enumerate(chunk)
-        ]
-        self.position += len(chunk)
-        closed = self.shard_id == "parent"
-        return ShardBatch(records, closed and self.position == len(data), len(data) - self.position)
+from tests.consumer.split_stream import HALF, SplitStream
 
 
 def _body(event_ids: list[str], *, bad: bool = False) -> bytes:
@@ -127,7 +62,7 @@ def test_events_of_the_siblings_keys_are_forwarded_and_land_once(
     # The request spans both halves (cut by the parent's range): some events are child-b's.
     assert mine
     assert theirs
-    stream = _SplitStream(
+    stream = SplitStream(
         {
             "parent": [],
             # The stale map's part: every event of the request (and a broken one, first),
@@ -135,7 +70,8 @@ def test_events_of_the_siblings_keys_are_forwarded_and_land_once(
             "child-a": [_record("stale", _body(sorted(ids, key=_in_b), bad=True))],
             # A copy of one of child-b's events, sent again by a fresh map: the owner's.
             "child-b": [_record("again", _body([theirs[0]]))],
-        }
+        },
+        hash_ranges=True,
     )
     lake = Lake(settings)
     state = open_state(settings.state_database_url)

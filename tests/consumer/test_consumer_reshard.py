@@ -10,73 +10,13 @@ closed shard), and everything else real: the Rust core, the lake, the state data
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from eventlake.config import Settings
 from eventlake.consumer import consume, position_key
 from eventlake.lake import Lake
 from eventlake.state import open_state
 from eventlake.stream import envelope
-from eventlake.stream.base import (
-    OutgoingRecord,
-    PublishedRecord,
-    ShardBatch,
-    ShardInfo,
-    StreamRecord,
-)
-
-
-class _ReshardedStream:
-    """Kinesis after ``SplitShard``: ``parent`` is closed and holds the older records of the
-    same keys whose newer records are in ``child-a`` and ``child-b``."""
-
-    name = "resharded-events"
-    gap_free = False
-
-    def __init__(self, records: dict[str, list[bytes]]) -> None:
-        self.records = records
-        self.reads: list[str] = []
-
-    def ensure(self) -> None:
-        pass
-
-    def publish(self, records: Sequence[OutgoingRecord]) -> list[PublishedRecord]:
-        raise NotImplementedError
-
-    def shards(self) -> list[ShardInfo]:
-        return [
-            ShardInfo("child-a", ("parent",)),
-            ShardInfo("child-b", ("parent",)),
-            ShardInfo("parent", (), closed=True),
-        ]
-
-    def reader(self, shard_id: str, after: int | None) -> _Reader:
-        return _Reader(self, shard_id, after or 0)
-
-    def check(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class _Reader:
-    def __init__(self, stream: _ReshardedStream, shard_id: str, after: int) -> None:
-        self.stream, self.shard_id, self.position = stream, shard_id, after
-
-    def read(self, limit: int) -> ShardBatch:
-        data = self.stream.records[self.shard_id]
-        chunk = data[self.position : self.position + limit]
-        records = [
-            StreamRecord(self.shard_id, self.position + i + 1, d, datetime.now(UTC))
-            for i, d in enumerate(chunk)
-        ]
-        self.position += len(chunk)
-        if records:
-            self.stream.reads.append(self.shard_id)
-        closed = self.shard_id == "parent"
-        return ShardBatch(records, closed and self.position == len(data), len(data) - self.position)
+from tests.consumer.split_stream import SplitStream
 
 
 def _record(job: str, event_ids: list[str]) -> bytes:
@@ -100,12 +40,13 @@ def test_children_are_read_only_after_their_parent_is_read_to_its_end(
 ) -> None:
     settings = Settings(home=tmp_path_factory.mktemp("home"))
     settings.consumer.read_limit = 2  # the parent takes several reads
-    stream = _ReshardedStream(
+    stream = SplitStream(
         {
             "parent": [_record(f"p{i}", [f"p{i}"]) for i in range(5)],
             "child-a": [_record("a0", ["a0"]), _record("a1", ["p0"])],  # p0 again: a duplicate
             "child-b": [_record("b0", ["b0"])],
-        }
+        },
+        hash_ranges=False,
     )
     lake = Lake(settings)
     state = open_state(settings.state_database_url)
