@@ -149,4 +149,4 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     group = typer.main.get_command(app)
     assert isinstance(group, typer.core.TyperGroup)
     assert listed == list(group.commands)
-    assert len(listed) == 9
+    assert len(listed) == 10

@@ -18,6 +18,8 @@ Commands:
 * ``eventlake quality`` — the Great Expectations gates over the warehouse
   (:mod:`eventlake.quality`); exit code 1 when one fails.
 * ``eventlake dashboard`` — the Streamlit dashboard (:mod:`eventlake.dashboard`).
+* ``eventlake task TASK_ID`` — one step of a DAG as its Airflow task runs it, the summary as
+  one JSON line (what the image runs for each task in production: :mod:`eventlake.cli.task`).
 
 Bad input (a negative count, a share outside [0, 1], an unknown format) is reported as a usage
 error (exit code 2) and problems while writing as an error message (exit code 1); never as a
@@ -38,6 +40,7 @@ from eventlake.cli import (
     quality,
     run,
     serve,
+    task,
     transform,
 )
 from eventlake.cli.common import console, err_console
@@ -81,6 +84,7 @@ for command in (
     transform.transform,
     quality.quality,
     dashboard.dashboard,
+    task.task,
 ):
     app.command()(command)
 app.add_typer(lake.app, name="lake")
