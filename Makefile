@@ -154,6 +154,36 @@ wheel: setup ## Both wheels into dist/: eventlake, and data-processor-rs for man
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_TARGET_DIR=target/manylinux $(VENV)/bin/maturin build --profile dist --zig --compatibility manylinux_2_17 -m crates/data_processor_rs/Cargo.toml --out dist
 	$(VENV)/bin/auditwheel show dist/data_processor_rs-*manylinux_2_17*.whl
 
+# The cross-built wheels of data-processor-rs (wheels.yml builds these and more on GitHub's
+# runners), to prove the configuration here: Linux x86_64 and aarch64 (manylinux_2_17) and macOS
+# arm64, linked by zig, the dist profile as wheels.yml. Each target in a CARGO_TARGET_DIR of its
+# own (x86_64 shares make wheel's). They cannot be run here: listed with their tags, and
+# auditwheel for the Linux ones. Windows (wheels.yml, --features generate-import-lib) is not
+# built here. CPU heavy (a thin-LTO build per target): not part of make test.
+WHEELS_OUT := dist/wheels
+WHEEL_TARGETS := x86_64-unknown-linux-gnu:manylinux aarch64-unknown-linux-gnu:cross/aarch64-linux aarch64-apple-darwin:cross/aarch64-macos
+.PHONY: wheels
+wheels: $(DEPS) ## Cross-built data-processor-rs wheels (Linux x86_64 + aarch64 manylinux_2_17, macOS arm64) into dist/wheels/
+	rustup target add aarch64-unknown-linux-gnu aarch64-apple-darwin
+	@rm -rf $(WHEELS_OUT); mkdir -p $(WHEELS_OUT); \
+	for spec in $(WHEEL_TARGETS); do \
+		triple=$${spec%%:*}; dir=target/$${spec#*:}; \
+		case $$triple in \
+			x86_64-unknown-linux-gnu) flags="--compatibility manylinux_2_17" ;; \
+			*-linux-gnu) flags="--target $$triple --compatibility manylinux_2_17" ;; \
+			*) flags="--target $$triple" ;; \
+		esac; \
+		start=$$(date +%s); \
+		PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_TARGET_DIR=$$dir $(VENV)/bin/maturin build --profile dist --locked --zig $$flags \
+			-m crates/data_processor_rs/Cargo.toml --out $(WHEELS_OUT); \
+		echo "wheels: $$triple built in $$(( $$(date +%s) - start )) s"; \
+	done
+	@for wheel in $(WHEELS_OUT)/*.whl; do \
+		tags=$$(unzip -p "$$wheel" '*.dist-info/WHEEL' | sed -n 's/^Tag: //p' | paste -sd ' '); \
+		echo "$$(basename "$$wheel")  $$(du -k "$$wheel" | cut -f1) kB  tags: $$tags"; \
+	done
+	@for wheel in $(WHEELS_OUT)/*manylinux*.whl; do $(VENV)/bin/auditwheel show "$$wheel"; done
+
 generate: setup ## Generate sample data (make generate N=100000)
 	$(VENV)/bin/eventlake generate --events $${N:-100000}
 
