@@ -4,6 +4,8 @@
     airflow_script.py test OUT.json DAG_ID [...]    dag.test() of each DAG, in this order
     airflow_script.py session OUT.json PLAN.json    the structure, then each of the plan's
                                                     stories: {"home": ..., "dags": [...]}
+    airflow_script.py modes OUT.json PLAN.json      the structure under each of the plan's
+                                                    environments: {name: {VARIABLE: value}}
 
 The tests (app environment) start it with AIRFLOW_HOME, AIRFLOW__CORE__DAGS_FOLDER and
 EVENTLAKE_* set, and read the JSON it writes (stdout is Airflow's log). `session` serves a
@@ -20,6 +22,21 @@ from pathlib import Path
 from typing import Any
 
 STORY_MARK = "=== airflow_script story "
+# EcsRunTaskOperator's arguments that dags/app_env.py sets (ECS mode).
+ECS_ARGUMENTS = (
+    "cluster",
+    "task_definition",
+    "launch_type",
+    "overrides",
+    "network_configuration",
+    "awslogs_group",
+    "awslogs_stream_prefix",
+    "container_name",
+    "wait_for_completion",
+    "reattach",
+)
+# The variables that choose where the tasks run (dags/app_env.py).
+MODE_PREFIXES = ("EVENTLAKE_AIRFLOW_TASKS", "EVENTLAKE_ECS_")
 
 
 def _dagbag() -> Any:
@@ -46,7 +63,12 @@ def structure() -> dict[str, Any]:
                         "upstream": sorted(task.upstream_task_ids),
                         "downstream": sorted(task.downstream_task_ids),
                         "retries": task.retries,
+                        "execution_timeout": str(task.execution_timeout),
+                        "operator": type(task).__name__,
                         "python": getattr(task, "python", None),
+                        "ecs": {name: getattr(task, name) for name in ECS_ARGUMENTS}
+                        if hasattr(task, "task_definition")
+                        else None,
                     }
                     for task in dag.tasks
                 },
@@ -103,12 +125,28 @@ def session(plan: list[dict[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def modes(plan: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """The DagBag's structure (or import errors) under each environment of the plan: the
+    mode variables are replaced by the plan's, and app_env is imported afresh (the DAG
+    processor parses in a new process each time; this one must forget the last parse)."""
+    result = {}
+    for name, variables in plan.items():
+        for variable in [v for v in os.environ if v.startswith(MODE_PREFIXES)]:
+            del os.environ[variable]
+        os.environ.update(variables)
+        sys.modules.pop("app_env", None)
+        result[name] = structure()
+    return result
+
+
 def main() -> None:
     command, out = sys.argv[1], Path(sys.argv[2])
     if command == "structure":
         result = structure()
     elif command == "session":
         result = session(json.loads(Path(sys.argv[3]).read_text()))
+    elif command == "modes":
+        result = modes(json.loads(Path(sys.argv[3]).read_text()))
     else:
         result = test_dags(sys.argv[3:])
     out.write_text(json.dumps(result, indent=2, default=str))
