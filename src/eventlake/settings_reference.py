@@ -81,6 +81,56 @@ READ_ELSEWHERE = (
         "The app's interpreter, which the DAGs' tasks run in (Airflow has its own environment).",
     ),
     ReadElsewhere(
+        "EVENTLAKE_AIRFLOW_TASKS",
+        "`local`",
+        "the Airflow DAGs (dags/app_env.py)",
+        "Where each DAG task runs its step: `local` (the app's environment on the Airflow "
+        "worker) or `ecs` (an ECS task of the image, `eventlake task <task id>`).",
+    ),
+    ReadElsewhere(
+        "EVENTLAKE_ECS_CLUSTER",
+        "none (required with `ecs`)",
+        "the Airflow DAGs (dags/app_env.py)",
+        "The ECS cluster the DAG tasks run in (name or ARN).",
+    ),
+    ReadElsewhere(
+        "EVENTLAKE_ECS_TASK_DEFINITION",
+        "none (required with `ecs`)",
+        "the Airflow DAGs (dags/app_env.py)",
+        "The batch task definition the DAG tasks run (family, family:revision or ARN).",
+    ),
+    ReadElsewhere(
+        "EVENTLAKE_ECS_CONTAINER",
+        "`eventlake`",
+        "the Airflow DAGs (dags/app_env.py)",
+        "The container of that task definition whose command becomes `task <task id>`.",
+    ),
+    ReadElsewhere(
+        "EVENTLAKE_ECS_SUBNETS",
+        "none (required with `ecs`)",
+        "the Airflow DAGs (dags/app_env.py)",
+        "The DAG tasks' subnets, comma-separated `subnet-...` ids (no public IP).",
+    ),
+    ReadElsewhere(
+        "EVENTLAKE_ECS_SECURITY_GROUPS",
+        "none (required with `ecs`)",
+        "the Airflow DAGs (dags/app_env.py)",
+        "The DAG tasks' security groups, comma-separated `sg-...` ids.",
+    ),
+    ReadElsewhere(
+        "EVENTLAKE_ECS_LOG_GROUP",
+        "none (required with `ecs`)",
+        "the Airflow DAGs (dags/app_env.py)",
+        "The container's CloudWatch log group (its `awslogs-group`): Airflow follows it, and "
+        "its last line is the XCom.",
+    ),
+    ReadElsewhere(
+        "EVENTLAKE_ECS_LOG_STREAM_PREFIX",
+        "none (required with `ecs`)",
+        "the Airflow DAGs (dags/app_env.py)",
+        "The container's `awslogs-stream-prefix`.",
+    ),
+    ReadElsewhere(
         "EVENTLAKE_SETTINGS_JSON",
         "none",
         "the dbt-duckdb plugin",
