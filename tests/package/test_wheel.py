@@ -11,12 +11,16 @@ virtual environments in temporary folders, at the versions of uv.lock, from uv's
 * the core alone: the API, the consumer and the lake import and run (`eventlake run
   --no-warehouse`); a command that needs an extra says which one, in one line, exit code 1.
 
+The extension's wheel is a manylinux one by auditwheel's own reading: its tag is the one the
+libraries it links allow, and it needs no shared library outside the manylinux policy.
+
 The environments are not byte-compiled at install (50 s for every extra); the processes write
 the bytecode of what they import, which is far less.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -186,6 +190,20 @@ def test_the_wheel_ships_the_contracts_and_the_dbt_project(wheels: Wheels) -> No
     for path in ("dbt_project.yml", "profiles.yml", "models/marts/fact_events.sql"):
         assert f"{project}/{path}" in names
     assert not [name for name in names if "/target/" in name or "/logs/" in name]
+
+
+def test_the_extension_wheel_is_manylinux_by_auditwheel(wheels: Wheels) -> None:
+    """auditwheel (what PyPI's manylinux rules are checked with) reads the wheel's ELF: the
+    platform tag its symbol versions allow is a manylinux one and the tag the wheel is named
+    with, and no library it links is outside the policy's (libc, libm, ...), which would make
+    it fail on another distribution."""
+    auditwheel = Path(sys.executable).with_name("auditwheel")
+    shown = run([auditwheel, "show", "--json", wheels.data_processor_rs])
+    report = json.loads(shown.stdout)
+    assert report["overall_tag"].startswith("manylinux_"), report
+    assert report["overall_tag"] in wheels.data_processor_rs.name
+    assert report["external_libs"] == {}, "libraries outside the manylinux policy"
+    assert not report["pure"]
 
 
 def test_the_main_job_runs_installed_far_from_the_checkout(full_venv: Venv, tmp_path: Path) -> None:
