@@ -19,10 +19,19 @@ put a record on the OPEN shard whose hash key range holds its key. moto 5.x inst
 So: the shard for a key is the open one whose inclusive range holds it, and a split or merge
 leaves every record where it is. That is all Kinesis's reshard semantics needs here
 (``tests/consumer/test_consumer_kinesis_scaleout.py`` reshards mid-run).
+
+Opt-in, off by default: with ``EVENTLAKE_TEST_MOTO_CALLS`` naming a file, every signed request
+is appended to it as one JSON line (its access key id, service and operation's raw parts), for
+``tests/deploy/test_iam_policies.py``, which derives each role's IAM actions from them.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import os
+import re
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -76,8 +85,63 @@ def patch() -> None:
     models.Stream.merge_shards = _keeping_records(models.Stream.merge_shards)  # type: ignore[method-assign]
 
 
+CALLS_FILE = "EVENTLAKE_TEST_MOTO_CALLS"
+RESOURCE_FIELDS = ("StreamName", "StreamARN", "DatabaseName", "Name", "CatalogId")
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]*/[^/]*/([^/]+)/")
+
+
+def record_calls(path: str) -> None:
+    """Append one JSON line per signed request to ``path``: who called (the access key id),
+    which service (the signature's scope) and the request's operation parts; the test maps
+    them to operations (tests/deploy/aws_calls.py). Unsigned requests (moto's own API) are
+    left out."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    dispatch = DomainDispatcherApplication.__call__
+    lock = threading.Lock()
+
+    def recording(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        signed = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if signed is not None:
+            action, names = None, {}
+            content_type = environ.get("CONTENT_TYPE", "")
+            if content_type.startswith(
+                ("application/x-www-form-urlencoded", "application/x-amz-json")
+            ):
+                body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                environ["wsgi.input"] = io.BytesIO(body)
+                if content_type.startswith("application/x-amz-json"):
+                    # The names a call's IAM resource is made of (the stream, the table).
+                    fields = json.loads(body or b"{}")
+                    names = {k: v for k, v in fields.items() if k in RESOURCE_FIELDS}
+                    for named in ("TableInput", "DatabaseInput"):
+                        if isinstance(fields.get(named), dict):
+                            names["Name"] = fields[named].get("Name")
+                else:  # query-protocol services (STS, SQS...) name the operation in the body
+                    found = re.search(rb"(?:^|&)Action=([A-Za-z0-9]+)", body)
+                    action = found.group(1).decode() if found else None
+            line = {
+                "key": signed.group(1),
+                "service": signed.group(2),
+                "method": environ.get("REQUEST_METHOD"),
+                "path": environ.get("PATH_INFO"),
+                "query": environ.get("QUERY_STRING", ""),
+                "target": environ.get("HTTP_X_AMZ_TARGET"),
+                "action": action,
+                "copy_source": environ.get("HTTP_X_AMZ_COPY_SOURCE"),
+                "names": names,
+            }
+            with lock, open(path, "a") as calls:
+                calls.write(json.dumps(line) + "\n")
+        return dispatch(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = recording  # type: ignore[method-assign]
+
+
 if __name__ == "__main__":
     from moto.server import main
 
     patch()
+    if os.environ.get(CALLS_FILE):
+        record_calls(os.environ[CALLS_FILE])
     main()
