@@ -39,8 +39,9 @@ def _body(event_ids: list[str], *, bad: bool = False) -> bytes:
     return "\n".join(json.dumps(line) for line in lines).encode()
 
 
-def _record(job: str, body: bytes) -> bytes:
-    return envelope.encode(envelope.Envelope("events", job, "t", 1, "ndjson"), body)
+def _record(job: str, body: bytes, forwarded_as: tuple[str, str] | None = None) -> bytes:
+    header = envelope.Envelope("events", job, "t", 1, "ndjson", forwarded_as=forwarded_as)
+    return envelope.encode(header, body)
 
 
 def _in_b(event_id: str) -> bool:
@@ -93,4 +94,47 @@ def test_events_of_the_siblings_keys_are_forwarded_and_land_once(
     assert job is not None
     # Its two parts (child-a's record and the one forwarded) committed, the counts summed.
     assert (job["status"], job["landed"], job["rejected"]) == ("committed", len(ids) - 1, 1)
+    state.close()
+
+
+def test_a_part_forwarded_again_after_a_crash_counts_once(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A consumer forwarded child-b's events and died before its commit: child-b holds that
+    forward, and the next owner of child-a forwards the same events again. They land once,
+    and the job counts them once: received is what the request held, not more."""
+    settings = Settings(home=tmp_path_factory.mktemp("home"))
+    ids = [f"e{i}" for i in range(20)]
+    theirs = [e for e in ids if _in_b(e)]
+    assert theirs
+    assert len(theirs) < len(ids)
+    stream = SplitStream(
+        {
+            "parent": [],
+            "child-a": [_record("stale", _body(sorted(ids, key=_in_b)))],
+            # What the consumer that died published: child-a's record 1, its first forward.
+            "child-b": [_record("stale", _body(theirs), forwarded_as=("child-a", "1+1"))],
+        },
+        hash_ranges=True,
+    )
+    lake = Lake(settings)
+    state = open_state(settings.state_database_url)
+    monkeypatch.setattr(
+        "eventlake.consumer.consumer.open_stream", lambda _settings, _dataset: stream
+    )
+    report = consume(settings, datasets=["events"], until_caught_up=True, lake=lake, state=state)
+
+    ((_, forwarded),) = stream.published  # forwarded again, under the same part key
+    assert envelope.decode(forwarded.data, max_body_bytes=1 << 20)[0].forwarded_as == (
+        "child-a",
+        "1+1",
+    )
+    landed = lake.table("events").scan().to_arrow()["event_id"].to_pylist()
+    assert sorted(landed) == sorted(ids)
+    assert report.datasets["events"].duplicates == len(theirs)  # the second forward's
+    job = state.job("stale")
+    assert job is not None
+    assert (job["status"], job["received"], job["landed"]) == ("committed", len(ids), len(ids))
+    assert job["duplicates"] == 0
+    assert sorted(p["sequence_number"] for p in job["parts"]) == ["1", "1+1"]
     state.close()

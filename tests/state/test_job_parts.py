@@ -5,6 +5,7 @@ parts; a replayed part sets, never adds."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 
@@ -68,6 +69,47 @@ def test_parts_committed_before_the_api_writes_are_enough(state: StateStore) -> 
     assert (job["status"], job["landed"], job["published_at"] is not None) == (
         "committed", 5, True,
     )  # fmt: skip
+
+
+def test_a_forwarded_part_is_waited_for_and_counted_once(state: StateStore) -> None:
+    """After a split, a consumer forwards some of a part's events to their owner (a new
+    stream record). The job waits for it, and a copy forwarded again after a crash (its
+    events all duplicates by then) changes nothing."""
+    forwarded = ("shard-0", "11+1")  # forwarded_part_key(("shard-0", "11"), 1)
+    publish(state)
+    origin = part("shard-0", 11, landed=1, dead=1)
+    state.record_processed([replace(origin, forwards=(forwarded,))])
+    state.record_processed([part("shard-2", 7, landed=1, dups=1)])
+    job = state.job("job-1")
+    assert job is not None
+    assert job["status"] == "published"  # both requested parts are in, the forwarded one not
+    assert [p["sequence_number"] for p in job["parts"] if p["committed_at"] is None] == ["11+1"]
+
+    owner = replace(part("shard-1", 3, landed=1), forwarded_as=forwarded)
+    state.record_processed([owner])
+    again = replace(part("shard-1", 4, landed=0, dups=1), forwarded_as=forwarded)
+    state.record_processed([again])  # the copy: its first commit's counts stay
+    job = state.job("job-1")
+    assert job is not None
+    assert job["status"] == "committed"
+    assert (job["landed"], job["dead_lettered"], job["duplicates"]) == (3, 1, 1)
+    assert len(job["parts"]) == 3
+
+
+def test_forwarded_parts_do_not_stand_in_for_a_requested_one(state: StateStore) -> None:
+    """The consumer can be first (no API rows yet): a forwarded part is not one of the parts
+    the request became, so one requested part and its forward are not the whole job."""
+    forwarded = ("shard-0", "11+1")
+    origin = replace(part("shard-0", 11, landed=1), forwards=(forwarded,))
+    owner = replace(part("shard-1", 3, landed=1), forwarded_as=forwarded)
+    state.record_processed([origin, owner])
+    job = state.job("job-1")
+    assert job is not None
+    assert job["status"] == "published"  # parts=2: shard-2's part has not been seen
+    state.record_processed([part("shard-2", 7, landed=2)])
+    job = state.job("job-1")
+    assert job is not None
+    assert (job["status"], job["landed"]) == ("committed", 4)
 
 
 def test_requests_written_in_one_group_keep_every_row(state: StateStore) -> None:

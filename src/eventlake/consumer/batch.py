@@ -77,10 +77,8 @@ class Prepared:
 
     final: Processed | None = None
     batch: data_processor_rs.TransformedBatch | None = None
-    job_id: str = ""
-    source: str = ""
     dead_letters: pa.Table | None = None
-    part: tuple[str, int | None, int] = ("", None, 1)  # JobProgress's shard, sequence, parts
+    part: JobProgress | None = None  # the job's part, its counts filled in by deduplication
     forwards: list[OutgoingRecord] = field(default_factory=list)
 
 

@@ -20,10 +20,12 @@ from eventlake.consumer.dead_letters import raw_excerpt, whole_record_rejection
 from eventlake.consumer.window import ShardWindow
 from eventlake.lake.writer import dead_letter_rows
 from eventlake.state import JobProgress
+from eventlake.state.progress import forwarded_part_key
 from eventlake.stream import envelope
 from eventlake.stream.base import OutgoingRecord, StreamRecord
 
 MAX_HASH_KEY = 2**128 - 1  # the top of Kinesis's hash key space
+MAX_PART_SEQUENCE = 64  # job_parts.sequence_number's length
 _Validated = tuple[data_processor_rs.ValidatedBatch, data_processor_rs.RecordExtents]
 
 
@@ -86,10 +88,9 @@ class RecordProcessor:
                 )
                 validated = data_processor_rs.validate_schema(parsed, self.contract)
             else:
-                validated, forwards, env = self._keep_own(env, body, own_range)
+                validated, forwards = self._keep_own(env, record, body, own_range)
             if validated is None:  # every event is another shard's: nothing lands here
-                part = (record.shard_id, record.sequence_number, env.parts)
-                job = JobProgress(env.job_id, 0, 0, 0, None, self.dataset, 0, env.source, *part)
+                job = self._progress(env, record, forwards=forwards)
                 return Prepared(final=Processed(None, None, job, 0, 0, forwards))
             batch = data_processor_rs.transform_batch(
                 validated,
@@ -101,21 +102,43 @@ class RecordProcessor:
             raw = raw_excerpt(body)
             reason = getattr(error, "reason", "unreadable_body")
             rows = whole_record_rejection(reason, str(error), raw)
-            part = (record.shard_id, record.sequence_number, env.parts)
-            job = JobProgress(env.job_id, 0, 1, 0, None, self.dataset, 1, env.source, *part)
+            job = self._progress(env, record, received=1, dead_lettered=1)
             dead = self.dead_letter(rows, env.job_id, env.source, received_at)
             return Prepared(final=Processed(None, dead, job, 1, 0))
         dead = None
         if batch.num_rejected:
             dead = self.dead_letter(batch.rejected, env.job_id, env.source, received_at)
-        part = (record.shard_id, record.sequence_number, env.parts)
         return Prepared(
             batch=batch,
-            job_id=env.job_id,
-            source=env.source,
             dead_letters=dead,
-            part=part,
+            part=self._progress(env, record, forwards=forwards),
             forwards=forwards,
+        )
+
+    def _progress(
+        self,
+        env: envelope.Envelope,
+        record: StreamRecord,
+        *,
+        received: int = 0,
+        dead_lettered: int = 0,
+        forwards: Sequence[OutgoingRecord] = (),
+    ) -> JobProgress:
+        """The job's part that ``record`` is, with the counts known before deduplication."""
+        return JobProgress(
+            env.job_id,
+            landed=0,
+            dead_lettered=dead_lettered,
+            duplicates=0,
+            snapshot_id=None,
+            dataset=self.dataset,
+            received=received,
+            source=env.source,
+            shard_id=record.shard_id,
+            sequence_number=record.sequence_number,
+            parts=env.parts,
+            forwarded_as=env.forwarded_as,
+            forwards=tuple(forwarded_keys(env, record, len(forwards))),
         )
 
     def _validate(self, body: bytes, body_format: envelope.BodyFormat) -> _Validated:
@@ -128,10 +151,10 @@ class RecordProcessor:
         )
 
     def _keep_own(
-        self, env: envelope.Envelope, body: bytes, own_range: tuple[int, int]
-    ) -> tuple[data_processor_rs.ValidatedBatch | None, list[OutgoingRecord], envelope.Envelope]:
+        self, env: envelope.Envelope, record: StreamRecord, body: bytes, own_range: tuple[int, int]
+    ) -> tuple[data_processor_rs.ValidatedBatch | None, list[OutgoingRecord]]:
         """The record's events whose keys this shard owns (validated: None when there are
-        none), the others as records to forward to their owners, and the envelope they share.
+        none), and the others as records to forward to their owners.
 
         Right after a split the API may cut a request by a stale shard map (the parent's
         range); Kinesis puts each part where its explicit hash key (its first event's) goes,
@@ -140,7 +163,8 @@ class RecordProcessor:
         rule the API uses) and published again with their explicit hash key, before the
         commit that moves past this record. A crash between that publish and the commit
         publishes them again: the owner's window drops the second copy, so every event still
-        lands once. The job counts the forwarded records as parts of its own."""
+        lands once, and the job counts it once (each forwarded part has one key, however
+        often it is published: ``forwarded_keys``)."""
         validated, extents = self._validate(body, env.format)
         first, last = own_range
         # The shards around this one's range: index 0 below it (when it does not start at
@@ -151,33 +175,37 @@ class RecordProcessor:
             starts.append(last + 1)
         parts = data_processor_rs.route(body, validated, extents, starts)
         if parts is None or all(index == own for index, *_ in parts):
-            return validated, [], env
+            return validated, []
         foreign = [(key, part) for index, key, part, _ in parts if index != own]
-        env = dataclasses.replace(env, encoding="identity", parts=env.parts + len(foreign))
-        encoder = envelope.Encoder(env)
         forwards = [
-            OutgoingRecord(env.job_id, encoder.encode(part or body), explicit_hash_key=key)
-            for key, part in foreign
+            OutgoingRecord(
+                env.job_id,
+                envelope.encode(
+                    dataclasses.replace(env, encoding="identity", forwarded_as=forwarded_as),
+                    part or body,
+                ),
+                explicit_hash_key=key,
+            )
+            for (key, part), forwarded_as in zip(
+                foreign, forwarded_keys(env, record, len(foreign)), strict=True
+            )
         ]
         own_parts = [part or body for index, _, part, _ in parts if index == own]
         mine = self._validate(own_parts[0], env.format)[0] if own_parts else None
-        return mine, forwards, env
+        return mine, forwards
 
     def _deduplicate(self, prepared: Prepared, window: ShardWindow) -> Processed:
         if prepared.final is not None:
             return prepared.final
         assert prepared.batch is not None
+        assert prepared.part is not None
         batch = window.deduplicate(prepared.batch)
-        job = JobProgress(
-            prepared.job_id,
-            len(batch),
-            batch.num_rejected,
-            batch.num_duplicates,
-            None,
-            self.dataset,
-            batch.num_received,
-            prepared.source,
-            *prepared.part,
+        job = dataclasses.replace(
+            prepared.part,
+            landed=len(batch),
+            dead_lettered=batch.num_rejected,
+            duplicates=batch.num_duplicates,
+            received=batch.num_received,
         )
         return Processed(
             batch.to_arrow(),
@@ -195,3 +223,19 @@ class RecordProcessor:
 
     def close(self) -> None:
         self._pool.shutdown()
+
+
+def forwarded_keys(
+    env: envelope.Envelope, record: StreamRecord, count: int
+) -> list[tuple[str, str]]:
+    """The job-part keys of the ``count`` parts forwarded from ``record``: derived from the
+    record's own part key, so that a record forwarded again after a crash (or a forwarded
+    record forwarded again after a second split) gives its parts the same keys each time.
+    A key too long for the state database (a part forwarded over and over) starts again from
+    the record's own position, which is as stable."""
+    origin = env.forwarded_as or (record.shard_id, str(record.sequence_number))
+    keys = [forwarded_part_key(origin, index) for index in range(1, count + 1)]
+    if any(len(sequence) > MAX_PART_SEQUENCE for _, sequence in keys):
+        origin = (record.shard_id, str(record.sequence_number))
+        keys = [forwarded_part_key(origin, index) for index in range(1, count + 1)]
+    return keys

@@ -21,7 +21,7 @@ from sqlalchemy.sql.expression import Executable
 
 from eventlake.group_commit import GroupCommit
 from eventlake.state.database import Database
-from eventlake.state.progress import JobProgress
+from eventlake.state.progress import JobProgress, is_forwarded_part
 from eventlake.state.schema import (
     job_parts,
     jobs,
@@ -180,14 +180,35 @@ class JobRecords(Database):
         from all its parts: the sums so far, and committed once every part is. A job is
         complete when every part the API recorded is committed and at least as many parts
         as the request became are (the API may not have recorded its parts yet: the consumer
-        can be first). Set, never added: a replayed part writes the same row again."""
+        can be first). Set, never added: a replayed part writes the same row again, and a part
+        forwarded twice (a consumer crashed between forwarding and committing) keeps the
+        counts of its first commit.
+
+        The parts a record's events were forwarded as are expected from then on, like the
+        parts the API publishes: the job is not committed before their owner commits them. They
+        do not count toward the parts the request became (their records do)."""
+        forwarded = [
+            {
+                "job_id": p.job_id,
+                "shard_id": shard_id,
+                "sequence_number": sequence,
+                "part": None,
+                "parts": p.parts,
+                "records": None,
+                "published_at": now,
+            }
+            for p in parts
+            for shard_id, sequence in p.forwards
+        ]
+        if forwarded:
+            connection.execute(self._part_published, forwarded)
         connection.execute(
             self._part_processed,
             [
                 {
                     "job_id": p.job_id,
-                    "shard_id": p.shard_id,
-                    "sequence_number": "" if p.sequence_number is None else str(p.sequence_number),
+                    "shard_id": p.part_key()[0],
+                    "sequence_number": p.part_key()[1],
                     "parts": p.parts,
                     "received": p.received,
                     "landed": p.landed,
@@ -210,7 +231,8 @@ class JobRecords(Database):
         for job_id, found in sorted(by_job.items()):
             done = [r for r in found if r.committed_at is not None]
             waiting = [r for r in found if r.published_at is not None and r.committed_at is None]
-            complete = not waiting and len(done) >= max(r.parts for r in found)
+            requested = [r for r in done if not is_forwarded_part(r.sequence_number)]
+            complete = not waiting and len(requested) >= max(r.parts for r in found)
             p = latest[job_id]
             received = sum(r.received or 0 for r in done)
             dead_lettered = sum(r.dead_lettered or 0 for r in done)

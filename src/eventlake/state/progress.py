@@ -33,6 +33,34 @@ class JobProgress:
     shard_id: str = ""
     sequence_number: int | None = None
     parts: int = 1
+    # After a split, a consumer forwards the events of a sibling's keys to their owner as new
+    # stream records (consumer/records.py). Each such part has a key of its own, derived from
+    # the record it came from (``forwarded_part_key``), the same however often it is
+    # published: its counts are recorded under it (``forwarded_as``), and the record that
+    # forwarded it lists it (``forwards``), so the job waits for it.
+    forwarded_as: tuple[str, str] | None = None
+    forwards: tuple[tuple[str, str], ...] = ()
+
+    def part_key(self) -> tuple[str, str]:
+        """The (shard, sequence) this part's counts are recorded under (``job_parts``)."""
+        if self.forwarded_as is not None:
+            return self.forwarded_as
+        return self.shard_id, "" if self.sequence_number is None else str(self.sequence_number)
+
+
+def forwarded_part_key(origin: tuple[str, str], index: int) -> tuple[str, str]:
+    """The key of the ``index``-th part (from 1) forwarded from the part keyed ``origin``."""
+    shard_id, sequence = origin
+    return shard_id, f"{sequence}{FORWARDED_MARK}{index}"
+
+
+# What marks a forwarded part's sequence: Kinesis and the embedded log number their records
+# with digits only. A part forwarded twice (two splits in a row) gets a second mark.
+FORWARDED_MARK = "+"
+
+
+def is_forwarded_part(sequence: str) -> bool:
+    return FORWARDED_MARK in sequence
 
 
 @dataclass(frozen=True)

@@ -211,7 +211,9 @@ def part_published_upsert(dialect: str) -> Any:
 
 
 def part_processed_upsert(dialect: str) -> Any:
-    """The consumer's write of one part: set, never added (a replay writes the same)."""
+    """The consumer's write of one part: set, never added (a replay writes the same). The
+    first commit's counts stay: a forwarded part published twice is committed twice, the
+    second time as duplicates of the first (``JobRecords.record_parts``)."""
     insert = UPSERTS[dialect](job_parts)
     return insert.on_conflict_do_update(
         index_elements=[job_parts.c.job_id, job_parts.c.shard_id, job_parts.c.sequence_number],
@@ -226,6 +228,7 @@ def part_processed_upsert(dialect: str) -> Any:
             ),
             "snapshot_id": sa.func.coalesce(insert.excluded.snapshot_id, job_parts.c.snapshot_id),
         },
+        where=job_parts.c.committed_at.is_(None),
     )
 
 

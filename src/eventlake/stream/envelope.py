@@ -47,6 +47,10 @@ class Envelope:
     # How many stream records (parts, one per shard) the request became; the consumer needs
     # it to tell when every part of the job is committed. Left out of the header when 1.
     parts: int = 1
+    # A part a consumer forwarded to the shard that owns its events' keys (after a split):
+    # the key its counts are recorded under (state.progress.forwarded_part_key). None for
+    # the records the API publishes.
+    forwarded_as: tuple[str, str] | None = None
 
     def header(self) -> dict[str, object]:
         header: dict[str, object] = {
@@ -59,6 +63,8 @@ class Envelope:
         }
         if self.parts != 1:
             header["parts"] = self.parts
+        if self.forwarded_as is not None:
+            header["forwarded_as"] = list(self.forwarded_as)
         return header
 
 
@@ -107,6 +113,7 @@ def decode(data: bytes, *, max_body_bytes: int) -> tuple[Envelope, bytes]:
             format=_format(header),
             encoding=header.get("encoding", "identity"),
             parts=_parts(header),
+            forwarded_as=_forwarded_as(header),
         )
     except (ValueError, TypeError, AttributeError) as error:
         raise EnvelopeError(f"unreadable header: {error}") from error
@@ -145,6 +152,21 @@ def _parts(header: dict[str, object]) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10_000:
         raise ValueError("parts must be an integer from 1 to 10000")
     return value
+
+
+def _forwarded_as(header: dict[str, object]) -> tuple[str, str] | None:
+    value = header.get("forwarded_as")
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(item, str) and item for item in value)
+        or len(value[0]) > 128  # job_parts' shard_id and sequence_number columns
+        or len(value[1]) > 64
+    ):
+        raise ValueError("forwarded_as must be a shard id and a sequence, as strings")
+    return value[0], value[1]
 
 
 def _gunzip(body: bytes, limit: int) -> bytes:
