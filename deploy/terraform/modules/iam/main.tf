@@ -242,13 +242,6 @@ data "aws_iam_policy_document" "mwaa_execution" {
   }
 
   statement {
-    sid       = "DenyListingBuckets"
-    effect    = "Deny"
-    actions   = ["s3:ListAllMyBuckets"]
-    resources = [var.mwaa_source_bucket_arn, "${var.mwaa_source_bucket_arn}/*"]
-  }
-
-  statement {
     sid       = "ReadTheSourceBucket"
     actions   = ["s3:GetBucketLocation", "s3:GetBucketPublicAccessBlock", "s3:GetBucketVersioning", "s3:ListBucket"]
     resources = [var.mwaa_source_bucket_arn]
