@@ -99,7 +99,7 @@ SLOW_TESTS = {
 }
 # Session fixtures that start a server: a test using one (directly or through another fixture)
 # is an integration test.
-SERVER_FIXTURES = frozenset({"moto_server", "fakesnow_server", "postgres_server"})
+SERVER_FIXTURES = frozenset({"moto_server", "fakesnow_server", "postgres_server", "recording_moto"})
 # The longest modules first (make test's --durations), so that under `-n auto` they start at
 # once and the short modules fill the gaps around them, instead of one of them starting last
 # and leaving the other workers idle at the end (longest-processing-time-first scheduling).
