@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.sdk import task
 
@@ -77,7 +77,7 @@ class EcsTarget:
     log_group: str  # EVENTLAKE_ECS_LOG_GROUP: the task definition's awslogs-group
     log_stream_prefix: str  # EVENTLAKE_ECS_LOG_STREAM_PREFIX: its awslogs-stream-prefix
 
-    REQUIRED = (
+    REQUIRED: ClassVar[tuple[str, ...]] = (
         "EVENTLAKE_ECS_CLUSTER",
         "EVENTLAKE_ECS_TASK_DEFINITION",
         "EVENTLAKE_ECS_SUBNETS",
