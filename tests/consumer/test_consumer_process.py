@@ -76,10 +76,10 @@ def _publish_requests(settings: Settings, start: int, requests: int) -> None:
         stream.publish([OutgoingRecord(partition_key, data)])
 
 
-def _start(home: Path) -> subprocess.Popen[bytes]:
+def _start(home: Path, **settings: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [*EVENTLAKE, "consume", "--dataset", "events"],
-        env=_env(home),
+        env=_env(home) | settings,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -143,6 +143,70 @@ def test_sigterm_commits_the_batch_in_hand_and_exits_cleanly(tmp_path: Path) -> 
     )
     ids = Lake(settings).table("events").scan(selected_fields=("event_id",)).to_arrow()
     assert ids.num_rows == len(set(ids["event_id"].to_pylist())) == 10 * 19
+
+
+@pytest.mark.slow
+def test_a_consumer_paused_past_its_leases_commits_nothing_when_it_resumes(
+    tmp_path: Path,
+) -> None:
+    """The zombie of the issue, as an operator meets it: a consumer process stopped (SIGSTOP:
+    a long GC pause, a frozen VM) while it holds a batch it has not committed. Its leases
+    expire, another consumer takes the shards and lands the events; when the first one
+    resumes (SIGCONT), it commits nothing, and every event is in the table once."""
+    settings = Settings(home=tmp_path)
+    state = open_state(settings.state_database_url)
+    lake = Lake(settings)
+    # The zombie holds its batch for up to a minute: it is stopped while holding it.
+    zombie = _start(tmp_path, EVENTLAKE_CONSUMER__MAX_BATCH_SECONDS="60")
+
+    def owners() -> set[str]:
+        leases = state.leases("eventlake.events", "eventlake-events").values()
+        return {(lease.owner or "").split(":")[1] for lease in leases if lease.owner}
+
+    def wait(what: str, condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 120
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out waiting until {what}"
+            time.sleep(0.1)
+
+    def snapshots() -> int:
+        names = lake.table_names()
+        return sum(len(lake.table(name).snapshots()) for name in names)
+
+    wait("the consumer holds every shard", lambda: owners() == {str(zombie.pid)})
+    _publish_requests(settings, 0, 10)
+    time.sleep(1.0)  # it polls every 0.2 s: by now it has read the records, and holds them
+    zombie.send_signal(signal.SIGSTOP)
+    try:
+        heir = _start(tmp_path)
+        wait("the heir lands every event", lambda: snapshots() > 0 and _rows(lake) == 10 * 19)
+        assert owners() == {str(heir.pid)}
+        landed = snapshots()
+    finally:
+        zombie.send_signal(signal.SIGCONT)
+    time.sleep(2.0)  # the zombie's batch time is long past: it commits now, or never
+    assert snapshots() == landed  # the zombie added no snapshot
+    for consumer in (zombie, heir):
+        consumer.send_signal(signal.SIGTERM)
+    outs = []
+    for consumer in (zombie, heir):
+        out, _ = consumer.communicate(timeout=60)
+        assert consumer.returncode == 0, out.decode()
+        outs.append(out.decode())
+    assert snapshots() == landed  # nor at its SIGTERM
+    # It did hold records when it was stopped: it let them go on waking (its leases were
+    # gone), or its commit found them in the lake already (the lake's watermark judged).
+    assert "lost the leases of" in outs[0] or "already in the lake" in outs[0], outs[0]
+    assert "0 events landed" in outs[0]
+    ids = lake.table("events").scan(selected_fields=("event_id",)).to_arrow()["event_id"]
+    assert sorted(ids.to_pylist()) == sorted(f"e{r}-{i}" for r in range(10) for i in range(1, 20))
+    dead = lake.table(DEAD_LETTER_TABLE).scan().to_arrow()
+    assert sorted(dead["job_id"].to_pylist()) == sorted(f"job-{r}" for r in range(10))
+    state.close()
+
+
+def _rows(lake: Lake) -> int:
+    return lake.table("events").scan().to_arrow().num_rows if "events" in lake.table_names() else 0
 
 
 @pytest.mark.parametrize(

@@ -283,7 +283,15 @@ class DatasetConsumer:
         lost = set(pending.parts) - held
         if not lost:
             return pending
-        log.info("%s: dropped the pending records of %s", self.dataset, ", ".join(sorted(lost)))
+        # A warning: a consumer that loses shards while holding their records was paused or
+        # cut off from the state database for longer than its leases (the operator wants to
+        # know); another consumer reads those records again from the lake's position.
+        log.warning(
+            "%s: lost the leases of %s; their records read since the last commit are left to "
+            "the new owner",
+            self.dataset,
+            ", ".join(sorted(lost)),
+        )
         return pending.without(lost)
 
     def _finish(self, shard_ids: set[str]) -> None:
