@@ -132,10 +132,9 @@ class EcsTarget:
             "awslogs_stream_prefix": self.log_stream_prefix,
             "container_name": self.container,
             "wait_for_completion": True,
-            # A retry after the Airflow worker died follows the ECS task still running
-            # (found by a startedBy derived from the task instance) instead of starting a
-            # second one: two drains of the same streams, or two dbt builds, would compete.
-            "reattach": True,
+            # Not `reattach` (a retry following the ECS task a dead worker left running): it
+            # lists the cluster's tasks, which MWAA's role is not granted (modules/iam).
+            "reattach": False,
         }
 
 
