@@ -536,3 +536,9 @@ def test_checkov_skips_say_why() -> None:
     assert skips
     for skip in skips:
         assert re.fullmatch(r"#checkov:skip=CKV2?_AWS_\d+: \S.{20,}", skip), skip
+
+
+def test_docs_list_every_variable_of_the_example(tf: dict[str, Config]) -> None:
+    docs = (PROJECT_ROOT / "docs" / "deploy.md").read_text()
+    listed = set(re.findall(r"^\| `(\w+)` \|", docs, flags=re.MULTILINE))
+    assert set(tf["example"].variables) <= listed, sorted(set(tf["example"].variables) - listed)

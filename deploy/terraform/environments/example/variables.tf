@@ -71,13 +71,12 @@ variable "public_subnet_ids" {
 # --- the image -----------------------------------------------------------------------------
 
 variable "image_tag" {
-  description = "The tag of the image in this deployment's ECR repository (pushed by .github/workflows/image.yml)."
+  description = "The version tag of the image in this deployment's ECR repository (pushed by .github/workflows/image.yml on a v* tag). Its tags are immutable: a new version is a new tag, and a new tag is a new task definition revision."
   type        = string
-  default     = "latest"
 
   validation {
-    condition     = can(regex("^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}$", var.image_tag))
-    error_message = "image_tag must be a Docker tag."
+    condition     = can(regex("^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}$", var.image_tag)) && var.image_tag != "latest"
+    error_message = "image_tag must be a Docker tag naming a version, not latest (the repository's tags are immutable, and ECS would not notice a moved tag)."
   }
 }
 
@@ -339,7 +338,7 @@ variable "extra_environment" {
 }
 
 variable "snowflake" {
-  description = "The prod warehouse (dbt, the gates and the dashboard on Snowflake): the SNOWFLAKE_* settings and a Secrets Manager secret ARN holding the password. null: the warehouse stays local DuckDB."
+  description = "The prod warehouse (dbt, the gates and the dashboard on Snowflake): the SNOWFLAKE_* settings and a Secrets Manager secret ARN holding the password. null: DuckDB in each task's own ephemeral home, which the next task and the dashboard do not see: production needs Snowflake."
   type = object({
     account             = string
     user                = string
