@@ -5,6 +5,8 @@
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
 data "aws_partition" "current" {}
+# Elastic Load Balancing's account in this region (it writes the access logs).
+data "aws_elb_service_account" "this" {}
 
 locals {
   account_id  = data.aws_caller_identity.current.account_id
@@ -214,11 +216,16 @@ data "aws_iam_policy_document" "logs" {
     }
   }
 
-  # The load balancer's access logs (the log delivery service principal).
+  # The load balancer's access logs: Elastic Load Balancing's account in the regions opened
+  # before August 2022, its log delivery service principal in the newer ones.
   statement {
     sid       = "LoadBalancerAccessLogs"
     actions   = ["s3:PutObject"]
     resources = ["${aws_s3_bucket.logs.arn}/alb/AWSLogs/${local.account_id}/*"]
+    principals {
+      type        = "AWS"
+      identifiers = [data.aws_elb_service_account.this.arn]
+    }
     principals {
       type        = "Service"
       identifiers = ["logdelivery.elasticloadbalancing.amazonaws.com"]
