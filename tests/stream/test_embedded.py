@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -27,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from eventlake.config import EmbeddedStreamSettings, Settings, StreamSettings
-from eventlake.stream import SharedStream, open_stream, ordered_shards, readable_shards
+from eventlake.stream import SharedStream, embedded, open_stream, ordered_shards, readable_shards
 from eventlake.stream.base import (
     GroupCommit,
     OutgoingRecord,
@@ -404,6 +405,65 @@ def test_retention_deletes_old_records_only(tmp_path: Path) -> None:
     assert stream.publish([OutgoingRecord("k0", b"next")])[0].sequence_number > max(
         p.sequence_number for p in young
     )
+
+
+def test_a_group_is_stored_as_batches_and_read_record_by_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One publish's records of a shard are one row (a batch), cut at MAX_BATCH_BYTES;
+    readers still get records one by one, from any position, with any limit."""
+    monkeypatch.setattr(embedded, "MAX_BATCH_BYTES", 1_000)
+    path = tmp_path / "b.db"
+    stream = make_stream(path, shards=1)
+    datas = [f"r{i:02d}|".encode() * 60 for i in range(30)]  # 240 bytes each
+    stream.publish([OutgoingRecord("k", data) for data in datas])
+    stream.publish([OutgoingRecord("k", b"alone")])
+    with sqlite3.connect(path) as conn:
+        batches = conn.execute("SELECT first_seq, last_seq FROM batches ORDER BY last_seq")
+        assert batches.fetchall() == [(1, 4), (5, 8), (9, 12), (13, 16), (17, 20), (21, 24),
+                                      (25, 28), (29, 30), (31, 31)]  # fmt: skip
+    assert [r.data for r in read_all(stream, "shard-0000")] == [*datas, b"alone"]
+    for after, limit in ((0, 1), (2, 3), (3, 7), (29, 5), (31, 5)):
+        batch = stream.reader("shard-0000", after).read(limit)
+        expected = list(range(after + 1, min(after + limit, 31) + 1))
+        assert [r.sequence_number for r in batch.records] == expected
+        assert batch.behind == 31 - (expected[-1] if expected else after)
+    stream.close()
+
+
+def test_a_file_from_before_batches_is_read_then_continues(tmp_path: Path) -> None:
+    """A stream.db written when the log kept one row per record (table ``records``): its
+    records are read first, then the batches after them; retention deletes both."""
+    now = [1_000_000.0]
+    path = tmp_path / "old.db"
+    stream = make_stream(path, shards=1, trim_every=timedelta(hours=9), clock=lambda: now[0])
+    with sqlite3.connect(path) as conn:  # what the earlier layout left in the file
+        conn.execute(
+            "CREATE TABLE records (shard INTEGER NOT NULL, seq INTEGER NOT NULL,"
+            " arrived_us INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (shard, seq))"
+        )
+        (row_id,) = conn.execute("SELECT id FROM shards").fetchone()
+        conn.executemany(
+            "INSERT INTO records VALUES (?, ?, ?, ?)",
+            [(row_id, seq, int(now[0] * 1e6), f"old{seq}".encode()) for seq in (1, 2, 3)],
+        )
+        conn.execute("UPDATE shards SET last_seq = 3")
+    now[0] += 0.5 * 3600  # the old rows are within the hour of retention: the publish keeps them
+    published = stream.publish([OutgoingRecord("k", b"new4"), OutgoingRecord("k", b"new5")])
+    assert [p.sequence_number for p in published] == [4, 5]
+    records = read_all(stream, "shard-0000")
+    assert [(r.sequence_number, r.data) for r in records] == [
+        (1, b"old1"), (2, b"old2"), (3, b"old3"), (4, b"new4"), (5, b"new5"),
+    ]  # fmt: skip
+    reader = stream.reader("shard-0000", 1)
+    assert [r.data for r in reader.read(3).records] == [b"old2", b"old3", b"new4"]
+    now[0] += 0.75 * 3600
+    assert stream.delete_expired() == 3  # the old rows are past the hour, the new ones not
+    assert [r.data for r in read_all(stream, "shard-0000")] == [b"new4", b"new5"]
+    now[0] += 0.5 * 3600
+    assert stream.delete_expired() == 2
+    assert read_all(stream, "shard-0000") == []
+    stream.close()
 
 
 def test_retention_runs_at_most_once_per_interval(tmp_path: Path) -> None:
