@@ -47,7 +47,8 @@ class ContractError(ProcessorError):
 
 class InputError(ProcessorError):
     """The body as a whole cannot be read (corrupt gzip, too large once decompressed, an
-    unusable CSV header, an unknown format). Single bad records never raise: they are rejected."""
+    unusable CSV header, an unknown format; a cut-off JSON array when asked to by
+    ``validate_events``). Single bad records never raise: they are rejected."""
 
     reason: str
 
@@ -260,10 +261,13 @@ def validate_events(
     *,
     max_record_bytes: int = 1_048_576,
     max_decompressed_bytes: int = 1_073_741_824,
+    truncated_is_error: bool = False,
 ) -> tuple[ValidatedBatch, RecordExtents]:
     """``validate_schema(parse_events(data, format), contract)`` in one pass over the body (the
     same batch), noting where each record lies for ``route``. Raises InputError as
-    ``parse_events`` does."""
+    ``parse_events`` does; with ``truncated_is_error``, also for a JSON array body that ends
+    before its ``]`` (reason ``truncated_body``: cut off in transit) instead of rejecting
+    its last record."""
 
 def route(
     data: bytes, batch: ValidatedBatch, extents: RecordExtents, starts: Sequence[int]

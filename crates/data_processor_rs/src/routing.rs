@@ -31,9 +31,10 @@ impl PyRecordExtents {
 }
 
 /// Parse and validate a body in one pass (as `parse_events` then `validate_schema`), noting
-/// where each record lies.
+/// where each record lies. `truncated_is_error`: a JSON array body cut off before its `]`
+/// raises InputError (`truncated_body`) instead of rejecting its last record.
 #[pyfunction]
-#[pyo3(signature = (data, contract = None, format = "auto", *, max_record_bytes = 1_048_576, max_decompressed_bytes = 1_073_741_824))]
+#[pyo3(signature = (data, contract = None, format = "auto", *, max_record_bytes = 1_048_576, max_decompressed_bytes = 1_073_741_824, truncated_is_error = false))]
 pub(crate) fn validate_events(
     py: Python<'_>,
     data: PyBackedBytes,
@@ -41,9 +42,11 @@ pub(crate) fn validate_events(
     format: &str,
     max_record_bytes: usize,
     max_decompressed_bytes: usize,
+    truncated_is_error: bool,
 ) -> PyResult<(PyValidatedBatch, PyRecordExtents)> {
     let contract = contract_arg(py, contract)?;
     let options = parse_options(format, max_record_bytes, max_decompressed_bytes).map_err(|e| py_err(py, e))?;
+    let options = core::ParseOptions { truncated_is_error, ..options };
     let (batch, extents) =
         py.detach(|| core::validate_with_extents(Arc::new(data), &options, contract)).map_err(|e| py_err(py, e))?;
     Ok((PyValidatedBatch { inner: Arc::new(batch) }, PyRecordExtents { inner: Arc::new(extents) }))

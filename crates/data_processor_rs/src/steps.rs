@@ -23,7 +23,12 @@ pub(crate) fn parse_options(
     max_record_bytes: usize,
     max_decompressed_bytes: usize,
 ) -> core::Result<core::ParseOptions> {
-    Ok(core::ParseOptions { format: core::Format::parse_name(format)?, max_record_bytes, max_decompressed_bytes })
+    Ok(core::ParseOptions {
+        format: core::Format::parse_name(format)?,
+        max_record_bytes,
+        max_decompressed_bytes,
+        truncated_is_error: false,
+    })
 }
 
 #[pyfunction]

@@ -25,6 +25,9 @@ pub enum InputErrorKind {
     BadCsvHeader,
     UnknownFormat,
     BadState,
+    /// A JSON array body ends before its `]`: cut off in transit. Raised only when asked
+    /// ([`crate::ParseOptions::truncated_is_error`]); otherwise the cut-off record is rejected.
+    TruncatedBody,
 }
 
 impl InputErrorKind {
@@ -35,6 +38,7 @@ impl InputErrorKind {
             InputErrorKind::BadCsvHeader => "bad_csv_header",
             InputErrorKind::UnknownFormat => "unknown_format",
             InputErrorKind::BadState => "bad_state",
+            InputErrorKind::TruncatedBody => "truncated_body",
         }
     }
 }

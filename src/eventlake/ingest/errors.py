@@ -37,7 +37,8 @@ class PayloadTooLargeError(IngestError):
 
 
 class BadBodyError(IngestError):
-    """The body as a whole cannot be read: corrupt gzip, unusable CSV header, no records."""
+    """The body as a whole cannot be read: corrupt gzip, unusable CSV header, no records, a
+    JSON array cut off before its ``]``."""
 
     status_code = 400
     code = "bad_body"

@@ -377,7 +377,13 @@ class Ingestor:
     def _validate(
         self, body: bytes, body_format: BodyFormat, contract: data_processor_rs.Contract
     ) -> tuple[data_processor_rs.ValidatedBatch, data_processor_rs.RecordExtents]:
-        """The core's batch, and where its records lie (for routing), in one pass."""
+        """The core's batch, and where its records lie (for routing), in one pass.
+
+        A JSON array that ends before its ``]`` was cut off on the way (a client or proxy
+        gave up mid-upload), not written wrong: 400 ``truncated_body`` with nothing
+        published, so that the client's retry with the whole body (and the same
+        Idempotency-Key: the claim is released) goes through. Files and the consumer keep
+        the lenient reading (docs/api.md, "Errors")."""
         try:
             return data_processor_rs.validate_events(
                 body,
@@ -385,8 +391,11 @@ class Ingestor:
                 body_format,
                 max_record_bytes=self.settings.max_record_bytes,
                 max_decompressed_bytes=self.max_body_bytes,
+                truncated_is_error=True,
             )
         except data_processor_rs.InputError as error:
+            if error.reason == "truncated_body":
+                raise BadBodyError(str(error), code="truncated_body") from None
             raise BadBodyError(error.reason, code="unreadable_body") from None
 
     def _stream(self, dataset: str) -> Stream:

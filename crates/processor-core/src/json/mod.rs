@@ -54,6 +54,17 @@ pub struct ValueInfo {
 pub struct ScanError {
     pub pos: usize,
     pub message: &'static str,
+    /// The input ended before the value did: more bytes could still have made it valid (a
+    /// body cut off in transit, as opposed to a syntax error).
+    pub at_end: bool,
+}
+
+/// Whether `buf[i..]` is the dangling start of a number's fraction or exponent (`.`, `e`,
+/// `e-`, ...) right after its digits, running to the end of the input: the number was cut
+/// there. The scanner's number grammar (Python's, greedy) ends the number before it.
+pub fn number_cut_at(buf: &[u8], i: usize) -> bool {
+    let after_digit = i > 0 && buf[i - 1].is_ascii_digit();
+    after_digit && matches!(&buf[i..], b"." | b"e" | b"E" | b"e+" | b"e-" | b"E+" | b"E-")
 }
 
 #[inline]

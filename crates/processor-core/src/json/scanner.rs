@@ -1,7 +1,7 @@
 //! The scanner: one pass over a JSON value, checking its syntax and noting its extent, depth,
 //! and (for a record's own object) where each top-level member lies.
 
-use super::{skip_ws, JsonKind, Member, ScanError, ValueInfo};
+use super::{number_cut_at, skip_ws, JsonKind, Member, ScanError, ValueInfo};
 
 /// Bytes that end a run of plain string content: quote, backslash, control characters.
 static STRING_STOP: [bool; 256] = {
@@ -104,7 +104,12 @@ impl<'a> Scanner<'a> {
     }
 
     fn err<T>(pos: usize, message: &'static str) -> Result<T, ScanError> {
-        Err(ScanError { pos, message })
+        Err(ScanError { pos, message, at_end: false })
+    }
+
+    /// An error where the input ended before the value did (see [`ScanError::at_end`]).
+    fn err_at_end<T>(pos: usize, message: &'static str, at_end: bool) -> Result<T, ScanError> {
+        Err(ScanError { pos, message, at_end })
     }
 
     /// `i` is at the opening quote. Returns (end after the closing quote, had escapes).
@@ -117,15 +122,19 @@ impl<'a> Scanner<'a> {
         loop {
             i = skip_plain_string_bytes(buf, i);
             match buf.get(i) {
-                None => return Self::err(start, "unterminated string"),
+                None => return Self::err_at_end(start, "unterminated string", true),
                 Some(b'"') => return Ok((i + 1, escaped)),
                 Some(b'\\') => {
                     escaped = true;
                     match buf.get(i + 1) {
                         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
                         Some(b'u') => {
-                            let unit =
-                                hex4(buf, i + 2).ok_or(ScanError { pos: i, message: "invalid \\uXXXX escape" })?;
+                            let Some(unit) = hex4(buf, i + 2) else {
+                                // Fewer than four hex digits, all there is: cut inside the escape.
+                                let rest = &buf[(i + 2).min(buf.len())..];
+                                let cut = rest.len() < 4 && rest.iter().all(u8::is_ascii_hexdigit);
+                                return Self::err_at_end(i, "invalid \\uXXXX escape", cut);
+                            };
                             i += 6;
                             if (0xD800..0xDC00).contains(&unit) {
                                 let low = if buf.get(i) == Some(&b'\\') && buf.get(i + 1) == Some(&b'u') {
@@ -141,7 +150,7 @@ impl<'a> Scanner<'a> {
                                 self.lone_surrogate = true;
                             }
                         }
-                        _ => return Self::err(i, "invalid escape"),
+                        _ => return Self::err_at_end(i, "invalid escape", i + 1 >= buf.len()),
                     }
                 }
                 Some(_) => return Self::err(i, "control character in string"),
@@ -166,7 +175,7 @@ impl<'a> Scanner<'a> {
                     i += 1;
                 }
             }
-            _ => return Self::err(start, "invalid number"),
+            _ => return Self::err_at_end(start, "invalid number", i >= buf.len()),
         }
         let mut integer = true;
         if buf.get(i) == Some(&b'.') && digit(i + 1) {
@@ -196,7 +205,8 @@ impl<'a> Scanner<'a> {
         if self.buf[i..].starts_with(word) {
             Ok(i + word.len())
         } else {
-            Self::err(i, "invalid literal")
+            // `tr` at the end of the input is `true` cut short.
+            Self::err_at_end(i, "invalid literal", word.starts_with(&self.buf[i..]))
         }
     }
 
@@ -252,7 +262,7 @@ impl<'a> Scanner<'a> {
                     i = self.literal(i, b"null")?;
                     JsonKind::Null
                 }
-                None => return Self::err(i, "unexpected end of input, expected a value"),
+                None => return Self::err_at_end(i, "unexpected end of input, expected a value", true),
                 Some(_) => return Self::err(i, "expected a value"),
             };
             if root_kind.is_none() {
@@ -319,9 +329,10 @@ impl<'a> Scanner<'a> {
                         i += 1;
                         stack.pop();
                     }
-                    None => return Self::err(i, "unexpected end of input"),
+                    None => return Self::err_at_end(i, "unexpected end of input", true),
                     Some(_) => {
-                        return Self::err(i, if top_is_object { "expected ',' or '}'" } else { "expected ',' or ']'" })
+                        let message = if top_is_object { "expected ',' or '}'" } else { "expected ',' or ']'" };
+                        return Self::err_at_end(i, message, number_cut_at(buf, i));
                     }
                 }
             }
@@ -336,12 +347,12 @@ impl<'a> Scanner<'a> {
         member: &mut Option<(usize, usize, bool, usize, JsonKind)>,
     ) -> Result<usize, ScanError> {
         if self.buf.get(i) != Some(&b'"') {
-            return Self::err(i, "expected a string key");
+            return Self::err_at_end(i, "expected a string key", i >= self.buf.len());
         }
         let (end, escaped) = self.string(i)?;
         let j = self.ws(end);
         if self.buf.get(j) != Some(&b':') {
-            return Self::err(j, "expected ':'");
+            return Self::err_at_end(j, "expected ':'", j >= self.buf.len());
         }
         let j = self.ws(j + 1);
         if is_root_member {
@@ -400,6 +411,16 @@ mod tests {
         assert_eq!(ok("1.5E-2x").end, 6);
         assert_eq!(bad("-").pos, 0);
         assert_eq!(bad(".5").pos, 0);
+    }
+
+    #[test]
+    fn an_error_says_whether_the_input_ended_first() {
+        for text in ["{", "[1,", r#""ab"#, r#""\"#, r#""\u12"#, "-", "tr", r#"{"a""#, "[1.", "[1e-", "[ "] {
+            assert!(bad(text).at_end, "{text:?}");
+        }
+        for text in ["[1 2]", "[1.]", "tx", r#""\x""#, r#""\u12g"#, "{1", r#"{"a" 1"#, "[1 ."] {
+            assert!(!bad(text).at_end, "{text:?}");
+        }
     }
 
     #[test]

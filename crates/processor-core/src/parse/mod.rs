@@ -26,6 +26,10 @@ pub struct ParseOptions {
     pub format: Option<Format>,
     pub max_record_bytes: usize,
     pub max_decompressed_bytes: usize,
+    /// A JSON array body that ends before its `]` (between elements or inside one) is an
+    /// [`InputErrorKind::TruncatedBody`] error instead of a rejected last record: for the
+    /// ingest edge, where such a body was cut off in transit and the client must resend it.
+    pub truncated_is_error: bool,
 }
 
 impl Default for ParseOptions {
@@ -34,6 +38,7 @@ impl Default for ParseOptions {
             format: None,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
+            truncated_is_error: false,
         }
     }
 }

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use crate::error::{CoreError, InputErrorKind, Result};
 use crate::input::{content_start, detect_format, Format};
-use crate::json::{is_ws, scan_record, skip_ws, unescape, JsonKind, Member, ValueInfo};
+use crate::json::{is_ws, number_cut_at, scan_record, skip_ws, unescape, JsonKind, Member, ValueInfo};
 use crate::rejection::{raw_text, Reason, Rejection};
 
 use super::{csv_row, Entry, ParseOptions, RecordView, Sink, ValueKind, MAX_DEPTH};
@@ -15,6 +15,7 @@ pub(crate) fn parse_into<S: Sink>(bytes: &[u8], options: &ParseOptions, sink: &m
     let mut parser = Parser {
         bytes,
         max_record_bytes: options.max_record_bytes,
+        truncated_is_error: options.truncated_is_error,
         sink,
         arena: String::new(),
         members: Vec::new(),
@@ -25,7 +26,7 @@ pub(crate) fn parse_into<S: Sink>(bytes: &[u8], options: &ParseOptions, sink: &m
     if skip_ws(bytes, start) < bytes.len() {
         match format {
             Format::Ndjson => parser.ndjson(start),
-            Format::Json => parser.json(start),
+            Format::Json => parser.json(start)?,
             Format::Csv => parser.csv(start)?,
         }
     }
@@ -35,6 +36,7 @@ pub(crate) fn parse_into<S: Sink>(bytes: &[u8], options: &ParseOptions, sink: &m
 struct Parser<'a, S: Sink> {
     bytes: &'a [u8],
     max_record_bytes: usize,
+    truncated_is_error: bool,
     sink: &'a mut S,
     arena: String,
     members: Vec<Member>,
@@ -202,7 +204,24 @@ impl<'a, S: Sink> Parser<'a, S> {
         }
     }
 
-    fn json(&mut self, start: usize) {
+    /// A JSON array that ends before its `]`, after `complete` whole elements: an error when
+    /// asked for, else `None` and the caller rejects the rest of the body as it does any
+    /// syntax error.
+    fn truncated(&self, complete: u64) -> Option<CoreError> {
+        self.truncated_is_error.then(|| {
+            let end = self.bytes.len();
+            let line = 1 + lines_between(self.bytes, 0, end);
+            CoreError::input(
+                InputErrorKind::TruncatedBody,
+                format!(
+                    "the body ends inside its JSON array (at byte {end}, line {line}, after {complete} \
+                     complete elements): it was cut off; send the whole body again"
+                ),
+            )
+        })
+    }
+
+    fn json(&mut self, start: usize) -> Result<()> {
         let bytes = self.bytes;
         let first = skip_ws(bytes, start);
         let mut line = 1 + lines_between(bytes, 0, first);
@@ -210,7 +229,7 @@ impl<'a, S: Sink> Parser<'a, S> {
             // One object (or one malformed value): the whole body is the record.
             let end = trim_end_ws(bytes, bytes.len(), first);
             self.ndjson_line(first, end, first, line);
-            return;
+            return Ok(());
         }
         let mut i = skip_ws(bytes, first + 1);
         let mut counted = first;
@@ -231,11 +250,16 @@ impl<'a, S: Sink> Parser<'a, S> {
                 let info = match scanned {
                     Ok(info) => info,
                     Err(err) => {
+                        if err.at_end {
+                            if let Some(error) = self.truncated(index) {
+                                return Err(error);
+                            }
+                        }
                         let end = trim_end_ws(bytes, bytes.len(), i);
                         self.sink.extent(index, i, end);
                         let message = format!("{}; the rest of the body from here is rejected", err.message);
                         self.reject(index, line, Reason::InvalidJson, message, &bytes[i..end]);
-                        return;
+                        return Ok(());
                     }
                 };
                 let span = (i, info.end);
@@ -253,13 +277,22 @@ impl<'a, S: Sink> Parser<'a, S> {
                     }
                     None => {
                         at(i, &mut line, &mut counted);
+                        if let Some(error) = self.truncated(index + 1) {
+                            return Err(error);
+                        }
                         let index = self.next_index();
                         self.sink.extent(index, i, i);
                         self.reject(index, line, Reason::InvalidJson, "the array is not closed with ']'".into(), b"");
-                        return;
+                        return Ok(());
                     }
                     Some(_) => {
                         at(i, &mut line, &mut counted);
+                        // `[1.` or `[1e`: the last element, a number, was cut short.
+                        if number_cut_at(bytes, i) {
+                            if let Some(error) = self.truncated(index + 1) {
+                                return Err(error);
+                            }
+                        }
                         let index = self.next_index();
                         let end = trim_end_ws(bytes, bytes.len(), i);
                         self.sink.extent(index, i, end);
@@ -267,7 +300,7 @@ impl<'a, S: Sink> Parser<'a, S> {
                             "expected ',' or ']' after an array element; the rest of the body from here is rejected"
                                 .to_string();
                         self.reject(index, line, Reason::InvalidJson, message, &bytes[i..end]);
-                        return;
+                        return Ok(());
                     }
                 }
             }
@@ -286,6 +319,7 @@ impl<'a, S: Sink> Parser<'a, S> {
                 &bytes[rest..end],
             );
         }
+        Ok(())
     }
 
     fn csv(&mut self, start: usize) -> Result<()> {

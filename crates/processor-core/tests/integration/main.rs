@@ -3,3 +3,4 @@
 
 mod iceberg;
 mod pipeline;
+mod truncated;

@@ -57,7 +57,11 @@ def _error(description: str) -> dict[str, Any]:
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _error("Unreadable body: empty, corrupt gzip, unusable CSV header, bad key."),
+    400: _error(
+        "Unreadable body: empty, corrupt gzip, unusable CSV header, a JSON array cut off "
+        "before its ']' (truncated_body: nothing was published, send the whole body again), "
+        "bad key."
+    ),
     401: _error("No valid API key."),
     404: _error("Unknown dataset."),
     409: _error("Idempotency-Key in use by a request in flight, or sent with another body."),
