@@ -179,7 +179,13 @@ def run_api(deployment: Deployment) -> None:
     settings = deployment.settings("api")
     headers = {"X-API-Key": API_KEY.split(":")[1], "Content-Type": "application/x-ndjson"}
     with credentials(ROLE_KEYS["api"]), TestClient(create_app(settings)) as client:
+        # Its first catalog probe opens the Glue client, which a loaded machine can take
+        # longer than the health check's 5 s to do: asked again until ready.
         health = client.get("/api/v1/health")
+        deadline = time.monotonic() + 60
+        while health.status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            health = client.get("/api/v1/health")
         assert health.status_code == 200, health.text
         for batch in range(3):
             answer = client.post(

@@ -104,11 +104,12 @@ MWAA_ACTIONS = {
     "sqs:GetQueueUrl": "Celery's queue",
     "sqs:ReceiveMessage": "Celery's queue",
     "sqs:SendMessage": "Celery's queue",
-    "kms:Decrypt": "Celery's queue (AWS-owned key, through SQS) and the source bucket "
-    "(the deployment's key, through S3)",
-    "kms:DescribeKey": "Celery's queue's AWS-owned key, through SQS",
-    "kms:Encrypt": "Celery's queue's AWS-owned key, through SQS",
-    "kms:GenerateDataKey": "Celery's queue's AWS-owned key, through SQS",
+    # The environment is encrypted with the deployment's key (MWAA's customer-managed-key
+    # policy), used only through SQS and S3 (a kms:ViaService condition).
+    "kms:Decrypt": "Celery's queue and the source bucket, encrypted with the deployment's key",
+    "kms:DescribeKey": "MWAA checks the environment's key",
+    "kms:Encrypt": "Celery's queue messages",
+    "kms:GenerateDataKey": "Celery's queue messages",
     "ecs:RunTask": "EcsRunTaskOperator: a DAG task as an ECS task of the batch family",
     "ecs:DescribeTasks": "EcsRunTaskOperator waits for the task and reads its exit code",
     "ecs:StopTask": "EcsRunTaskOperator stops the ECS task when its Airflow task is killed",
@@ -134,8 +135,6 @@ def _wildcard_shapes(variables: dict[str, Any]) -> dict[str, str]:
         f"{mwaa_logs}:log-stream:*": "their streams",
         f"arn:aws:sqs:{region}:*:airflow-celery-*": "Celery's queue lives in an account of "
         "MWAA's, named by MWAA",
-        f"arn:aws:kms:*:{account}:key/*": "a NotResource: any key but this account's (the "
-        "queue's AWS-owned key)",
         f"arn:aws:ecs:{region}:{account}:task-definition/"
         f"{variables['batch_task_definition_family']}:*": "any revision of the batch family",
         f"arn:aws:ecs:{region}:{account}:task/*": "task ids are made by RunTask; the "
@@ -385,6 +384,9 @@ def test_mwaa_role_runs_only_the_batch_tasks(recorded: Recorded) -> None:
     assert passable == {"batch", "execution"}
     task_logs = {f"{arn}:log-stream:*" for arn in variables["log_group_arns"]}
     assert task_logs <= _resources(statements, "logs:GetLogEvents")
+    via = {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}
+    assert policies.allowed(statements, "kms:GenerateDataKey", KMS_KEY_ARN, via)
+    assert not policies.allowed(statements, "kms:GenerateDataKey", KMS_KEY_ARN, {})
     assert _resources(statements, "airflow:PublishMetrics") == {
         f"arn:aws:airflow:{REGION}:{ACCOUNT_ID}:environment/{variables['mwaa_environment_name']}"
     }

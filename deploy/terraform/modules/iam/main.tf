@@ -299,29 +299,17 @@ data "aws_iam_policy_document" "mwaa_execution" {
     resources = ["arn:aws:sqs:${var.region}:*:airflow-celery-*"]
   }
 
-  # The celery queue's AWS-owned key: any key but this account's, and only through SQS.
+  # The environment is encrypted with the deployment's key (the airflow module's kms_key): its
+  # Celery queue, through SQS, and its source bucket, through S3.
   statement {
-    sid           = "CeleryQueueKey"
-    actions       = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
-    not_resources = ["arn:aws:kms:*:${var.account_id}:key/*"]
+    sid       = "EnvironmentKey"
+    actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
 
     condition {
       test     = "StringLike"
       variable = "kms:ViaService"
-      values   = ["sqs.${var.region}.amazonaws.com"]
-    }
-  }
-
-  # The source bucket is encrypted with the deployment's key.
-  statement {
-    sid       = "SourceBucketKey"
-    actions   = ["kms:Decrypt"]
-    resources = [var.kms_key_arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["s3.${var.region}.amazonaws.com"]
+      values   = ["sqs.${var.region}.amazonaws.com", "s3.${var.region}.amazonaws.com"]
     }
   }
 
