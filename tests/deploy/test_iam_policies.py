@@ -212,8 +212,13 @@ class Recorded:
     needs: dict[str, list[Need]]  # role -> what its calls needed
     variables: dict[str, Any]  # the IAM module's inputs for this deployment
 
+    _module: Module | None = None
+
     def module(self) -> Module:
-        return policies.load(self.variables)
+        """The IAM module read with this deployment's names (parsed once)."""
+        if self._module is None:
+            self._module = policies.load(self.variables)
+        return self._module
 
 
 @pytest.fixture(scope="module")
