@@ -11,9 +11,9 @@ locals {
   repo_root  = "${path.module}/../../../.."
 
   # The datasets: the data contracts the app ships (eventlake.contracts.DATASETS).
-  datasets = coalesce(var.datasets, sort([
+  datasets = var.datasets != null ? var.datasets : sort([
     for f in fileset("${local.repo_root}/src/eventlake/resources/contracts", "*.yaml") : trimsuffix(f, ".yaml")
-  ]))
+  ])
 
   cluster_name          = var.name_prefix
   batch_task_family     = "${var.name_prefix}-batch"

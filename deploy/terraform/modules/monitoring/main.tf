@@ -87,7 +87,8 @@ resource "aws_cloudwatch_metric_alarm" "lag_growing" {
     return_data = true
   }
   metric_query {
-    id = "age"
+    id          = "age"
+    return_data = false
     metric {
       namespace   = "AWS/Kinesis"
       metric_name = "GetRecords.IteratorAgeMilliseconds"
@@ -204,7 +205,8 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx_rate" {
     return_data = true
   }
   metric_query {
-    id = "requests"
+    id          = "requests"
+    return_data = false
     metric {
       namespace   = "AWS/ApplicationELB"
       metric_name = "RequestCount"
@@ -214,7 +216,8 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx_rate" {
     }
   }
   metric_query {
-    id = "target5xx"
+    id          = "target5xx"
+    return_data = false
     metric {
       namespace   = "AWS/ApplicationELB"
       metric_name = "HTTPCode_Target_5XX_Count"
@@ -224,7 +227,8 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx_rate" {
     }
   }
   metric_query {
-    id = "elb5xx"
+    id          = "elb5xx"
+    return_data = false
     metric {
       namespace   = "AWS/ApplicationELB"
       metric_name = "HTTPCode_ELB_5XX_Count"

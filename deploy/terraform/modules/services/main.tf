@@ -81,9 +81,10 @@ locals {
   }
 
   services = {
-    api       = { count = var.api_count, target_group = aws_lb_target_group.api.arn }
-    consumer  = { count = var.consumer_min_count, target_group = null }
-    dashboard = { count = var.dashboard_count, target_group = aws_lb_target_group.dashboard.arn }
+    # load_balanced: known at plan time (the target group's ARN is not), for the dynamic block.
+    api       = { count = var.api_count, load_balanced = true, target_group = aws_lb_target_group.api.arn }
+    consumer  = { count = var.consumer_min_count, load_balanced = false, target_group = null }
+    dashboard = { count = var.dashboard_count, load_balanced = true, target_group = aws_lb_target_group.dashboard.arn }
   }
 
   # Consumers share a stream's shards by lease: more consumers than shards per stream sit
@@ -180,7 +181,7 @@ resource "aws_ecs_service" "role" {
   propagate_tags   = "SERVICE"
 
   enable_execute_command            = false
-  health_check_grace_period_seconds = each.value.target_group == null ? null : 90
+  health_check_grace_period_seconds = each.value.load_balanced ? 90 : null
 
   network_configuration {
     subnets          = var.private_subnet_ids
@@ -194,7 +195,7 @@ resource "aws_ecs_service" "role" {
   }
 
   dynamic "load_balancer" {
-    for_each = each.value.target_group == null ? [] : [each.value.target_group]
+    for_each = each.value.load_balanced ? [each.value.target_group] : []
     content {
       target_group_arn = load_balancer.value
       container_name   = local.container_name
