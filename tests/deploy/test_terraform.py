@@ -349,11 +349,9 @@ def test_the_alarms_the_readme_recommends(tf: dict[str, Config]) -> None:
         assert alarm["alarm_actions"] == "${local.alarm_actions}", name
         # A metric-math alarm alarms on exactly one query: every other says return_data = false
         # (the API's default is true).
-        queries = alarm.get("metric_query", [])
-        if queries:
-            assert sorted(q.get("return_data") for q in queries) == [False] * (len(queries) - 1) + [
-                True
-            ], name
+        flags = [q.get("return_data") for q in alarm.get("metric_query", [])]
+        if flags:
+            assert sorted(flags) == [False] * (len(flags) - 1) + [True], name
     assert monitoring.locals["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"]
     topic = monitoring.of_type("aws_sns_topic")["alarms"]
     assert topic["kms_master_key_id"] == "${var.kms_key_arn}"
