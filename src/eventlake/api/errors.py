@@ -8,6 +8,7 @@ unexpected (500, logged with its traceback, answered without one).
 from __future__ import annotations
 
 import logging
+import math
 from http import HTTPStatus
 from typing import Any
 
@@ -16,7 +17,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from eventlake.ingest import DependencyUnavailableError, IngestError, NoValidRecordsError
+from eventlake.ingest import (
+    DependencyUnavailableError,
+    IdempotencyConflict,
+    IngestError,
+    NoValidRecordsError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +44,13 @@ async def _ingest_error(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, NoValidRecordsError):
         body = {"error": {"code": exc.code, "message": exc.message}, **exc.answer}
         return JSONResponse(body, status_code=exc.status_code)
-    headers = (
-        {"Retry-After": RETRY_AFTER_S} if isinstance(exc, DependencyUnavailableError) else None
-    )
+    headers = None
+    if isinstance(exc, DependencyUnavailableError):
+        headers = {"Retry-After": RETRY_AFTER_S}
+    elif isinstance(exc, IdempotencyConflict) and exc.retry_after is not None:
+        # In flight: when a retry could take the claim over should its owner have died (a
+        # live owner usually answers sooner; the replay then comes at once). At least 1 s.
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
     return error_response(exc.status_code, exc.code, exc.message, headers)
 
 

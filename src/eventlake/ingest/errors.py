@@ -56,6 +56,11 @@ class IdempotencyConflict(IngestError):  # noqa: N818 (named after the HTTP answ
     status_code = 409
     code = "idempotency_conflict"
 
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        # In flight: seconds until a retry could take the claim over (Retry-After).
+        self.retry_after = retry_after
+
 
 class NoValidRecordsError(IngestError):
     """Every record was rejected: 422, with the reasons and the job that records it."""

@@ -168,7 +168,7 @@ class Ingestor:
         try:
             first = self.claims.claim(source, idempotency_key, fingerprint)
         except IdempotencyConflictError as error:
-            raise IdempotencyConflict(str(error)) from None
+            raise IdempotencyConflict(str(error), retry_after=error.retry_after) from None
         except SQLAlchemyError as error:
             raise _state_unavailable(error) from None
         if first is not None:

@@ -52,7 +52,20 @@ IDEMPOTENCY_LEASE_SECONDS = 10.0
 
 
 class IdempotencyConflictError(EventlakeError, RuntimeError):
-    """The key is in use by a request still in flight, or was first used with another body."""
+    """The key is in use by a request still in flight, or was first used with another body.
+    In flight, ``retry_after`` is the seconds until a retry could take the claim over (its
+    lease runs out, or its age limit) should the owner stop renewing it; else None."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _in_flight(until: float, now: float) -> IdempotencyConflictError:
+    return IdempotencyConflictError(
+        "a request with this Idempotency-Key is still being processed",
+        retry_after=max(0.0, until - now),
+    )
 
 
 def add_claim_columns(engine: Engine) -> None:
@@ -103,9 +116,6 @@ class IdempotencyKeys(Database):
         now = time.time()
         expires_at = None if owner is None else now + lease_seconds
         this_key = (idempotency.c.source == source) & (idempotency.c.key == key)
-        in_flight = IdempotencyConflictError(
-            "a request with this Idempotency-Key is still being processed"
-        )
         with self._begin() as connection:
             row = connection.execute(sa.select(idempotency).where(this_key)).first()
             if row is not None:
@@ -123,7 +133,12 @@ class IdempotencyKeys(Database):
                     .values(created_at=now, owner=owner, expires_at=expires_at)
                 )
                 if taken.rowcount != 1:
-                    raise in_flight
+                    # Alive: free once its lease (or its age limit) runs out unrenewed. A
+                    # claim that looked dead was just taken by a racing retry: a fresh lease.
+                    until = row.created_at + IDEMPOTENCY_PENDING_SECONDS
+                    if row.expires_at is not None:
+                        until = min(until, row.expires_at)
+                    raise _in_flight(until if until >= now else now + lease_seconds, now)
                 if row.owner is not None:
                     log.warning("idempotency key of %s taken over from %s", source, row.owner)
                 return None
@@ -139,7 +154,7 @@ class IdempotencyKeys(Database):
                     )
                 )
             except IntegrityError as error:  # a twin request claimed it a moment ago
-                raise in_flight from error
+                raise _in_flight(now + lease_seconds, now) from error
         return None
 
     def renew_idempotency_claims(

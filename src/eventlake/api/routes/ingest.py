@@ -64,7 +64,10 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     ),
     401: _error("No valid API key."),
     404: _error("Unknown dataset."),
-    409: _error("Idempotency-Key in use by a request in flight, or sent with another body."),
+    409: _error(
+        "Idempotency-Key in use by a request in flight (with Retry-After: seconds until its "
+        "claim could be taken over), or sent with another body (no Retry-After)."
+    ),
     413: _error("The body (or, gzipped, its decompressed size) is over the limit."),
     415: _error("Unsupported Content-Type or Content-Encoding."),
     422: {"model": IngestRejected, "description": "No valid record; nothing was published."},
