@@ -44,8 +44,6 @@ NOT_EXERCISED: dict[str, dict[tuple[str, str], str]] = {
         ("ReadTheStreams", "kinesis:PutRecords"): "after a split, a child shard forwards its "
         "sibling's keys to their owner (consumer/records.py); needs a reshard with an API's "
         "stale shard map",
-        ("StreamAndLakeEncryption", "kms:GenerateDataKey"): "goes with the forwarding's "
-        "PutRecords on the SSE-KMS stream (the lake's writes need it too, and are recorded)",
     },
     "batch": {
         ("LakeCatalog", "glue:CreateTable"): "process_with_rust and ingest_data's dead-letter "
