@@ -34,7 +34,7 @@ BODIES: list[bytes] = []
 
 @events.init.add_listener
 def _build_bodies(**_kwargs: object) -> None:
-    rng = random.Random(int(os.environ.get("LOADTEST_SEED", "7")))
+    rng = random.Random(int(os.environ.get("LOADTEST_SEED", "7")))  # noqa: S311 — load-test traffic, not a secret
     BODIES.extend(_batch(rng) for _ in range(POOL))
 
 
@@ -65,7 +65,7 @@ class IngestClient(FastHttpUser):
             "Content-Type": "application/json",
             "X-API-Key": os.environ["LOADTEST_API_KEY"],
         }
-        self.next_body = random.randrange(len(BODIES))
+        self.next_body = random.randrange(len(BODIES))  # noqa: S311 — load-test traffic, not a secret
 
     @task
     def ingest(self) -> None:

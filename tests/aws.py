@@ -23,7 +23,7 @@ from tests.ports import free_port
 
 REGION = "us-east-1"
 ACCESS_KEY_ID = "testing"
-SECRET_ACCESS_KEY = "testing"  # moto accepts any credentials
+SECRET_ACCESS_KEY = "testing"  # moto accepts any credentials  # noqa: S105 — a fixture's fake secret
 START_TIMEOUT_S = 20.0
 MOTO_LAUNCHER = Path(__file__).with_name("moto_server.py")
 
@@ -48,7 +48,7 @@ class MotoServer:
 
 def _answers(endpoint_url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{endpoint_url}/moto-api/data.json", timeout=0.5) as resp:
+        with urllib.request.urlopen(f"{endpoint_url}/moto-api/data.json", timeout=0.5) as resp:  # noqa: S310 — the local moto server's http URL
             return bool(resp.status == 200)
     except (urllib.error.URLError, OSError):
         return False

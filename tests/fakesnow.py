@@ -93,7 +93,7 @@ class FakesnowServer:
         return snowflake.connector.connect(
             account="fakesnow",
             user="fake",
-            password="snow",
+            password="snow",  # noqa: S106 — a fixture's fake secret
             host="127.0.0.1",
             port=self.port,
             protocol="http",
@@ -114,7 +114,7 @@ class FakesnowServer:
 
     def columns(self, schema: str, table: str) -> list[str]:
         rows = self.query(
-            "select column_name from information_schema.columns "
+            "select column_name from information_schema.columns "  # noqa: S608 — the test's own table names
             f"where table_schema = '{schema.upper()}' and table_name = '{table.upper()}' "
             "order by ordinal_position"
         )
@@ -142,11 +142,11 @@ class FakesnowServer:
                 # connector's binding of a datetime (epoch nanoseconds).
                 rows = [
                     tuple(v.isoformat() if isinstance(v, date) else v for v in row)
-                    for row in source.execute(f"select * from {qualified}").fetchall()
+                    for row in source.execute(f"select * from {qualified}").fetchall()  # noqa: S608 — the test's own table names
                 ]
                 if rows:
                     marks = ", ".join("?" * len(described))
-                    cursor.executemany(f"insert into {database}.{qualified} values ({marks})", rows)
+                    cursor.executemany(f"insert into {database}.{qualified} values ({marks})", rows)  # noqa: S608 — the test's own table names
 
 
 def start_fakesnow(log_path: Path, timeout_s: float = START_TIMEOUT_S) -> FakesnowServer:

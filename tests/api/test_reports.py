@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from eventlake.config import Settings
 from eventlake.report_sites import DATA_DOCS, DBT_DOCS
 
-SECRET = "not for the web"
+SECRET = "not for the web"  # noqa: S105 — a fixture's fake secret
 INDEX_HTML = "<!doctype html><title>{}</title><a href='validations/v.html'>run</a>"
 
 

@@ -136,7 +136,7 @@ def test_a_trigger_starts_a_dag_run_in_airflow_and_status_follows_it(
 def test_airflow_refusing_the_credentials_is_a_503_and_a_failed_run(
     airflow_server: AirflowServer, make_client: Callable[..., TestClient]
 ) -> None:
-    settings = _airflow_settings(airflow_server.url, password="wrong")
+    settings = _airflow_settings(airflow_server.url, password="wrong")  # noqa: S106 — a fixture's fake secret
     client = make_client(settings)
     auth = {"X-API-Key": local_api_key(settings)}
     answer = client.post("/api/v1/trigger/pipeline", headers=auth)

@@ -77,8 +77,8 @@ FAILS = {
 }
 assert set(FAILS) == BREAKS
 
-GHOST_USER_SK = hashlib.md5(b"ghost-user").hexdigest()
-GHOST_PRODUCT_SK = hashlib.md5(b"ghost-product").hexdigest()
+GHOST_USER_SK = hashlib.md5(b"ghost-user", usedforsecurity=False).hexdigest()
+GHOST_PRODUCT_SK = hashlib.md5(b"ghost-product", usedforsecurity=False).hexdigest()
 
 LAKE_EVENTS = [
     {"event_id": "e1", "user_id": "u1", "event_type": "page_view", "ts": "2026-11-02T10:00:00"},
@@ -92,7 +92,7 @@ FUNNEL = {"page_view": 1, "add_to_cart": 2, "purchase": 3}
 
 
 def sk(*parts: str) -> str:
-    return hashlib.md5("|".join(parts).encode()).hexdigest()
+    return hashlib.md5("|".join(parts).encode(), usedforsecurity=False).hexdigest()
 
 
 def land_events(settings: Settings, tmp: Path) -> None:
@@ -187,13 +187,13 @@ def build_warehouse(path: Path, breaks: frozenset[str] = frozenset()) -> None:
                 ('{user_sks["u2"]}', 'u2', 'Grace', TIMESTAMP '2026-10-05',
                  TIMESTAMP '2026-10-05', NULL::TIMESTAMP, true, 1::BIGINT)
             ) AS t(user_sk, user_id, user_name, created_at, valid_from, valid_to, is_current,
-                   version_number)"""
+                   version_number)"""  # noqa: S608 — the test's own rows
         )
         db.execute(
             f"""CREATE TABLE marts.dim_products AS SELECT * FROM (VALUES
                 ('{product_sks["p1"]}', 'p1', 'Kettle', 'kitchen', 39.0::DOUBLE),
                 ('{product_sks["p2"]}', 'p2', 'Lamp', 'home', 0.0::DOUBLE)
-            ) AS t(product_sk, product_id, product_name, category, price)"""
+            ) AS t(product_sk, product_id, product_name, category, price)"""  # noqa: S608 — the test's own rows
         )
         db.execute(
             """CREATE TABLE marts.fact_events (

@@ -19,7 +19,7 @@ from eventlake.quality import alerts
 from eventlake.quality.report import ExpectationResult, QualityReport, SuiteResult
 from tests.quality.conftest import Webhook, closed_port_url
 
-SECRET = "s3cr3t-token"
+SECRET = "s3cr3t-token"  # noqa: S105 — a fixture's fake secret
 
 
 def report(tmp_path: Path, *, failing: bool) -> QualityReport:

@@ -25,4 +25,4 @@ def dashboard(
         highlight=False,
     )
     # Streamlit takes over this process: its Ctrl-C handling and exit code are the command's.
-    os.execv(sys.executable, streamlit_command(host, port))
+    os.execv(sys.executable, streamlit_command(host, port))  # noqa: S606 — execs our own interpreter with streamlit's fixed arguments

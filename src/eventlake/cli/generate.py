@@ -28,7 +28,7 @@ class OutputFormat(enum.StrEnum):
     csv = "csv"
 
 
-assert tuple(OutputFormat) == FORMATS, "OutputFormat must list sample_data.FORMATS"
+assert tuple(OutputFormat) == FORMATS, "OutputFormat must list sample_data.FORMATS"  # noqa: S101 — a module-level consistency check of two constants
 
 
 def _default_out() -> Path:

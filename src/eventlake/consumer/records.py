@@ -197,8 +197,8 @@ class RecordProcessor:
     def _deduplicate(self, prepared: Prepared, window: ShardWindow) -> Processed:
         if prepared.final is not None:
             return prepared.final
-        assert prepared.batch is not None
-        assert prepared.part is not None
+        assert prepared.batch is not None  # noqa: S101 — narrows the type for mypy; holds by construction
+        assert prepared.part is not None  # noqa: S101 — narrows the type for mypy; holds by construction
         batch = window.deduplicate(prepared.batch)
         job = dataclasses.replace(
             prepared.part,

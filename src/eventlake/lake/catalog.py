@@ -33,7 +33,7 @@ def catalog_properties(settings: Settings) -> dict[str, str]:
         if catalog.s3_endpoint:
             sql["s3.endpoint"] = catalog.s3_endpoint
         return sql
-    assert isinstance(catalog, GlueCatalogSettings)
+    assert isinstance(catalog, GlueCatalogSettings)  # noqa: S101 — narrows the type for mypy; holds by construction
     properties = {
         "warehouse": catalog.warehouse.rstrip("/"),
         "glue.region": catalog.region,

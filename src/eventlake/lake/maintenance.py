@@ -308,7 +308,7 @@ def inspect(lake: Lake, table_name: str) -> TableReport:
 def _snapshot_info(snapshot: object) -> SnapshotInfo:
     from pyiceberg.table.snapshots import Snapshot
 
-    assert isinstance(snapshot, Snapshot)
+    assert isinstance(snapshot, Snapshot)  # noqa: S101 — narrows the type for mypy; holds by construction
     summary = snapshot.summary
     extra = summary.additional_properties if summary is not None else {}
     job_ids = tuple(j for j in extra.get(watermark.JOB_IDS, "").split(",") if j)

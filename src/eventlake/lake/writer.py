@@ -433,4 +433,4 @@ def _delete_files(table: Table, files: Sequence[DataFile]) -> None:
 
 def _backoff(attempt: int) -> None:
     """Exponential backoff with full jitter, capped at 2 s."""
-    time.sleep(random.uniform(0, min(2.0, 0.02 * 2**attempt)))
+    time.sleep(random.uniform(0, min(2.0, 0.02 * 2**attempt)))  # noqa: S311 — backoff jitter, not a secret

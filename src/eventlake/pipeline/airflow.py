@@ -41,7 +41,7 @@ class AirflowClient:
 
     @property
     def base_url(self) -> str:
-        assert self.settings.url is not None
+        assert self.settings.url is not None  # noqa: S101 — narrows the type for mypy; holds by construction
         return self.settings.url.rstrip("/")
 
     def _headers(self) -> dict[str, str]:

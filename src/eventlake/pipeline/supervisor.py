@@ -111,7 +111,7 @@ def local_services(settings: Settings, *, port: int | None = None) -> Iterator[S
     env = child_env(settings, api_key)
     port = port or free_port()
     with (logs / "api.log").open("ab") as api_log:
-        api = subprocess.Popen(
+        api = subprocess.Popen(  # noqa: S603 — an argument list of our own executable, no shell
             eventlake_command("serve", "--port", str(port)), env=env, stdout=api_log, stderr=api_log
         )
     services = Services(f"http://127.0.0.1:{port}", api_key, api, None, logs)
@@ -129,7 +129,7 @@ def local_services(settings: Settings, *, port: int | None = None) -> Iterator[S
 
 def start_consumer(settings: Settings, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
     with (logs / "consumer.log").open("ab") as consumer_log:
-        return subprocess.Popen(
+        return subprocess.Popen(  # noqa: S603 — an argument list of our own executable, no shell
             eventlake_command("consume"), env=env, stdout=consumer_log, stderr=consumer_log
         )
 
@@ -180,7 +180,7 @@ def start_dashboard(settings: Settings, services: Services, port: int) -> subpro
     env[API_URL_ENV] = services.api_url
     env[API_KEY_ENV] = services.api_key
     with (services.logs / "dashboard.log").open("ab") as dashboard_log:
-        return subprocess.Popen(
+        return subprocess.Popen(  # noqa: S603 — our interpreter running streamlit, an argument list, no shell
             streamlit_command("127.0.0.1", port),
             env=env,
             stdout=dashboard_log,

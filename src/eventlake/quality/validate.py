@@ -100,7 +100,7 @@ def run_suites(
 
 def _expectation_result(suite: str, result: ExpectationValidationResult) -> ExpectationResult:
     config = result.expectation_config
-    assert config is not None  # a checkpoint's results always carry their expectation
+    assert config is not None  # noqa: S101 — a checkpoint's results carry their expectation
     kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
     column = kwargs.get("column")
     if column is None and "column_A" in kwargs:

@@ -146,9 +146,9 @@ _CLIENT_CUM = _cumulative(share for share, _, _ in _CLIENTS)
 
 
 def _streams(seed: int) -> dict[str, random.Random]:
-    master = random.Random(seed)
+    master = random.Random(seed)  # noqa: S311 — seeded sample data, reproducible by design
     return {
-        name: random.Random(master.getrandbits(64))
+        name: random.Random(master.getrandbits(64))  # noqa: S311 — seeded sample data, reproducible by design
         for name in ("users", "products", "renames", "events")
     }
 

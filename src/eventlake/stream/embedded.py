@@ -106,7 +106,8 @@ def shard_id_for(ordinal: int) -> str:
 def partition_hash(partition_key: str) -> int:
     """The 128-bit hash key of a partition key: its MD5 as a big-endian integer, as Kinesis
     computes it. MD5, not ``hash()``: the answer must not change between processes."""
-    return int.from_bytes(hashlib.md5(partition_key.encode()).digest(), "big")
+    digest = hashlib.md5(partition_key.encode(), usedforsecurity=False).digest()
+    return int.from_bytes(digest, "big")
 
 
 def hash_ordinal(hash_key: int, shards: int) -> int:

@@ -304,7 +304,7 @@ class KinesisStream:
         """Exponential backoff with full jitter: concurrent writers spread out instead of
         retrying in lockstep against the same shard."""
         ceiling = min(self._backoff_cap_s, self._backoff_base_s * 2 ** (attempt - 1))
-        time.sleep(random.uniform(0, ceiling))
+        time.sleep(random.uniform(0, ceiling))  # noqa: S311 — backoff jitter, not a secret
 
     def _shard_iterator(self, shard_id: str, after: int | None) -> str:
         kwargs: dict[str, Any] = {"ShardId": shard_id}

@@ -63,7 +63,7 @@ def _parse_int_any_size(text: str) -> int | float:
 
 def _skip_ws(text: str, pos: int) -> int:
     match = _WS_RE.match(text, pos)
-    assert match is not None  # the pattern matches the empty string
+    assert match is not None  # noqa: S101 — the pattern matches the empty string
     return match.end()
 
 
