@@ -33,6 +33,7 @@ from tests.deploy import aws_calls, policies, role_runs
 from tests.deploy.aws_calls import Need
 from tests.deploy.policies import Module, Statement
 from tests.deploy.role_runs import ACCOUNT_ID, REGION, ROLE_KEYS, Deployment
+from tests.moto_server import CALLS_FILE
 
 KMS_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 TASK_ROLES = tuple(ROLE_KEYS)  # api, consumer, batch, dashboard
@@ -226,7 +227,7 @@ def recording_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[M
     folder = tmp_path_factory.mktemp("iam-moto")
     calls = folder / "calls.jsonl"
     with pytest.MonkeyPatch.context() as patch:  # the server process inherits it, nobody else
-        patch.setenv("EVENTLAKE_TEST_MOTO_CALLS", str(calls))
+        patch.setenv(CALLS_FILE, str(calls))
         server = start_moto_server(folder / "server.log")
     try:
         yield server, calls
@@ -422,5 +423,7 @@ def test_the_checks_catch_a_missing_action_and_a_wildcard(recorded: Recorded) ->
     ]
 
 
-def test_recording_is_off_by_default() -> None:
-    assert "EVENTLAKE_TEST_MOTO_CALLS" not in os.environ
+def test_recording_is_off_by_default(recording_moto: tuple[MotoServer, Path]) -> None:
+    """Only this module's server records: its variable is gone from the environment once the
+    server started, so the session's moto server (started later, by any test) does not."""
+    assert CALLS_FILE not in os.environ
