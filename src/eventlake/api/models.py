@@ -180,11 +180,26 @@ class HealthCheck(BaseModel):
     duration_ms: float
 
 
+class ConsumerFault(BaseModel):
+    consumer_group: str = Field(description="The consumer's table (namespace.dataset).")
+    consumer: str
+    failed_batches: int = Field(description="Batches in a row it failed to land; it retries.")
+    last_error: str
+    failing_since: float = Field(description="Unix time of the first failure in the row.")
+    updated_at: float
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     live: bool = Field(description="The process answers (always true when you can read it).")
     ready: bool = Field(description="Every dependency answered: the service can take data.")
     checks: dict[str, HealthCheck]
+    consumers_failing: list[ConsumerFault] = Field(
+        default_factory=list,
+        description="Consumers whose batches keep failing (S3, the catalog or the stream "
+        "down), as they recorded it in the job database. Not part of `ready`: the API still "
+        "takes data, which waits in the stream until they land it.",
+    )
 
 
 class Metrics(BaseModel):

@@ -67,6 +67,16 @@ class StateCollector(Collector):
                     [shard["stream"], shard["shard_id"], shard["consumer"]], shard["behind"]
                 )
         yield lag
+        failing = GaugeMetricFamily(
+            "eventlake_consumer_failed_batches",
+            "Batches in a row a consumer failed to land (it retries with backoff); gone once "
+            "it commits again.",
+            labels=["consumer_group", "consumer"],
+        )
+        for fault in metrics.get("consumer_faults", ()):
+            labels = [fault["consumer_group"], fault["consumer"]]
+            failing.add_metric(labels, fault["failed_batches"])
+        yield failing
         yield from _warehouse_metrics(metrics["last_runs"])
         commit = metrics["last_commit"]
         if commit is not None:

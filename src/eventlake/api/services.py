@@ -123,6 +123,18 @@ class Services:
                 group.start_soon(_run_check, name, probe, checks)
         return {name: checks[name] for name in probes}
 
+    async def consumer_faults(self) -> list[dict[str, object]]:
+        """The consumers that say their batches fail (``consumer_faults`` in the job
+        database); none when the database does not answer in time (its check says so)."""
+        with anyio.move_on_after(HEALTH_CHECK_TIMEOUT_S):
+            try:
+                return await anyio.to_thread.run_sync(
+                    self.state().consumer_faults, abandon_on_cancel=True
+                )
+            except Exception as error:
+                log.warning("health: the consumers' faults could not be read: %s", describe(error))
+        return []
+
     def close(self) -> None:
         if self._ingestor is not None:
             self._ingestor.claims.close()  # its streams are ours, closed below

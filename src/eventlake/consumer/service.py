@@ -51,6 +51,7 @@ def consume(
     report = DrainReport()
     consumers: list[DatasetConsumer] = []
     failures = 0
+    failing: set[str] = set()  # datasets whose consumer reported a fault not yet cleared
     try:
         # Inside the try: a dataset that fails to open closes the ones opened before it
         # (their heartbeat threads stop, their leases are given back).
@@ -73,6 +74,8 @@ def consume(
                         raise
                     # A service keeps going: the consumer has reset itself to the lake.
                     failures += 1
+                    _report_fault(state, consumer, error)
+                    failing.add(consumer.dataset)
                     if overlap:  # expected now and then: no traceback
                         log.warning("%s: %s; starting again", consumer.dataset, error)
                     else:
@@ -80,6 +83,8 @@ def consume(
                     stop.wait(min(30.0, 0.5 * 2**failures))
                     continue
                 failures = 0
+                if consumer.dataset in failing and _clear_fault(state, consumer):
+                    failing.discard(consumer.dataset)
                 if batch is None:
                     consumer.record_progress()
                     continue
@@ -93,9 +98,33 @@ def consume(
                 stop.wait(settings.consumer.poll_seconds)
     finally:
         for consumer in consumers:
+            if consumer.dataset in failing:
+                _clear_fault(state, consumer)  # a consumer that stops no longer fails
             consumer.close()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _report_fault(state: StateStore, consumer: DatasetConsumer, error: BaseException) -> None:
+    """One more failed batch, for /health and /metrics; the state database may be what
+    failed, so this is best effort (the log has the error either way)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    try:
+        state.record_consumer_fault(
+            consumer.group, consumer.consumer_name, f"{type(error).__name__}: {text}"
+        )
+    except Exception as unrecorded:
+        log.warning("%s: could not record the failure: %s", consumer.dataset, unrecorded)
+
+
+def _clear_fault(state: StateStore, consumer: DatasetConsumer) -> bool:
+    """The consumer landed a batch (or found nothing to do) again: whether that was recorded."""
+    try:
+        state.clear_consumer_fault(consumer.group, consumer.consumer_name)
+    except Exception as unrecorded:
+        log.warning("%s: could not record the recovery: %s", consumer.dataset, unrecorded)
+        return False
+    return True
 
 
 def drain(

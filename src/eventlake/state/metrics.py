@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from eventlake.state.jobs import JobRecords
-from eventlake.state.schema import commits, consumer_shards, jobs
+from eventlake.state.schema import commits, consumer_faults, consumer_shards, jobs
 
 # Pipelines whose latest run /metrics reports (their run jobs' names).
 WAREHOUSE_RUNS = ("transform", "quality")
@@ -48,6 +48,9 @@ class Metrics(JobRecords):
                     consumer_shards.c.stream, consumer_shards.c.shard_id
                 )
             ).all()
+            faults = connection.execute(
+                sa.select(consumer_faults).order_by(consumer_faults.c.failing_since)
+            ).all()
         jobs_count, received, accepted, rejected, landed, dead_lettered, duplicates = totals
         return {
             "jobs": int(jobs_count),
@@ -71,6 +74,8 @@ class Metrics(JobRecords):
                 }
                 for s in shards
             ],
+            # Consumers whose batches keep failing (S3, the catalog, the stream): while it lasts.
+            "consumer_faults": [dict(f._mapping) for f in faults],
             # The warehouse stages, as their last runs left them (eventlake transform and
             # quality, or a trigger): dbt's models and tests, the quality gates.
             "last_runs": {name: _run_summary(self.last_run(name)) for name in WAREHOUSE_RUNS},

@@ -8,10 +8,11 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from eventlake.state.database import Database
-from eventlake.state.schema import commits, consumer_shards, processed_upsert
+from eventlake.state.schema import commits, consumer_faults, consumer_shards, processed_upsert
 
 
 @dataclass(frozen=True)
@@ -165,3 +166,48 @@ class ConsumerProgress(Database):
                     committed_at=time.time(),
                 )
             )
+
+    def record_consumer_fault(self, group: str, consumer: str, error: str) -> None:
+        """One more failed batch in a row for ``consumer`` (of ``group``, its dataset's table),
+        with the error: what /health and /metrics show while the fault lasts."""
+        now = time.time()
+        key = (consumer_faults.c.consumer_group == group) & (consumer_faults.c.consumer == consumer)
+        with self._begin() as connection:
+            updated = connection.execute(
+                consumer_faults.update()
+                .where(key)
+                .values(
+                    failed_batches=consumer_faults.c.failed_batches + 1,
+                    last_error=error[:500],
+                    updated_at=now,
+                )
+            )
+            if updated.rowcount == 0:
+                connection.execute(
+                    consumer_faults.insert().values(
+                        consumer_group=group,
+                        consumer=consumer,
+                        failed_batches=1,
+                        last_error=error[:500],
+                        failing_since=now,
+                        updated_at=now,
+                    )
+                )
+
+    def clear_consumer_fault(self, group: str, consumer: str) -> None:
+        """The consumer committed again (or stopped): no longer failing."""
+        with self._begin() as connection:
+            connection.execute(
+                consumer_faults.delete().where(
+                    (consumer_faults.c.consumer_group == group)
+                    & (consumer_faults.c.consumer == consumer)
+                )
+            )
+
+    def consumer_faults(self) -> list[dict[str, object]]:
+        """The consumers whose last batches failed, longest failing first."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(consumer_faults).order_by(consumer_faults.c.failing_since)
+            ).all()
+        return [dict(row._mapping) for row in rows]

@@ -88,6 +88,20 @@ commits = sa.Table(
     sa.Index("ix_commits_committed_at", "committed_at"),
 )
 
+# A consumer whose batches keep failing (S3 or the catalog down, the stream throttling): how
+# many in a row and the last error, for /health and /metrics (the consumer is another process
+# than the API). Set on a failed batch, deleted on the next commit and when it stops.
+consumer_faults = sa.Table(
+    "consumer_faults",
+    metadata,
+    sa.Column("consumer_group", sa.String(255), primary_key=True),
+    sa.Column("consumer", sa.String(255), primary_key=True),
+    sa.Column("failed_batches", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.String(500), nullable=False),
+    sa.Column("failing_since", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
 # Upserts, so that the API and the consumer may record a job in either order: a consumer can
 # commit a batch before the API that published it has written its job. SQLite and Postgres.
 UPSERTS: dict[str, Callable[[sa.Table], Any]] = {

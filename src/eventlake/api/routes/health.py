@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from eventlake.api.deps import ServicesDep
-from eventlake.api.models import Health, HealthCheck
+from eventlake.api.models import ConsumerFault, Health, HealthCheck
 
 router = APIRouter(tags=["health"])
 
@@ -22,6 +22,7 @@ async def health(services: ServicesDep) -> JSONResponse:
     the one that failed. Open, so that load balancers and orchestrators need no key."""
     checks = await services.health()
     ready = all(check.ok for check in checks.values())
+    failing = await services.consumer_faults() if checks["state"].ok else []
     report = Health(
         status="ok" if ready else "degraded",
         live=True,
@@ -30,5 +31,6 @@ async def health(services: ServicesDep) -> JSONResponse:
             name: HealthCheck(ok=check.ok, error=check.error, duration_ms=check.duration_ms)
             for name, check in checks.items()
         },
+        consumers_failing=[ConsumerFault.model_validate(fault) for fault in failing],
     )
     return JSONResponse(report.model_dump(), status_code=200 if ready else 503)
