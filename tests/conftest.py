@@ -81,7 +81,7 @@ def fakesnow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fakesn
 
 TESTS = Path(__file__).parent
 # Folders whose every test runs Airflow or the app as a process.
-SLOW_FOLDERS = frozenset({"airflow", "e2e", "container", "package"})
+SLOW_FOLDERS = frozenset({"airflow", "e2e", "container", "package", "faults"})
 # Modules (and single tests) that start processes of their own, or run Great Expectations: the
 # cost is start-up, not the check. Paths are relative to tests/.
 SLOW_MODULES = {
