@@ -208,6 +208,28 @@ class ApiSettings(BaseModel):
         "claim whose process died is taken over by a retry this long after its last renewal "
         "(until then retries get 409).",
     )
+    rate_limit_per_second: float = Field(
+        default=0.0,
+        ge=0,
+        description="Requests per second each API key may make, per API process (a token "
+        "bucket per key; over it: 429 with Retry-After). 0 turns the limit off, the default: "
+        "the buckets are per process, so a useful figure depends on how many workers and "
+        "hosts share the load, and the benchmarks and load test drive one key at thousands "
+        "of requests a second.",
+    )
+    rate_limit_burst: int = Field(
+        default=100,
+        ge=1,
+        description="Requests a key may make at once before the per-second rate applies (the "
+        "token bucket's size).",
+    )
+    metrics_require_key: bool = Field(
+        default=False,
+        description="Ask for an API key on the Prometheus endpoint /metrics (as X-API-Key, "
+        "Authorization: Bearer, or the password of HTTP Basic authentication, which "
+        "Prometheus' basic_auth and authorization settings send). Off by default: scrapers "
+        "expect it open, and it shows only counts.",
+    )
 
 
 class ConsumerSettings(BaseModel):

@@ -5,11 +5,12 @@ Interactive docs at ``/docs``, the schema at ``/openapi.json``.
 
 Authentication: every route under ``/api/v1`` needs an API key (``X-API-Key`` or
 ``Authorization: Bearer``) except ``/api/v1/health``; ``/metrics`` (Prometheus) is open too,
-as scrapers and load balancers expect. Neither shows anything but counts and dependency
+as scrapers and load balancers expect, unless ``api.metrics_require_key``. Neither shows anything but counts and dependency
 states. The report sites under ``/reports`` (dbt docs, Data Docs) show more (the warehouse's
 SQL, sample values of failing rows), so they need a key too, which a browser may send as the
 password of HTTP Basic authentication (:mod:`eventlake.api.routes.reports`). See
-:mod:`eventlake.api.auth` for where keys come from.
+:mod:`eventlake.api.auth` for where keys come from, :mod:`eventlake.api.rate_limit` for the
+optional limit per key.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from eventlake import __version__
 from eventlake.api.auth import load_key_ring
 from eventlake.api.errors import install_error_handlers
 from eventlake.api.prometheus import build_registry
+from eventlake.api.rate_limit import TokenBuckets
 from eventlake.api.routes import api_router, root_router
 from eventlake.api.services import Services, describe
 from eventlake.config import Settings, get_settings
@@ -50,6 +52,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = Services(settings)
         app.state.services = services
         app.state.key_ring = await run_in_threadpool(load_key_ring, settings)
+        limits = settings.api
+        app.state.rate_limiter = (
+            TokenBuckets(limits.rate_limit_per_second, limits.rate_limit_burst)
+            if limits.rate_limit_per_second > 0
+            else None
+        )
         app.state.prometheus_registry = build_registry(lambda: services.state().metrics())
         # Opened now so that the first request does not pay for it. A dependency that is down
         # is only logged: the service starts, reports it on /health, and tries it again.

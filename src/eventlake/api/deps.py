@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -14,6 +15,7 @@ from fastapi.security import (
 )
 
 from eventlake.api.auth import KeyRing
+from eventlake.api.rate_limit import TokenBuckets
 from eventlake.api.services import Services
 from eventlake.state import StateStore
 
@@ -66,6 +68,16 @@ async def require_source(
             detail="a valid API key is required, as X-API-Key or Authorization: Bearer",
             headers={"WWW-Authenticate": 'Bearer realm="eventlake"'},
         )
+    limiter: TokenBuckets | None = request.app.state.rate_limiter
+    if limiter is not None:
+        wait = limiter.take(source)
+        if wait is not None:
+            raise HTTPException(
+                status_code=429,
+                detail=f"more than {limiter.per_second:g} requests a second with this API key "
+                f"(bursts of {limiter.burst:g}); try again after Retry-After seconds",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
     return source
 
 
@@ -96,3 +108,20 @@ async def require_reader(
 
 
 ReaderDep = Annotated[str, Depends(require_reader)]
+
+
+async def require_scraper(
+    request: Request,
+    services: ServicesDep,
+    x_api_key: Annotated[str | None, Depends(api_key_header)],
+    authorization: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    login: Annotated[HTTPBasicCredentials | None, Depends(basic)],
+) -> str | None:
+    """For /metrics: nothing unless ``api.metrics_require_key``; then a key as for the
+    report sites (Prometheus sends one as basic_auth's password or a bearer token)."""
+    if not services.settings.api.metrics_require_key:
+        return None
+    return await require_reader(request, x_api_key, authorization, login)
+
+
+ScraperDep = Annotated[str | None, Depends(require_scraper)]

@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.concurrency import run_in_threadpool
 
 from eventlake import __version__
-from eventlake.api.deps import ServicesDep, SourceDep, StateDep
+from eventlake.api.deps import ScraperDep, ServicesDep, SourceDep, StateDep
 from eventlake.api.models import Metrics
 
 router = APIRouter(tags=["metrics"])
@@ -32,9 +32,9 @@ async def metrics(state: StateDep, services: ServicesDep, _source: SourceDep) ->
     "/metrics",
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
-    summary="Prometheus metrics (no API key needed)",
+    summary="Prometheus metrics (no API key needed unless EVENTLAKE_API__METRICS_REQUIRE_KEY)",
 )
-async def prometheus_metrics(request: Request) -> Response:
+async def prometheus_metrics(request: Request, _scraper: ScraperDep) -> Response:
     registry: CollectorRegistry = request.app.state.prometheus_registry
     text = await run_in_threadpool(generate_latest, registry)
     return Response(text, media_type=CONTENT_TYPE_LATEST)
