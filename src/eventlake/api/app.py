@@ -5,10 +5,11 @@ Interactive docs at ``/docs``, the schema at ``/openapi.json``.
 
 Authentication: every route under ``/api/v1`` needs an API key (``X-API-Key`` or
 ``Authorization: Bearer``) except ``/api/v1/health``; ``/metrics`` (Prometheus) is open too,
-as scrapers and load balancers expect, unless ``api.metrics_require_key``. Neither shows anything but counts and dependency
-states. The report sites under ``/reports`` (dbt docs, Data Docs) show more (the warehouse's
-SQL, sample values of failing rows), so they need a key too, which a browser may send as the
-password of HTTP Basic authentication (:mod:`eventlake.api.routes.reports`). See
+as scrapers and load balancers expect, unless ``api.metrics_require_key``. Neither shows
+anything but counts and dependency states. The report sites under ``/reports`` (dbt docs,
+Data Docs) show more (the warehouse's SQL, sample values of failing rows), so they need a key
+too, which a browser may send as the password of HTTP Basic authentication
+(:mod:`eventlake.api.routes.reports`). See
 :mod:`eventlake.api.auth` for where keys come from, :mod:`eventlake.api.rate_limit` for the
 optional limit per key.
 """
