@@ -2,7 +2,10 @@
 
 ``EVENTLAKE_API_KEYS`` is a comma-separated list of ``name:secret`` or bare ``secret``
 entries; a bare secret's name is ``key-`` and the first 8 hex digits of its SHA-256, so that
-logs and the lake can tell keys apart without holding them. With no keys configured, a key is
+logs and the lake can tell keys apart without holding them. An entry may give the secret's
+SHA-256 instead of the secret (``name:sha256:<64 hex digits>``, or bare ``sha256:<hex>``), so
+that the deployment's configuration never holds a usable key: the API keeps only digests
+either way. With no keys configured, a key is
 generated once, kept in ``EVENTLAKE_HOME/api_key`` (mode 0600) and used from then on: a fresh
 clone is never an open endpoint, and ``eventlake serve`` prints the key at start-up.
 
@@ -26,6 +29,8 @@ from eventlake.config import Settings
 KEY_FILE = "api_key"
 LOCAL_SOURCE = "local"
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+# An entry that gives the secret's digest, not the secret: [name:]sha256:<64 hex digits>.
+HASHED = re.compile(r"^(?:(?P<name>[^:]*):)?sha256:(?P<digest>[0-9a-fA-F]{64})$")
 
 
 @dataclass(frozen=True)
@@ -58,16 +63,23 @@ def parse_api_keys(text: str) -> tuple[ApiKey, ...]:
         entry = entry.strip()
         if not entry:
             continue
-        name, colon, secret = entry.partition(":")
-        if not colon:
-            name, secret = "", entry
-        if not secret:
-            raise ValueError(f"EVENTLAKE_API_KEYS entry {position} has an empty secret")
-        if colon and not NAME.match(name):
+        hashed = HASHED.match(entry)
+        if hashed:
+            named = hashed["name"] is not None
+            name = hashed["name"] or ""
+            digest = bytes.fromhex(hashed["digest"])
+        else:
+            name, colon, secret = entry.partition(":")
+            named = bool(colon)
+            if not named:
+                name, secret = "", entry
+            if not secret:
+                raise ValueError(f"EVENTLAKE_API_KEYS entry {position} has an empty secret")
+            digest = hashlib.sha256(secret.encode()).digest()
+        if named and not NAME.match(name):
             raise ValueError(
                 f"EVENTLAKE_API_KEYS entry {position}: a key name is 1-64 letters, digits or _.@-"
             )
-        digest = hashlib.sha256(secret.encode()).digest()
         keys.append(ApiKey(source=name or f"key-{digest.hex()[:8]}", digest=digest))
     return tuple(keys)
 

@@ -430,8 +430,9 @@ class Settings(BaseSettings):
         default="",
         repr=False,
         description="Comma-separated API keys, each `name:secret` (the name becomes the events' "
-        "_source) or a bare secret; none: a local key is generated once into HOME/api_key "
-        "(mode 0600). Never logged.",
+        "_source) or a bare secret; `name:sha256:<64 hex digits>` (or bare `sha256:<hex>`) "
+        "gives the secret's SHA-256 instead, so the configuration holds no usable key; none: "
+        "a local key is generated once into HOME/api_key (mode 0600). Never logged.",
     )
     state_url: str | None = Field(
         default=None,

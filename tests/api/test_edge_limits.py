@@ -4,6 +4,7 @@ key on /metrics."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -14,6 +15,7 @@ import pytest
 import uvicorn
 
 from eventlake.api.app import create_app
+from eventlake.api.auth import parse_api_keys
 from eventlake.api.rate_limit import TokenBuckets
 from eventlake.config import Settings
 from tests.api.conftest import event
@@ -128,3 +130,20 @@ def test_metrics_ask_for_a_key_when_told(
         401 if required else 200
     )
     assert client.get("/api/v1/health").status_code in (200, 503), "health stays open"
+
+
+def test_a_key_configured_by_its_digest_works_and_its_digest_is_no_key(
+    serve: Callable[[Settings], httpx.Client],
+) -> None:
+    """The configuration may hold only a key's SHA-256; the client sends the secret."""
+    digest = hashlib.sha256(b"ci-secret").hexdigest()
+    other = hashlib.sha256(b"other-secret").hexdigest().upper()
+    client = serve(Settings(api_keys=f"ci:sha256:{digest},sha256:{other}"))
+    assert send(client, "ci-secret", "h-1").status_code == 202
+    assert send(client, "other-secret", "h-4").status_code == 202
+    assert send(client, digest, "h-2").status_code == 401
+    assert send(client, f"sha256:{digest}", "h-3").status_code == 401
+    keys = parse_api_keys(f"ci:sha256:{digest}, sha256:{digest}, plain")
+    assert [key.source for key in keys] == ["ci", f"key-{digest[:8]}", keys[2].source]
+    assert keys[0].digest == keys[1].digest == bytes.fromhex(digest)
+    assert parse_api_keys("ci:ci-secret")[0].digest == keys[0].digest, "same key either way"
