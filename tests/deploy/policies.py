@@ -108,7 +108,10 @@ def _blocks(parsed: dict[str, Any], kind: str, type_: str) -> dict[str, dict[str
 
 
 def _reference(raw: str, prefix: str) -> str:
-    found = re.fullmatch(r"\$\{" + re.escape(prefix) + r"\.(\w+)\.(?:json|id|name)\}", raw)
+    # A resource made only in some configurations is counted: name[0] (the MWAA role).
+    found = re.fullmatch(
+        r"\$\{" + re.escape(prefix) + r"\.(\w+)(?:\[0\])?\.(?:json|id|name)\}", raw
+    )
     assert found is not None, f"expected a {prefix} reference, got {raw!r}"
     return found.group(1)
 

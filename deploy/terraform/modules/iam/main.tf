@@ -12,7 +12,9 @@ locals {
   glue_catalog_arn  = "arn:aws:glue:${var.region}:${var.account_id}:catalog"
   glue_database_arn = "arn:aws:glue:${var.region}:${var.account_id}:database/${var.glue_database_name}"
   # Every table of the lake's database: tables are created from the data contracts at run time.
-  glue_tables_arn     = "arn:aws:glue:${var.region}:${var.account_id}:table/${var.glue_database_name}/*"
+  glue_tables_arn = "arn:aws:glue:${var.region}:${var.account_id}:table/${var.glue_database_name}/*"
+  # No MWAA environment (airflow_mode = existing): the Airflow in use brings its own role.
+  with_mwaa           = var.mwaa_source_bucket_arn != null
   mwaa_environment    = "arn:aws:airflow:${var.region}:${var.account_id}:environment/${var.mwaa_environment_name}"
   mwaa_log_groups_arn = "arn:aws:logs:${var.region}:${var.account_id}:log-group:airflow-${var.mwaa_environment_name}-*"
 }
@@ -235,6 +237,8 @@ data "aws_iam_policy_document" "execution" {
 # --- MWAA's execution role: its own needs, and running the batch tasks on ECS --------------
 
 data "aws_iam_policy_document" "mwaa_execution" {
+  count = local.with_mwaa ? 1 : 0
+
   statement {
     sid       = "PublishMetrics"
     actions   = ["airflow:PublishMetrics"]
@@ -417,13 +421,15 @@ resource "aws_iam_role_policy" "execution" {
 }
 
 resource "aws_iam_role" "mwaa_execution" {
+  count              = local.with_mwaa ? 1 : 0
   name               = "${var.name_prefix}-mwaa"
   description        = "Execution role of eventlake's MWAA environment."
   assume_role_policy = data.aws_iam_policy_document.mwaa_trust.json
 }
 
 resource "aws_iam_role_policy" "mwaa_execution" {
+  count  = local.with_mwaa ? 1 : 0
   name   = "eventlake-mwaa"
-  role   = aws_iam_role.mwaa_execution.id
-  policy = data.aws_iam_policy_document.mwaa_execution.json
+  role   = aws_iam_role.mwaa_execution[0].id
+  policy = data.aws_iam_policy_document.mwaa_execution[0].json
 }

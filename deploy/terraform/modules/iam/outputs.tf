@@ -25,5 +25,5 @@ output "execution_role_arn" {
 
 output "mwaa_execution_role_arn" {
   description = "Execution role of the MWAA environment."
-  value       = aws_iam_role.mwaa_execution.arn
+  value       = local.with_mwaa ? aws_iam_role.mwaa_execution[0].arn : null
 }

@@ -105,8 +105,8 @@ variable "secret_arns" {
   type        = map(string)
 
   validation {
-    condition     = alltrue([for arn in values(var.secret_arns) : can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[a-zA-Z0-9/_+=.@-]+$", arn))])
-    error_message = "secret_arns: Secrets Manager secret ARNs (without wildcards or JSON keys)."
+    condition     = alltrue([for arn in values(var.secret_arns) : can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[a-zA-Z0-9/_+=.@!-]+$", arn))])
+    error_message = "secret_arns: Secrets Manager secret ARNs (without wildcards or JSON keys; RDS-managed names start with rds!)."
   }
 }
 
@@ -141,12 +141,13 @@ variable "batch_task_definition_family" {
 }
 
 variable "mwaa_source_bucket_arn" {
-  description = "The MWAA environment's S3 bucket (DAGs, requirements, startup script)."
+  description = "The MWAA environment's S3 bucket (DAGs, requirements, startup script); null when there is no MWAA environment (airflow_mode = existing): then no MWAA role is made."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9.-]{3,63}$", var.mwaa_source_bucket_arn))
-    error_message = "mwaa_source_bucket_arn: an S3 bucket ARN."
+    condition     = var.mwaa_source_bucket_arn == null || can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9.-]{3,63}$", var.mwaa_source_bucket_arn))
+    error_message = "mwaa_source_bucket_arn: an S3 bucket ARN, or null."
   }
 }
 
