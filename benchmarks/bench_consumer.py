@@ -14,6 +14,7 @@ the API).
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 import uuid
@@ -21,6 +22,10 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+
+# The figures' files (benchmarks/figures.py), however this script is loaded.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import figures as bench_figures
 
 from eventlake.config import Settings
 from eventlake.consumer import drain
@@ -101,6 +106,18 @@ def main() -> None:
         "",
     )
     console.print(table)
+    out = bench_figures.save(
+        "consumer",
+        {
+            "events": len(lines),
+            "per_request": args.per_request,
+            "file_seconds": file_seconds,
+            "stream_seconds": stream_seconds,
+            "publish_seconds": publish_seconds,
+            "stream_vs_file": file_seconds / stream_seconds,
+        },
+    )
+    console.print(f"figures: {out}")
 
 
 if __name__ == "__main__":

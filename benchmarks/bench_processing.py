@@ -16,8 +16,8 @@ import argparse
 import gc
 import json
 import os
-import platform
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,6 +35,10 @@ import polars as pl
 import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
+
+# The figures' files (benchmarks/figures.py), however this script is loaded.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import figures as bench_figures
 
 from eventlake.config import LakeSettings, Settings, get_settings
 from eventlake.contracts import ContractSpec, load_contract
@@ -302,13 +306,10 @@ def save(
     peers_rows: tuple[int, int],
     rust_rows: int,
 ) -> None:
-    reports = get_settings().home / "reports"
-    reports.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
         "events": args.events,
         "bytes": len(data),
         "repeats": args.repeats,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "steps": [asdict(row) | {"speedup": row.speedup} for row in rows],
         "rust_whole_clean_file_seconds": rust_clean,
         "peers": {
@@ -319,10 +320,9 @@ def save(
         "rust_iceberg_seconds_per_million": rows[-2].rust_s * 1_000_000 / args.events,
         "rust_iceberg_all_cores_seconds_per_million": rows[-1].rust_s * 1_000_000 / args.events,
     }
-    out = reports / "bench_processing.json"
-    out.write_text(json.dumps(result, indent=2))
-    plot(rows, peers, rust_clean, reports / "bench_processing.png")
-    console.print(f"figures: {out}\nplot:    {reports / 'bench_processing.png'}")
+    out = bench_figures.save("processing", result)
+    plot(rows, peers, rust_clean, out.with_suffix(".png"))
+    console.print(f"figures: {out}\nplot:    {out.with_suffix('.png')}")
 
 
 def plot(rows: list[Row], peers: dict[str, float], rust_clean: float, target: Path) -> None:

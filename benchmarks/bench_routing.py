@@ -28,6 +28,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+# The figures' files (benchmarks/figures.py), however this script is loaded.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import figures as bench_figures
+
 # The load test's own bodies (loadtest/bodies.py), from the repository's root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loadtest"))
 from bodies import request_body
@@ -175,6 +179,22 @@ def main() -> None:
         "routing's own time per request, one thread: "
         + ", ".join(f"{step} {seconds * 1e6:.0f} us" for step, seconds in own.items())
     )
+    out = bench_figures.save(
+        "routing",
+        {
+            "requests_per_mode": args.requests,
+            "per_request": args.per_request,
+            "threads": args.threads,
+            "rounds": len(ratios),
+            "requests_per_second": {"routed": routed, "whole": whole},
+            "routed_vs_whole": ratio,
+            "routed_vs_whole_quartiles": [quartiles[0], quartiles[2]],
+            "records_per_request_routed": statistics.mean(parts),
+            "written_bytes": written if all(written.values()) else None,
+            "routing_seconds_per_request": own,
+        },
+    )
+    console.print(f"figures: {out}")
 
 
 def _routing_time(ingestor: Ingestor, bodies: list[bytes]) -> dict[str, float]:

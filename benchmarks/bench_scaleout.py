@@ -39,6 +39,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+# The figures' files (benchmarks/figures.py), however this script is loaded.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import figures as bench_figures
+
 ENV = {
     # Leases refreshed often, so that the shares settle within the first second or two of a
     # run (the default, 3 s, is for production, where consumers live for hours). Their length
@@ -387,9 +391,9 @@ def report(runs: list[Run], events: int, out: Path) -> None:
             for run in runs
         ],
     }
-    (out / "bench_scaleout.json").write_text(json.dumps(figures, indent=2))
-    plot(runs, out / "bench_scaleout.png")
-    console.print(f"figures: {out / 'bench_scaleout.json'}\nplot:    {out / 'bench_scaleout.png'}")
+    saved = bench_figures.save("scaleout", figures, out)
+    plot(runs, saved.with_suffix(".png"))
+    console.print(f"figures: {saved}\nplot:    {saved.with_suffix('.png')}")
 
 
 def plot(runs: list[Run], target: Path) -> None:
