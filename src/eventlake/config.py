@@ -270,6 +270,16 @@ class ConsumerSettings(BaseModel):
         description="How often a consumer renews its leases (its heartbeat, a thread of its "
         "own), lists the shards and takes its fair share; well below lease_seconds.",
     )
+    retry_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Pause after a failed batch (S3, the catalog, the stream or the state "
+        "database down), doubled for each further failure in a row up to retry_max_seconds; "
+        "the consumer starts again from the lake each time.",
+    )
+    retry_max_seconds: float = Field(
+        default=30.0, gt=0, description="The longest pause between failed batches."
+    )
     # The dedup window is one setting for the consumer and `eventlake process`: the top-level
     # `dedup_window` (a `consumer.dedup_window` given the old way is moved there, see Settings).
 

@@ -65,6 +65,10 @@ def consume(
             for consumer in consumers:
                 try:
                     batch = consumer.poll_batch(stop=stop, wait=not until_caught_up)
+                    if batch is None:
+                        # In the try: a state database that refuses this write (its disk
+                        # full, out of reach) is retried with backoff, not the service's end.
+                        consumer.record_progress()
                 except Exception as error:
                     # A takeover that raced a commit: another consumer committed part of these
                     # positions first. Like any failure, the consumer has reset itself to the
@@ -80,13 +84,15 @@ def consume(
                         log.warning("%s: %s; starting again", consumer.dataset, error)
                     else:
                         log.exception("%s: batch failed; retrying", consumer.dataset)
-                    stop.wait(min(30.0, 0.5 * 2**failures))
+                    retry = settings.consumer
+                    stop.wait(
+                        min(retry.retry_max_seconds, retry.retry_seconds * 2 ** (failures - 1))
+                    )
                     continue
                 failures = 0
                 if consumer.dataset in failing and _clear_fault(state, consumer):
                     failing.discard(consumer.dataset)
                 if batch is None:
-                    consumer.record_progress()
                     continue
                 idle = False
                 report.datasets[consumer.dataset].add(batch)
