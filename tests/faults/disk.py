@@ -30,12 +30,15 @@ from tests.ports import free_port
 EVENTLAKE = [sys.executable, "-m", "eventlake.cli"]
 SIZE = "24m"
 API_KEY = "disk-full-test-key-0123456789abcdef"
-# Short leases and batches: a consumer notices and recovers within a second or two.
+# Short leases, batches and retries: a consumer notices and recovers within a second or two.
 CONSUMER_ENV = {
     "EVENTLAKE_CONSUMER__MAX_BATCH_SECONDS": "0.2",
     "EVENTLAKE_CONSUMER__POLL_SECONDS": "0.1",
     "EVENTLAKE_CONSUMER__LEASE_SECONDS": "3",
     "EVENTLAKE_CONSUMER__LEASE_RENEW_SECONDS": "0.5",
+    # Retries after a failed batch 0.3, 0.6, 1, 1... s apart: back soon after space returns.
+    "EVENTLAKE_CONSUMER__RETRY_SECONDS": "0.3",
+    "EVENTLAKE_CONSUMER__RETRY_MAX_SECONDS": "1",
 }
 
 

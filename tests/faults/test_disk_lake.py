@@ -2,8 +2,9 @@
 folder on a small tmpfs (the SQL catalog stays beside the state database), ``eventlake
 consume`` as a process, the disk filled to its last byte while batches keep arriving.
 
-Its commits fail (no space for the Parquet files); the consumer logs each failure, starts
-again from what the lake holds and retries with backoff, and keeps running. Once a filler file
+Its commits fail (no space for the Parquet files); the consumer logs each failure, records
+it where /health and /metrics read it (``consumer_faults``), starts again from what the lake
+holds and retries with backoff, and keeps running. Once a filler file
 is deleted it lands everything the stream acknowledged, exactly once, without a restart."""
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ def test_a_full_lake_disk_stops_commits_and_the_consumer_lands_it_all_once_after
                 assert consumer.alive(), tail(consumer)
                 assert "No space left on device" in consumer.output(), tail(consumer)
                 assert len(landed()) == 150  # nothing committed while full
+                # What /health (consumers_failing) and /metrics show meanwhile.
+                (fault,) = state.consumer_faults()
+                assert fault["failed_batches"] >= 2
+                assert "No space left on device" in str(fault["last_error"])
 
                 disk.free()
                 for n in range(3):
@@ -82,6 +87,7 @@ def test_a_full_lake_disk_stops_commits_and_the_consumer_lands_it_all_once_after
                 expected = sorted(e for name in accepted for e in ids_of(name))
                 wait_until(lambda: len(landed()) >= len(expected), "everything to land", timeout=40)
                 assert consumer.alive(), tail(consumer)
+                wait_until(lambda: not state.consumer_faults(), "the fault to clear")
                 assert consumer.stop() == 0, tail(consumer)
         finally:
             ingestor.close()
