@@ -22,7 +22,7 @@ unexport PYTHONDONTWRITEBYTECODE
 
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name 'Cargo.toml' -o -name '*.pyi' -o -name 'pyproject.toml') Cargo.toml Cargo.lock $(wildcard src/eventlake/resources/contracts/*.yaml)
 
-.PHONY: help setup build test test-rust test-python test-fast lint fmt run run-serve bench docs generate serve consume airflow-setup airflow transform quality loadtest clean
+.PHONY: help setup build test test-rust test-python test-fast lint fmt run run-serve bench fuzz docs generate serve consume airflow-setup airflow transform quality loadtest clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -193,6 +193,24 @@ bench: setup ## Benchmarks on 1M events: the Rust core against the Python refere
 	$(PY) benchmarks/bench_routing.py
 	$(PY) benchmarks/bench_scaleout.py
 	$(PY) benchmarks/guard.py
+
+# Coverage-guided fuzzing, FUZZ_SECONDS per target, one at a time (docs/testing.md, "Fuzzing"):
+# the core's cargo-fuzz targets, then the ingest edge's atheris harnesses. cargo-fuzz passes
+# nightly-only flags (-Zsanitizer=address, sanitizer coverage): RUSTC_BOOTSTRAP=1 lets the
+# stable toolchain take them. What a run finds goes to target/fuzz-corpus (the seeds in git
+# stay as they are); a failing input to crates/processor-core/fuzz/artifacts or
+# target/fuzz-artifacts. make test runs the same harnesses as a smoke, without libFuzzer.
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS := json_scanner ndjson csv gzip timestamp contract process_body differential dedup_state
+fuzz: setup ## Fuzz the core (cargo-fuzz) and the ingest edge (atheris): FUZZ_SECONDS (120) per target
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	@for t in $(FUZZ_TARGETS); do mkdir -p target/fuzz-corpus/$$t && \
+		(cd crates/processor-core/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run $$t \
+			../../../target/fuzz-corpus/$$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS)) || exit 1; done
+	@for h in ingest window; do mkdir -p target/fuzz-corpus/py-$$h target/fuzz-artifacts && \
+		EVENTLAKE_HOME=$$(mktemp -d) $(PY) -m tests.fuzz.harnesses $$h -max_total_time=$(FUZZ_SECONDS) \
+			-timeout=10 -artifact_prefix=target/fuzz-artifacts/ target/fuzz-corpus/py-$$h tests/fuzz/corpus/$$h \
+			|| exit 1; done
 
 serve: setup ## The ingest API on 127.0.0.1:8000 (docs at /docs; make serve PORT=8001)
 	$(VENV)/bin/eventlake serve --port $${PORT:-8000}
