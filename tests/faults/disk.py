@@ -3,8 +3,9 @@ test fills to its last byte and frees again, the API and the consumer as process
 with a deadline, and the lake's event ids (the judge of exactly once).
 
 The disk is a tmpfs of 24 MiB mounted over an empty folder for one test and unmounted after it.
-Mounting needs root (as the tests run here and in CI); without it the test fails saying so,
-rather than skipping: a skipped fault test would look like a passing one."""
+Mounting needs root: the tests run as root here, and through passwordless sudo as GitHub's
+runner user (CI); without either the test fails saying so, rather than skipping: a skipped
+fault test would look like a passing one."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -73,18 +75,32 @@ class SmallDisk:
         self.filler.unlink()
 
 
+def _as_root() -> list[str]:
+    """How to run mount and umount: directly as root; else through sudo when it asks for no
+    password (a GitHub runner's user); else the test fails saying what it needs."""
+    if os.geteuid() == 0:
+        return []
+    sudo = shutil.which("sudo")
+    if sudo is not None:
+        probe = subprocess.run([sudo, "-n", "true"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return [sudo, "-n"]
+    pytest.fail(
+        "the disk-full tests mount a small tmpfs (`mount -t tmpfs`), which needs root: run "
+        "them as root, as a user with passwordless sudo (as on GitHub's runners), or in a "
+        "privileged container",
+        pytrace=False,
+    )
+
+
 @contextlib.contextmanager
 def small_disk(path: Path) -> Iterator[SmallDisk]:
-    """A tmpfs of SIZE mounted on ``path`` (created) for the block; unmounted after it."""
-    if os.geteuid() != 0:
-        pytest.fail(
-            "the disk-full tests mount a small tmpfs (`mount -t tmpfs`), which needs root: "
-            "run them as root (as `make test` does here and in CI) or in a privileged "
-            "container",
-            pytrace=False,
-        )
+    """A tmpfs of SIZE mounted on ``path`` (created) for the block, owned by this user;
+    unmounted after it."""
+    root = _as_root()
     path.mkdir(parents=True, exist_ok=True)
-    mount = ["mount", "-t", "tmpfs", "-o", f"size={SIZE},mode=0755", "tmpfs", str(path)]
+    options = f"size={SIZE},mode=0700,uid={os.getuid()},gid={os.getgid()}"
+    mount = [*root, "mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)]
     done = subprocess.run(mount, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         pytest.fail(f"could not mount a tmpfs on {path}: {done.stderr.strip()}", pytrace=False)
@@ -93,7 +109,7 @@ def small_disk(path: Path) -> Iterator[SmallDisk]:
     finally:
         # Lazy: a child process that has not quite exited must not keep the mount (and the
         # test's temp folder) busy.
-        subprocess.run(["umount", "--lazy", str(path)], check=False)
+        subprocess.run([*root, "umount", "--lazy", str(path)], check=False)
 
 
 def wait_until(condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
