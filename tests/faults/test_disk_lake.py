@@ -1,6 +1,6 @@
 """The lake's disk fills up under the consumer (issue 18, "Faults"): the Iceberg warehouse
-folder on a small tmpfs (the SQL catalog stays beside the state database), ``eventlake
-consume`` as a process, the disk filled to its last byte while batches keep arriving.
+folder and the SQL catalog's database on a small tmpfs, ``eventlake consume`` as a process,
+the disk filled to its last byte while batches keep arriving.
 
 Its commits fail (no space for the Parquet files); the consumer logs each failure, records
 it where /health and /metrics read it (``consumer_faults``), starts again from what the lake
@@ -37,7 +37,9 @@ def test_a_full_lake_disk_stops_commits_and_the_consumer_lands_it_all_once_after
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with small_disk(tmp_path / "disk") as disk:
+        # The lake is its files and its catalog: both on the small disk.
         monkeypatch.setenv("EVENTLAKE_LAKE__CATALOG__WAREHOUSE", disk.path.as_uri())
+        monkeypatch.setenv("EVENTLAKE_LAKE__CATALOG__URI", f"sqlite:///{disk.path / 'catalog.db'}")
         get_settings.cache_clear()
         settings = get_settings()
         state = open_state(settings.state_database_url)
@@ -64,7 +66,7 @@ def test_a_full_lake_disk_stops_commits_and_the_consumer_lands_it_all_once_after
             with consumer_process(child_env(settings), tmp_path) as consumer:
                 for n in range(3):
                     accept(f"before-{n}")
-                wait_until(lambda: len(landed()) == 150, "the first batches to land")
+                wait_until(lambda: len(landed()) == 150, "the first batches to land", timeout=60)
 
                 disk.fill()
                 for n in range(3):
