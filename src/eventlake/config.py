@@ -152,6 +152,19 @@ class KinesisStreamSettings(BaseModel):
     create_missing: bool = Field(
         default=True, description="Create a dataset's stream when it does not exist."
     )
+    retry_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Tries of a throttled call (PutRecords entries, GetRecords...) before the "
+        "API answers 503 or the consumer's batch fails and is retried.",
+    )
+    retry_seconds: float = Field(
+        default=0.1, gt=0, description="The first pause after a throttled call (doubling)."
+    )
+    retry_max_seconds: float = Field(
+        default=5.0, gt=0, description="The longest pause between tries of a throttled call."
+    )
 
 
 StreamBackendSettings = Annotated[

@@ -13,7 +13,10 @@ requests without a target) and does one of:
 - ``drop_request``: read ``after_bytes`` of the request body, then reset the connection
   (an upload cut off midway); the request never reaches moto;
 - ``drop_response``: pass the request on, then reset the connection instead of answering
-  (the service did it, the client cannot know: an unknown outcome).
+  (the service did it, the client cannot know: an unknown outcome);
+- ``throttle_entries`` (Kinesis PutRecords): each entry is refused with a share of
+  ``entry_share``: only the others reach moto, and the answer (200) gives the refused ones
+  ``ProvisionedThroughputExceededException`` in place, as Kinesis does under load.
 
 A fault fires for a ``share`` of the matching requests, at most ``limit`` times (None: until
 removed); ``fired`` counts them, so a test can assert that its fault was really met.
@@ -33,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 from urllib.parse import urlsplit
 
-Action = Literal["status", "delay", "drop_request", "drop_response"]
+Action = Literal["status", "delay", "drop_request", "drop_response", "throttle_entries"]
 # Headers that belong to one hop: the proxy sets its own.
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "expect", "proxy-connection", "upgrade"}
@@ -56,6 +59,7 @@ class Fault:
     code: str | None = None  # the error code in the body; default by status
     delay_s: float = 0.0
     after_bytes: int = 0
+    entry_share: float = 0.5
     share: float = 1.0
     limit: int | None = None
     fired: int = 0
@@ -171,7 +175,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.action == "delay":
             time.sleep(fault.delay_s)
-        status, headers, answer = self._forward(body)
+        if fault is not None and fault.action == "throttle_entries":
+            status, headers, answer = self._put_some(body, fault.entry_share)
+        else:
+            status, headers, answer = self._forward(body)
         if fault is not None and fault.action == "drop_response":
             self._reset()
             return
@@ -221,6 +228,37 @@ class _Handler(BaseHTTPRequestHandler):
             return response.status, response.getheaders(), response.read()
         finally:
             connection.close()
+
+    def _put_some(
+        self, body: bytes, entry_share: float
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """PutRecords with a share of its entries refused (throttled), the others forwarded."""
+        request = json.loads(body)
+        entries = request["Records"]
+        refused = {i for i in range(len(entries)) if random.random() < entry_share}  # noqa: S311
+        kept = [entry for i, entry in enumerate(entries) if i not in refused]
+        headers: list[tuple[str, str]] = [("Content-Type", "application/x-amz-json-1.1")]
+        stored: list[dict[str, str]] = []
+        if kept:
+            forwarded = json.dumps({**request, "Records": kept}).encode()
+            status, headers, answer = self._forward(forwarded)
+            if status != 200:
+                return status, headers, answer
+            stored = json.loads(answer)["Records"]
+        results = []
+        for i in range(len(entries)):
+            if i in refused:
+                results.append(
+                    {
+                        "ErrorCode": "ProvisionedThroughputExceededException",
+                        "ErrorMessage": "Rate exceeded for shard (injected by the fault proxy)",
+                    }
+                )
+            else:
+                results.append(stored.pop(0))
+        failed = sum("ErrorCode" in r for r in results)
+        answer = json.dumps({"FailedRecordCount": failed, "Records": results}).encode()
+        return 200, headers, answer
 
     def _answer_error(self, fault: Fault, target: str | None) -> None:
         code = fault.code or ERROR_CODES.get(fault.status, "InternalError")

@@ -15,6 +15,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,15 @@ from fastapi.testclient import TestClient  # noqa: E402
 from eventlake.api.app import create_app  # noqa: E402
 
 DEADLINE_S = 60.0
+
+
+def event(event_id: str, day: str = "2026-11-20") -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "user_id": f"u{int(event_id[1:]) % 7}",
+        "event_type": "page_view",
+        "event_timestamp": f"{day}T10:00:00Z",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +72,7 @@ class Stack:
         """``count`` events in one request, retried (same Idempotency-Key) while the API
         answers 503, as a client would: the ids the API acknowledged."""
         ids = [f"e{i:05d}" for i in range(first, first + count)]
-        body = [
-            {
-                "event_id": event_id,
-                "user_id": f"u{int(event_id[1:]) % 7}",
-                "event_type": "page_view",
-                "event_timestamp": f"{day}T10:00:00Z",
-            }
-            for event_id in ids
-        ]
+        body = [event(event_id, day) for event_id in ids]
         headers = {"X-API-Key": self.key, "Idempotency-Key": f"k-{first}-{count}"}
         deadline = time.monotonic() + DEADLINE_S
         while True:
@@ -106,49 +108,41 @@ class Stack:
             time.sleep(0.2)
 
     def failing(self) -> list[dict[str, Any]]:
-        """What /health says of the consumers (and checks that /metrics agrees)."""
-        health = self.api.get("/api/v1/health").json()
-        scrape = self.api.get("/metrics").text
-        failing = health["consumers_failing"]
-        for fault in failing:
-            assert f'consumer="{fault["consumer"]}"' in scrape
-        if not failing:
-            assert "eventlake_consumer_failed_batches{" not in scrape
-        return list(failing)
+        """The consumers /health says are failing."""
+        return list(self.api.get("/api/v1/health").json()["consumers_failing"])
+
+    def scraped_failing(self) -> dict[str, float]:
+        """eventlake_consumer_failed_batches by consumer, from /metrics."""
+        found = {}
+        for line in self.api.get("/metrics").text.splitlines():
+            if line.startswith("eventlake_consumer_failed_batches{"):
+                labels, value = line.rsplit(" ", 1)
+                found[labels.split('consumer="')[1].split('"')[0]] = float(value)
+        return found
 
 
-@pytest.fixture
-def stack(
-    moto_server: MotoServer,
-    proxy: FaultProxy,
-    aws_env: AwsEnv,
-    tmp_path: Path,
-) -> Iterator[Stack]:
+KINESIS_RETRIES = {"retry_attempts": 2, "retry_seconds": 0.05, "retry_max_seconds": 0.2}
+CONSUMER = ConsumerSettings(
+    max_batch_seconds=0.2,
+    poll_seconds=0.05,
+    lease_seconds=5,
+    lease_renew_seconds=0.5,
+    retry_seconds=0.2,
+    retry_max_seconds=1.0,
+)
+
+
+def kinesis_through(proxy: FaultProxy, **retries: Any) -> Any:
+    """Stream settings: a fresh Kinesis stream per test, reached through the proxy."""
+    backend = {"kind": "kinesis", "endpoint_url": proxy.url, "shards": 2, **retries}
+    stream = {"name_prefix": f"f{uuid.uuid4().hex[:10]}", "backend": backend}
+    return Settings.model_validate({"stream": stream}).stream
+
+
+@contextmanager
+def running(settings: Settings, lake: Lake, proxy: FaultProxy) -> Iterator[Stack]:
+    """The API and a consumer thread on ``settings``, with a first request landed."""
     proxy.clear()
-    direct = AwsEnv(moto_server.endpoint_url, aws_env.region, aws_env.bucket, aws_env.database)
-    direct.client("s3").create_bucket(Bucket=aws_env.bucket)
-    faulty = AwsEnv(proxy.url, aws_env.region, aws_env.bucket, aws_env.database)
-    settings = aws_settings(faulty, tmp_path / "home").model_copy(
-        update={
-            "stream": Settings.model_validate(
-                {
-                    "stream": {
-                        "name_prefix": f"f{uuid.uuid4().hex[:10]}",
-                        "backend": {"kind": "kinesis", "endpoint_url": proxy.url, "shards": 2},
-                    }
-                }
-            ).stream,
-            "consumer": ConsumerSettings(
-                max_batch_seconds=0.2,
-                poll_seconds=0.05,
-                lease_seconds=5,
-                lease_renew_seconds=0.5,
-                retry_seconds=0.2,
-                retry_max_seconds=1.0,
-            ),
-        }
-    )
-    lake = Lake(aws_settings(direct, tmp_path / "home"))
     api = TestClient(create_app(settings))
     api.__enter__()
     stop = threading.Event()
@@ -168,13 +162,39 @@ def stack(
         api.__exit__(None, None, None)
 
 
+@pytest.fixture
+def on_aws(
+    moto_server: MotoServer, proxy: FaultProxy, aws_env: AwsEnv, tmp_path: Path
+) -> Iterator[Stack]:
+    """Glue, S3 and Kinesis through the proxy; the test reads the lake straight from moto."""
+    direct = AwsEnv(moto_server.endpoint_url, aws_env.region, aws_env.bucket, aws_env.database)
+    direct.client("s3").create_bucket(Bucket=aws_env.bucket)
+    faulty = AwsEnv(proxy.url, aws_env.region, aws_env.bucket, aws_env.database)
+    settings = aws_settings(faulty, tmp_path / "home").model_copy(
+        update={"stream": kinesis_through(proxy), "consumer": CONSUMER}
+    )
+    with running(settings, Lake(aws_settings(direct, tmp_path / "home")), proxy) as stack:
+        yield stack
+
+
+@pytest.fixture
+def on_kinesis(proxy: FaultProxy, aws_env: AwsEnv, tmp_path: Path) -> Iterator[Stack]:
+    """Kinesis through the proxy, with short throttling retries; the lake local (fast)."""
+    settings = Settings(
+        home=tmp_path / "home", stream=kinesis_through(proxy, **KINESIS_RETRIES), consumer=CONSUMER
+    )
+    with running(settings, Lake(settings), proxy) as stack:
+        yield stack
+
+
 def exactly_once(stack: Stack, acknowledged: set[str]) -> None:
     landed = stack.landed()
     assert len(landed) == len(set(landed)), "an event landed twice"
     assert set(landed) == acknowledged
 
 
-def test_s3_errors_and_cut_uploads_during_commits_land_everything_once(stack: Stack) -> None:
+def test_s3_errors_and_cut_uploads_during_commits_land_everything_once(on_aws: Stack) -> None:
+    stack = on_aws
     acknowledged = {f"e{i:05d}" for i in range(10)}
     # S3 refuses every upload for a while: data files, manifests, metadata (pyarrow retries
     # each a few times, then the batch fails and the consumer starts over with backoff).
@@ -190,6 +210,7 @@ def test_s3_errors_and_cut_uploads_during_commits_land_everything_once(stack: St
         state.close()
     failing = stack.failing()
     assert len(failing) == 1
+    assert stack.scraped_failing()[failing[0]["consumer"]] >= 2
     assert "InternalError" in failing[0]["last_error"] or "500" in failing[0]["last_error"]
     assert stack.api.get("/api/v1/health").status_code == 200  # the API is still ready
     assert refusing.fired > 0
@@ -201,7 +222,10 @@ def test_s3_errors_and_cut_uploads_during_commits_land_everything_once(stack: St
     stack.wait_landed(acknowledged)
     assert cut.fired > 0
     assert slow.fired > 0
-    stack.wait_for(lambda: not stack.failing(), "the consumer to say it recovered")
+    stack.wait_for(
+        lambda: not stack.failing() and not stack.scraped_failing(),
+        "the consumer to say it recovered",
+    )
 
     # Glue makes a commit and the answer is lost (the outcome unknown to the consumer): the
     # writer finds its commit in the table's history instead of committing it again.
@@ -210,4 +234,54 @@ def test_s3_errors_and_cut_uploads_during_commits_land_everything_once(stack: St
     stack.wait_landed(acknowledged)
     assert lost.fired == 1
     assert stack.consumer.is_alive()
+    exactly_once(stack, acknowledged)
+
+
+def test_kinesis_throttling_delays_but_loses_and_duplicates_nothing(on_kinesis: Stack) -> None:
+    stack = on_kinesis
+    acknowledged = {f"e{i:05d}" for i in range(10)}
+    # Under load: a share of each PutRecords' entries refused (a 200 with failed entries),
+    # a share of GetRecords calls throttled. The API retries the refused entries and answers
+    # 202; the consumer's reads back off.
+    entries = stack.proxy.add(Fault("throttle_entries", target_contains="PutRecords"))
+    reads = stack.proxy.add(Fault("status", status=400, target_contains="GetRecords", share=0.5))
+    for first in range(100, 300, 40):
+        acknowledged |= stack.send(first, 40)
+    stack.wait_landed(acknowledged)
+    assert entries.fired > 0
+    assert reads.fired > 0
+
+    # Throttled for longer than the API's tries: 503 with Retry-After, and the client's retry
+    # with the same Idempotency-Key is taken once the throttling ends.
+    stack.proxy.clear()
+    every_put = stack.proxy.add(Fault("status", status=400, target_contains="PutRecords"))
+    body = [event(f"e{i:05d}") for i in range(300, 340)]
+    headers = {"X-API-Key": stack.key, "Idempotency-Key": "throttled"}
+    began = time.monotonic()
+    refused = stack.api.post("/api/v1/ingest", json=body, headers=headers)
+    assert refused.status_code == 503, refused.text
+    assert int(refused.headers["Retry-After"]) >= 1
+    # Within the stream settings' tries (2, pauses of at most 0.2 s), not botocore's on top.
+    assert time.monotonic() - began < 3.0
+    assert every_put.fired > 0
+    stack.proxy.clear()
+    taken = stack.api.post("/api/v1/ingest", json=body, headers=headers)
+    assert taken.status_code == 202, taken.text
+    acknowledged |= {e["event_id"] for e in body}
+
+    # The consumer's reads throttled for longer than its tries: its batches fail, /health
+    # says so, and once the throttling ends it lands the rest.
+    every_read = stack.proxy.add(Fault("status", status=400, target_contains="GetRecords"))
+    acknowledged |= stack.send(400, 40)
+    stack.wait_for(lambda: bool(stack.failing()), "/health to name the failing consumer")
+    failing = stack.failing()
+    assert "throttled" in failing[0]["last_error"]
+    assert failing[0]["consumer"] in stack.scraped_failing()
+    stack.proxy.remove(every_read)
+    stack.wait_landed(acknowledged)
+    stack.wait_for(
+        lambda: not stack.failing() and not stack.scraped_failing(),
+        "the consumer to say it recovered",
+    )
+    assert every_read.fired > 0
     exactly_once(stack, acknowledged)

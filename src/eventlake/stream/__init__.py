@@ -134,6 +134,9 @@ def _open(
         endpoint_url=backend.endpoint_url,
         shards=backend.shards,
         create_missing=backend.create_missing,
+        max_attempts=backend.retry_attempts,
+        backoff_base_s=backend.retry_seconds,
+        backoff_cap_s=backend.retry_max_seconds,
     )
 
 

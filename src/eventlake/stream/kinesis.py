@@ -8,9 +8,12 @@ consumer's deduplication, never a loss). A retried entry lands after entries tha
 in the request, so within a partition key order holds except across such a retry: the lake's
 per-shard watermarks and event-id deduplication do not rely on it.
 
-botocore's own retries (standard mode) still cover connection errors and 5xx answers; the
-throttling and partial-failure retries here are ours, because botocore cannot see entries
-that failed inside a 200 answer.
+Every retry is ours, with this backoff and within ``max_attempts`` (the stream settings'
+retry_attempts): throttling, entries failed inside a 200 answer (botocore cannot see those),
+5xx answers and dropped connections. botocore's own retries are off on the client built here:
+left on, they retried each throttled call again with their own backoff (up to seconds per
+try), so that a throttled publish held its API request many times longer than our settings
+say before the client got its 503.
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
+)
 
 from eventlake.stream.base import (
     GroupCommit,
@@ -56,7 +66,8 @@ SHARD_LISTING_MAX_AGE_S = 30.0
 
 
 def make_client(region: str, endpoint_url: str | None = None) -> Any:
-    """A Kinesis client whose own retries stay short: ours handle throttling."""
+    """A Kinesis client without botocore's retries: ours handle throttling and transient
+    failures (see the module doc)."""
     import boto3  # type: ignore[import-untyped]
     from botocore.config import Config  # type: ignore[import-untyped]
 
@@ -65,7 +76,7 @@ def make_client(region: str, endpoint_url: str | None = None) -> Any:
         region_name=region,
         endpoint_url=endpoint_url,
         config=Config(
-            retries={"mode": "standard", "max_attempts": 3},
+            retries={"mode": "standard", "total_max_attempts": 1},  # one call: no retry
             max_pool_connections=64,
             connect_timeout=5,
             read_timeout=30,
@@ -241,11 +252,9 @@ class KinesisStream:
             entries = [_entry(records[i]) for i in pending]
             try:
                 answer = self._client.put_records(StreamName=self.name, Records=entries)
-            except ClientError as error:
-                if _code(error) in THROTTLING_CODES:
+            except (ClientError, BotoCoreError) as error:
+                if _retryable(error):
                     continue
-                raise StreamError(f"PutRecords to {self.name!r} failed: {error}") from error
-            except BotoCoreError as error:
                 raise StreamError(f"PutRecords to {self.name!r} failed: {error}") from error
             answered = answer.get("Records", [])
             if len(answered) != len(pending):
@@ -289,16 +298,15 @@ class KinesisStream:
                 self._sleep_backoff(attempt)
             try:
                 return operation(**kwargs)
-            except ClientError as error:
-                code = _code(error)
-                if code in THROTTLING_CODES:
+            except (ClientError, BotoCoreError) as error:
+                if _retryable(error):
                     continue
-                if code == "ResourceNotFoundException":
+                if _code(error) == "ResourceNotFoundException":
                     raise _MissingError(str(error)) from error
                 raise StreamError(f"cannot {doing} of {self.name!r}: {error}") from error
-            except BotoCoreError as error:
-                raise StreamError(f"cannot {doing} of {self.name!r}: {error}") from error
-        raise StreamError(f"cannot {doing} of {self.name!r}: throttled {self.max_attempts} times")
+        raise StreamError(
+            f"cannot {doing} of {self.name!r}: throttled or failed {self.max_attempts} times"
+        )
 
     def _sleep_backoff(self, attempt: int) -> None:
         """Exponential backoff with full jitter: concurrent writers spread out instead of
@@ -365,21 +373,18 @@ class KinesisShardReader:
                     ShardIterator=self._iterator, Limit=min(max(1, limit), MAX_GET_RECORDS)
                 )
                 break
-            except ClientError as error:
-                code = _code(error)
-                if code == "ExpiredIteratorException":
+            except (ClientError, BotoCoreError) as error:
+                if _code(error) == "ExpiredIteratorException":
                     # Iterators live five minutes: start again from the last record read.
                     self._iterator = None
                     continue
-                if code in THROTTLING_CODES:
+                if _retryable(error):
                     stream._sleep_backoff(attempt + 1)
                     continue
                 raise StreamError(f"GetRecords on {self.shard_id!r} failed: {error}") from error
-            except BotoCoreError as error:
-                raise StreamError(f"GetRecords on {self.shard_id!r} failed: {error}") from error
         if answer is None:
             raise StreamError(
-                f"GetRecords on {self.shard_id!r}: throttled {stream.max_attempts} times"
+                f"GetRecords on {self.shard_id!r}: throttled or failed {stream.max_attempts} times"
             )
         records = [
             StreamRecord(
@@ -408,7 +413,18 @@ class _MissingError(Exception):
 
 
 def _code(error: Any) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def _retryable(error: ClientError | BotoCoreError) -> bool:
+    """Throttled, a 5xx answer, or the connection lost or timed out: worth another try. A
+    PutRecords whose answer was lost may have stored its records: the retry stores them again,
+    a duplicate the consumer's deduplication drops, never a loss."""
+    if isinstance(error, BotoCoreError):
+        return isinstance(error, (BotoConnectionError, HTTPClientError))
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return _code(error) in THROTTLING_CODES or status >= 500
 
 
 def _validate(position: int, record: OutgoingRecord) -> None:
