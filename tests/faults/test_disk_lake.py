@@ -4,8 +4,9 @@ the disk filled to its last byte while batches keep arriving.
 
 Its commits fail (no space for the Parquet files); the consumer logs each failure, records
 it where /health and /metrics read it (``consumer_faults``), starts again from what the lake
-holds and retries with backoff, and keeps running. Once a filler file
-is deleted it lands everything the stream acknowledged, exactly once, without a restart."""
+holds and retries with backoff, and keeps running; the files a failed attempt wrote are
+removed. Once a filler file is deleted it lands everything the stream acknowledged, exactly
+once, without a restart, and leaves no orphan file."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import pytest
 
 from eventlake.config import get_settings
 from eventlake.ingest import Ingestor
+from eventlake.lake import Lake
+from eventlake.lake.maintenance import orphan_files
 from eventlake.state import open_state
 from tests.faults.disk import (
     body,
@@ -99,3 +102,6 @@ def test_a_full_lake_disk_stops_commits_and_the_consumer_lands_it_all_once_after
         ids = landed()
         assert len(ids) == len(set(ids)), "an event landed twice"
         assert sorted(ids) == expected
+        # The failed attempts' files (one cut short by the full disk) were removed, not left
+        # to hold the space their retries needed.
+        assert list(orphan_files(Lake(settings).table("events"))) == []

@@ -397,9 +397,18 @@ def _write_data_files(
     stats_columns = compute_statistics_plan(schema, table.metadata.properties)
     column_mapping = parquet_path_to_id_mapping(schema)
     data_files = []
+    stored: list[str] = []
     for file in encoded:
-        with table.io.new_output(file.path).create(overwrite=False) as stream:
-            stream.write(file.data)
+        stored.append(file.path)  # before writing: a failed write may leave part of it
+        try:
+            with table.io.new_output(file.path).create(overwrite=False) as stream:
+                stream.write(file.data)
+        except BaseException:
+            # Nothing is committed yet, so no snapshot references these files. Left behind
+            # (a partial file is as large as the space that was free), they would hold the
+            # space a retry needs: a full disk would stay full as it is freed.
+            _delete_paths(table, stored)
+            raise
         statistics = data_file_statistics_from_parquet_metadata(
             parquet_metadata=pq.read_metadata(pa.BufferReader(file.data)),
             stats_columns=stats_columns,
@@ -424,11 +433,15 @@ def _write_data_files(
 
 
 def _delete_files(table: Table, files: Sequence[DataFile]) -> None:
-    for data_file in files:
+    _delete_paths(table, [data_file.file_path for data_file in files])
+
+
+def _delete_paths(table: Table, paths: Sequence[str]) -> None:
+    for path in paths:
         try:
-            table.io.delete(data_file.file_path)
+            table.io.delete(path)
         except (FileNotFoundError, OSError) as error:
-            log.warning("could not remove unused data file %s: %s", data_file.file_path, error)
+            log.warning("could not remove unused data file %s: %s", path, error)
 
 
 def _backoff(attempt: int) -> None:
