@@ -9,7 +9,8 @@ catalog. The commit is atomic: a reader sees all of a batch or none of it.
 Exactly once, through crashes and races:
 
 1. Data files are written first, under fresh names. A crash here leaves orphan files that
-   no snapshot references (``lake inspect`` lists them); the replay writes new ones.
+   no snapshot references (``lake inspect`` lists them); the replay writes new ones. A write
+   that fails (a full disk) removes the batch's files itself.
 2. Each attempt reloads the table and reads its watermark. A batch whose positions are all
    at or below it was committed before (a replay after a crash, or a race lost to a twin
    consumer): its files are deleted and the commit is a no-op.
