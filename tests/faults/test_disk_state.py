@@ -90,11 +90,14 @@ def test_a_full_state_disk_answers_503_for_keys_and_everything_resumes(
                 accepted.append(name)
             expected = sorted(e for name in accepted for e in ids_of(name))
             wait_until(lambda: len(landed()) >= len(expected), "everything to land", timeout=40)
-            for job_id in keyless_jobs:  # their job rows, written by the consumer
-                status = client.get(f"/api/v1/status/{job_id}")
-                assert status.status_code == 200, status.text
-                assert status.json()["status"] == "committed"
-                assert status.json()["landed"] == 50
+            for job_id in keyless_jobs:  # their job rows, written by the consumer after landing
+
+                def committed(job_id: str = job_id) -> bool:
+                    status = client.get(f"/api/v1/status/{job_id}")
+                    return status.status_code == 200 and status.json()["status"] == "committed"
+
+                wait_until(committed, f"job {job_id} to be recorded as committed")
+                assert client.get(f"/api/v1/status/{job_id}").json()["landed"] == 50
             assert consumer.alive(), tail(consumer)
             assert consumer.stop() == 0, tail(consumer)
             assert "unexpected error" not in api.output(), api.output()[-3000:]

@@ -75,7 +75,9 @@ class Clients:
             batch += 1
 
     def count(self, status: int) -> int:
+        """Answers with ``status`` so far; fails at once if any answer was unexpected."""
         with self.lock:
+            assert not self.unexpected, self.unexpected
             return self.statuses[status]
 
 
