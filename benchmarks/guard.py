@@ -97,6 +97,12 @@ RATIOS = (
         lambda f: float(f["routed_vs_whole"]),
     ),
     Ratio(
+        "consumer_memory_bounded",
+        "memory",
+        "the consumer's peak RSS on a stream over its peak on one 4x longer (1: bounded)",
+        lambda f: float(f["short_vs_long_peak"]),
+    ),
+    Ratio(
         "two_consumers_vs_one",
         "scaleout",
         "events/s landed by 2 consumers sharing a stream against 1",
