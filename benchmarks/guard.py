@@ -103,6 +103,12 @@ RATIOS = (
         lambda f: float(f["short_vs_long_peak"]),
     ),
     Ratio(
+        "e2e_landed_vs_accepted",
+        "e2e",
+        "end to end under load: events/s landed in the table over events/s the API accepted",
+        lambda f: float(f["landed_vs_accepted"]),
+    ),
+    Ratio(
         "two_consumers_vs_one",
         "scaleout",
         "events/s landed by 2 consumers sharing a stream against 1",

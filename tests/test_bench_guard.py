@@ -43,6 +43,7 @@ MEASURED = {
     "consumer": {"stream_vs_file": 0.8},
     "routing": {"routed_vs_whole": 0.95},
     "memory": {"short_vs_long_peak": 0.97},
+    "e2e": {"landed_vs_accepted": 0.9},
     "scaleout": {
         "runs": [{"consumers": 1, "ratio_vs_one": 1.0}, {"consumers": 2, "ratio_vs_one": 1.3}]
     },
@@ -63,6 +64,7 @@ def write_baseline(path: Path, tolerance: float = 0.2, **ratios: float) -> Path:
         "stream_vs_file": 0.8,
         "routed_vs_whole": 0.9,
         "consumer_memory_bounded": 0.95,
+        "e2e_landed_vs_accepted": 0.8,
         "two_consumers_vs_one": 1.2,
     } | ratios
     path.write_text(json.dumps({"tolerance": tolerance, "ratios": values}))

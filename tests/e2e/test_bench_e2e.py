@@ -1,0 +1,39 @@
+"""The end-to-end benchmark (benchmarks/bench_e2e.py, in `make bench`) for a few seconds: the
+API and a consumer as processes, clients over HTTP, every accepted event landed once the load
+stops, and the figures and the plot written."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_e2e.py"
+
+
+def _bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_e2e", BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_short_load_lands_every_accepted_event(tmp_path: Path) -> None:
+    figures = _bench().main(["--seconds", "3", "--connections", "2", "--out", str(tmp_path)])
+
+    assert figures["failures"] == 0
+    accepted = figures["accepted"]
+    assert isinstance(accepted, int)
+    assert accepted > 0
+    assert accepted % 500 == 0  # whole requests, every event valid
+    assert figures["lag_after_load_seconds"] is not None  # everything accepted landed
+    saved = json.loads((tmp_path / "bench_e2e.json").read_text())
+    assert saved["accepted"] == accepted
+    assert saved["samples"][-1][2] >= accepted  # the last sample: landed caught up
+    assert saved["machine"]["cpus"] > 0
+    assert (tmp_path / "bench_e2e.png").read_bytes().startswith(b"\x89PNG")
