@@ -6,8 +6,9 @@ with an Idempotency-Key (its claim cannot be written). A request without one is 
 the batch is durably in the stream (docs/limitations.md: its job row is written by the
 consumer when it lands the batch). The consumer cannot renew its shard leases meanwhile, so it
 lands nothing; it keeps running and retries with backoff (it used to exit when idle: its
-progress write was outside the retry). Once a filler file is deleted everything resumes
-without a restart, and every 202 lands exactly once."""
+progress write was outside the retry). /api/v1/health says the state database's disk is
+full. Once a filler file is deleted everything resumes without a restart, and every 202 lands
+exactly once."""
 
 from __future__ import annotations
 
@@ -81,6 +82,11 @@ def test_a_full_state_disk_answers_503_for_keys_and_everything_resumes(
             wait_until(lambda: len(FAILED.findall(consumer.output())) >= 2, "the consumer to retry")
             assert consumer.alive(), tail(consumer)
             assert len(landed()) == 150
+            # Not ready, and why: the database answers reads, but its disk takes no write (nor
+            # the consumer's report of its failures).
+            health = client.get("/api/v1/health")
+            assert health.status_code == 503, health.text
+            assert "is full" in health.json()["checks"]["state"]["error"]
 
             disk.free()
             for name in refused:
@@ -89,6 +95,7 @@ def test_a_full_state_disk_answers_503_for_keys_and_everything_resumes(
                 assert "Idempotent-Replayed" not in answer.headers
                 accepted.append(name)
             expected = sorted(e for name in accepted for e in ids_of(name))
+            assert client.get("/api/v1/health").status_code == 200
             wait_until(lambda: len(landed()) >= len(expected), "everything to land", timeout=40)
             for job_id in keyless_jobs:  # their job rows, written by the consumer after landing
 

@@ -4,9 +4,9 @@ Idempotency-Keys while the disk is filled to its last byte, then freed.
 
 While it is full every request is answered 503 ``stream_unavailable`` with Retry-After (never
 500, never 202 for a batch the stream did not take), and its key is released, so the client's
-retry with the same key is not a 409. Once a filler file is deleted the same API process (no
-restart) takes the retries and new requests, and every request that got a 202 lands in the
-lake exactly once."""
+retry with the same key is not a 409; /api/v1/health says the stream's disk is full. Once a
+filler file is deleted the same API process (no restart) takes the retries and new requests,
+and every request that got a 202 lands in the lake exactly once."""
 
 from __future__ import annotations
 
@@ -100,10 +100,15 @@ def test_a_full_stream_disk_answers_503_and_everything_accepted_lands_once(
                 wait_until(lambda: clients.count(503) >= 24, "more refusals")
                 # Only a batch whose commit was under way as the disk filled may have got in.
                 assert clients.count(202) <= accepted_while_full + CLIENTS
+                # Not ready, and why: the stream can be read but not written.
+                health = client.get("/api/v1/health")
+                assert health.status_code == 503, health.text
+                assert "is full" in health.json()["checks"]["stream"]["error"]
                 disk.free()
                 # The same process, no restart: the retries, then new batches, go through.
                 resumed = clients.count(202)
                 wait_until(lambda: clients.count(202) >= resumed + 8, "the clients to resume")
+                assert client.get("/api/v1/health").status_code == 200
             finally:
                 clients.stop.set()
                 for thread in clients.threads:

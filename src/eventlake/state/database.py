@@ -6,8 +6,11 @@ processes opening a fresh database at once must not trip over each other (see th
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +22,8 @@ from eventlake.state.schema import UPSERTS, metadata
 
 # The key of the PostgreSQL advisory lock under which eventlake creates tables ("eventlak").
 SCHEMA_LOCK = 0x6576_656E_746C_616B
+# ``check`` fails with less free space than this on a SQLite database's disk.
+MIN_FREE_BYTES = 1_048_576
 
 
 def create_tables(engine: Engine, tables: sa.MetaData) -> None:
@@ -79,8 +84,16 @@ class Database(ClosesOnExit):
             yield connection
 
     def check(self) -> None:
+        """The database answers; on SQLite, its disk also has room to write (a full disk still
+        answers reads, but refuses every claim, job row and lease renewal)."""
         with self.engine.connect() as connection:
             connection.execute(sa.select(1))
+        path = self.engine.url.database if self.dialect == "sqlite" else None
+        if path and path != ":memory:":
+            disk = os.statvfs(Path(path).resolve().parent)
+            free = disk.f_bavail * disk.f_frsize
+            if free < MIN_FREE_BYTES:
+                raise OSError(errno.ENOSPC, f"the disk of {path} is full ({free:,} bytes free)")
 
     def close(self) -> None:
         self.engine.dispose()

@@ -72,6 +72,9 @@ MAX_GROUP_RECORDS = 4096
 MAX_BATCH_BYTES = 4 * 1_048_576
 # Each record in a batch's data: its length (4 bytes, big-endian), then its bytes.
 LENGTH_BYTES = 4
+# ``check`` (readiness) fails with less free space than this on the log's disk: reads still
+# work there, but a commit needs room for its WAL frames, and every publish would be a 503.
+MIN_FREE_BYTES = 1_048_576
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS streams (
@@ -215,8 +218,12 @@ class EmbeddedStream:
     def check(self) -> None:
         with self._errors("check the stream"), self._reading() as conn:
             found = conn.execute("SELECT 1 FROM streams WHERE name = ?", (self.name,)).fetchone()
+            disk = os.statvfs(self.path.parent)
         if found is None:
             raise StreamError(f"stream {self.name!r} does not exist in {self.path}")
+        free = disk.f_bavail * disk.f_frsize
+        if free < MIN_FREE_BYTES:
+            raise StreamError(f"the disk of {self.path} is full ({free:,} bytes free)")
 
     @property
     def closed(self) -> bool:
