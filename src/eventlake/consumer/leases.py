@@ -197,7 +197,11 @@ class LeaseCoordinator:
             if len(self._held) >= target:
                 break
             lease = leases[shard_id]
-            if lease.owner != self.worker_id and lease.expired(now):
+            # Expired, or this worker's by the database but not in hand: a renewal whose answer
+            # was lost (the database went away mid-commit) moved the counter on, so the next
+            # renewal found the lease "lost". Either way it is free for this worker: left alone,
+            # a lone consumer would never read the shard again.
+            if shard_id not in self._held and (lease.expired(now) or lease.owner == self.worker_id):
                 self._take(lease)
         if not self.greedy:
             self._steal_one(readable, leases, now)

@@ -1,0 +1,147 @@
+"""The state database locked (SQLite: another connection holding a write transaction) or
+unreachable (PostgreSQL stopped, then started again) under a running API and consumer.
+
+What a user notices is asserted: requests wait or get 503 with Retry-After (then the client's
+retry with its Idempotency-Key is taken), /health names the job database while it is down,
+the consumer keeps running, and the lake (the judge) holds every acknowledged event once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from eventlake.config import Settings
+from eventlake.lake import Lake
+from tests.faults.stack import CONSUMER, event, exactly_once, running
+from tests.postgres import PostgresServer, create_database, start_postgres
+
+LOCK_S = 3.0  # longer than the consumer's leases (CONSUMER.lease_seconds is 5; set to 1 here)
+
+
+def test_a_locked_sqlite_state_database_delays_requests_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    consumer = CONSUMER.model_copy(update={"lease_seconds": 1.0, "lease_renew_seconds": 0.2})
+    settings = Settings(home=tmp_path / "home", consumer=consumer)
+    with running(settings, Lake(settings)) as stack:
+        acknowledged = {f"e{i:05d}" for i in range(10)}
+        database = settings.state_database_url.removeprefix("sqlite:///")
+        locked = threading.Event()
+
+        def hold_the_lock() -> None:
+            # Another process's long write transaction: every writer waits (busy_timeout).
+            connection = sqlite3.connect(database, isolation_level=None)
+            connection.execute("BEGIN EXCLUSIVE")
+            locked.set()
+            time.sleep(LOCK_S)
+            connection.execute("COMMIT")
+            connection.close()
+
+        holder = threading.Thread(target=hold_the_lock)
+        holder.start()
+        assert locked.wait(10)
+        began = time.monotonic()
+        sent: list[set[str]] = []
+        senders = [
+            threading.Thread(target=lambda f=first: sent.append(stack.send(f, 30)))
+            for first in (100, 200, 300)
+        ]
+        for sender in senders:
+            sender.start()
+        # Readers are not blocked (WAL): the health check answers while writers wait.
+        health = stack.api.get("/api/v1/health")
+        assert health.json()["checks"]["state"]["ok"], health.text
+        for sender in senders:
+            sender.join(timeout=60)
+        holder.join(timeout=10)
+        # The requests waited for the lock, then were taken (202; none refused or lost).
+        assert time.monotonic() - began >= LOCK_S - 0.5
+        for ids in sent:
+            acknowledged |= ids
+        assert len(acknowledged) == 100
+        stack.wait_landed(acknowledged)
+        assert stack.consumer.is_alive()
+        exactly_once(stack, acknowledged)
+
+
+def _restart(server: PostgresServer) -> None:
+    """Start a stopped cluster again as ``start_postgres`` started it (same port and socket)."""
+    options = (
+        f"-p {server.port} -k {server.directory / 'socket'} -c listen_addresses='' -c fsync=off"
+        " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
+    started = subprocess.run(
+        [
+            *server.run_as,
+            str(server.bin_dir / "pg_ctl"),
+            "start",
+            "-D",
+            str(server.data_dir),
+            "-l",
+            str(server.directory / "server.log"),
+            "-o",
+            options,
+            "-w",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=90,
+    )
+    assert started.returncode == 0, started.stdout + started.stderr
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A cluster of this test's own: it is stopped and started again, which the session's
+    shared one (``postgres_server``) must not be."""
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+        subprocess.run(["rm", "-rf", str(server.directory)], check=False)
+
+
+def test_postgres_down_and_back_gives_503s_then_everything_lands_once(
+    own_postgres: PostgresServer, tmp_path: Path
+) -> None:
+    settings = Settings(
+        home=tmp_path / "home",
+        state_url=create_database(own_postgres),
+        consumer=CONSUMER,
+    )
+    with running(settings, Lake(settings)) as stack:
+        acknowledged = {f"e{i:05d}" for i in range(10)}
+        acknowledged |= stack.send(100, 50)  # in the stream; may not have landed yet
+        own_postgres.stop()
+
+        # Down: 503 with Retry-After, nothing published; /health names the job database.
+        body = [event(f"e{i:05d}") for i in range(200, 250)]
+        headers = {"X-API-Key": stack.key, "Idempotency-Key": "during-the-outage"}
+        refused = stack.api.post("/api/v1/ingest", json=body, headers=headers)
+        assert refused.status_code == 503, refused.text
+        assert int(refused.headers["Retry-After"]) >= 1
+        health = stack.api.get("/api/v1/health")
+        assert health.status_code == 503
+        assert not health.json()["checks"]["state"]["ok"]
+        time.sleep(2 * CONSUMER.retry_max_seconds)  # the consumer meets the outage too
+
+        _restart(own_postgres)
+        # Back: the client's retry is taken, the consumer lands everything, once.
+        stack.wait_for(lambda: stack.api.get("/api/v1/health").status_code == 200, "health")
+        taken = stack.api.post("/api/v1/ingest", json=body, headers=headers)
+        assert taken.status_code == 202, taken.text
+        acknowledged |= {e["event_id"] for e in body}
+        acknowledged |= stack.send(300, 50)
+        stack.wait_landed(acknowledged)
+        stack.wait_for(lambda: not stack.failing(), "the consumer to say it recovered")
+        assert stack.consumer.is_alive()
+        exactly_once(stack, acknowledged)
