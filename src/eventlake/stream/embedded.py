@@ -301,11 +301,15 @@ class EmbeddedStream:
                     seqs[row_id] = seq
                     by_shard.setdefault(row_id, []).append(record.data)
                     published.append(PublishedRecord(shard_id, seq))
+                # Arrival times never go back within a shard: a clock set back (and corrected
+                # later) would otherwise stamp records as older than they are, and retention
+                # would trim them early, maybe before they were consumed.
+                arrived = {row_id: max(now_us, _last_arrival(conn, row_id)) for row_id in by_shard}
                 conn.executemany(
                     "INSERT INTO batches (shard, first_seq, last_seq, arrived_us, data)"
                     " VALUES (?, ?, ?, ?, ?)",
                     [
-                        (row_id, first, first + len(batch) - 1, now_us, _pack(batch))
+                        (row_id, first, first + len(batch) - 1, arrived[row_id], _pack(batch))
                         for row_id, datas in sorted(by_shard.items())
                         for first, batch in _batches(last[row_id] + 1, datas)
                     ],
@@ -559,6 +563,14 @@ def _batches(first_seq: int, records: list[bytes]) -> Iterator[tuple[int, list[b
         size += len(data) + LENGTH_BYTES
     if batch:
         yield first_seq, batch
+
+
+def _last_arrival(conn: sqlite3.Connection, shard: int) -> int:
+    """The newest arrival time in a shard (0 when empty); an index lookup."""
+    (newest,) = conn.execute(
+        "SELECT coalesce(max(arrived_us), 0) FROM batches WHERE shard = ?", (shard,)
+    ).fetchone()
+    return int(newest)
 
 
 def _has_legacy_records(conn: sqlite3.Connection) -> bool:
