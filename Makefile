@@ -162,19 +162,34 @@ wheel: setup ## Both wheels into dist/: eventlake, and data-processor-rs for man
 # built here. CPU heavy (a thin-LTO build per target): not part of make test.
 WHEELS_OUT := dist/wheels
 WHEEL_TARGETS := x86_64-unknown-linux-gnu:manylinux aarch64-unknown-linux-gnu:cross/aarch64-linux aarch64-apple-darwin:cross/aarch64-macos
+# zig links against its own stubs of macOS's libSystem, but has no frameworks, and arrow's
+# chrono reads the time zone through CoreFoundation (iana-time-zone). This stands in for the
+# SDK (SDKROOT): a text stub (.tbd) of CoreFoundation with its install path and the functions
+# called, so the linker records the dependency; macOS loads the real framework at run time.
+# wheels.yml builds on macOS runners with Xcode's SDK instead.
+MACOS_SDK := target/cross/macos-sdk
+MACOS_CF := $(MACOS_SDK)/System/Library/Frameworks/CoreFoundation.framework/CoreFoundation.tbd
+$(MACOS_CF):
+	@mkdir -p $(@D)
+	@printf '%s\n' '--- !tapi-tbd' 'tbd-version: 4' 'targets: [ arm64-macos ]' \
+		"install-name: '/System/Library/Frameworks/CoreFoundation.framework/Versions/A/CoreFoundation'" \
+		'exports:' '  - targets: [ arm64-macos ]' \
+		'    symbols: [ _CFRelease, _CFStringGetBytes, _CFStringGetCStringPtr, _CFStringGetLength, _CFTimeZoneCopySystem, _CFTimeZoneGetName, _CFTimeZoneResetSystem ]' \
+		'...' > $@
+
 .PHONY: wheels
-wheels: $(DEPS) ## Cross-built data-processor-rs wheels (Linux x86_64 + aarch64 manylinux_2_17, macOS arm64) into dist/wheels/
+wheels: $(DEPS) $(MACOS_CF) ## Cross-built data-processor-rs wheels (Linux x86_64 + aarch64 manylinux_2_17, macOS arm64) into dist/wheels/
 	rustup target add aarch64-unknown-linux-gnu aarch64-apple-darwin
 	@rm -rf $(WHEELS_OUT); mkdir -p $(WHEELS_OUT); \
 	for spec in $(WHEEL_TARGETS); do \
 		triple=$${spec%%:*}; dir=target/$${spec#*:}; \
 		case $$triple in \
-			x86_64-unknown-linux-gnu) flags="--compatibility manylinux_2_17" ;; \
-			*-linux-gnu) flags="--target $$triple --compatibility manylinux_2_17" ;; \
-			*) flags="--target $$triple" ;; \
+			x86_64-unknown-linux-gnu) flags="--compatibility manylinux_2_17"; sdk= ;; \
+			*-linux-gnu) flags="--target $$triple --compatibility manylinux_2_17"; sdk= ;; \
+			*-apple-darwin) flags="--target $$triple"; sdk=SDKROOT=$(CURDIR)/$(MACOS_SDK) ;; \
 		esac; \
 		start=$$(date +%s); \
-		PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_TARGET_DIR=$$dir $(VENV)/bin/maturin build --profile dist --locked --zig $$flags \
+		env $$sdk PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_TARGET_DIR=$$dir $(VENV)/bin/maturin build --profile dist --locked --zig $$flags \
 			-m crates/data_processor_rs/Cargo.toml --out $(WHEELS_OUT); \
 		echo "wheels: $$triple built in $$(( $$(date +%s) - start )) s"; \
 	done
