@@ -150,9 +150,13 @@ def test_kinesis_throttling_delays_but_loses_and_duplicates_nothing(
 
     # The consumer's reads throttled for longer than its tries: its batches fail, /health
     # says so, and once the throttling ends it lands the rest.
+    stack.wait_for(lambda: not stack.failing(), "the failures of the first phase to clear")
     every_read = proxy.add(Fault("status", status=400, target_contains="GetRecords"))
     acknowledged |= stack.send(400, 40)
-    stack.wait_for(lambda: bool(stack.failing()), "/health to name the failing consumer")
+    stack.wait_for(
+        lambda: every_read.fired > 0 and bool(stack.failing()),
+        "/health to name the failing consumer",
+    )
     failing = stack.failing()
     assert "throttled" in failing[0]["last_error"]
     assert failing[0]["consumer"] in stack.scraped_failing()
