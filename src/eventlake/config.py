@@ -91,6 +91,14 @@ class GlueCatalogSettings(BaseModel):
     s3_endpoint: str | None = Field(
         default=None, description="S3's endpoint URL; only for S3 look-alikes (moto)."
     )
+    glue_max_retries: int = Field(
+        default=10,
+        ge=0,
+        le=100,
+        description="Retries of a failed Glue call (botocore's standard mode, pyiceberg's "
+        "default 10): while Glue is down, each consumer batch and health check waits through "
+        "them before it fails.",
+    )
 
 
 CatalogSettings = Annotated[

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from eventlake.config import Settings
+from eventlake.config import GlueCatalogSettings, Settings
 from eventlake.lake import Lake
 from eventlake.state import open_state
 from tests.aws import AwsEnv, MotoServer, aws_settings
@@ -54,6 +54,8 @@ def on_aws(
     settings = aws_settings(faulty, tmp_path / "home").model_copy(
         update={"stream": kinesis_through(proxy), "consumer": CONSUMER}
     )
+    assert isinstance(settings.lake.catalog, GlueCatalogSettings)
+    settings.lake.catalog.glue_max_retries = 1  # a Glue outage fails a batch in a second
     with running(settings, Lake(aws_settings(direct, tmp_path / "home")), proxy) as stack:
         yield stack
 
@@ -102,6 +104,23 @@ def test_s3_errors_and_cut_uploads_during_commits_land_everything_once(
     stack.wait_for(
         lambda: not stack.failing() and not stack.scraped_failing(),
         "the consumer to say it recovered",
+    )
+
+    # The Glue catalog unreachable (503 to every call) for a while: /health says the catalog
+    # fails (not ready) and names the failing consumer; both recover when Glue answers again.
+    glue_down = proxy.add(Fault("status", status=503, target_contains="AWSGlue"))
+    acknowledged |= stack.send(300, 30)
+    stack.wait_for(
+        lambda: glue_down.fired > 0 and bool(stack.failing()), "the consumer to fail on Glue"
+    )
+    health = stack.api.get("/api/v1/health")
+    assert health.status_code == 503
+    assert not health.json()["checks"]["catalog"]["ok"]
+    proxy.remove(glue_down)
+    stack.wait_landed(acknowledged)
+    stack.wait_for(
+        lambda: stack.api.get("/api/v1/health").status_code == 200 and not stack.failing(),
+        "the catalog check and the consumer to recover",
     )
 
     # Glue makes a commit and the answer is lost (the outcome unknown to the consumer): the

@@ -4,6 +4,7 @@ SQLAlchemy URL) when several machines share it, Glue + S3 in AWS."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pyiceberg.catalog import Catalog
 
@@ -64,7 +65,11 @@ def open_catalog(settings: Settings) -> Catalog:
         return catalog
     from pyiceberg.catalog.glue import GlueCatalog  # boto3: only imported for AWS
 
-    return GlueCatalog(CATALOG_NAME, **properties)
+    glue = settings.lake.catalog
+    assert isinstance(glue, GlueCatalogSettings)  # noqa: S101 — narrows the type for mypy; holds by construction
+    # An int: pyiceberg hands it to botocore's Config as it is.
+    retries: dict[str, Any] = {"glue.max-retries": glue.glue_max_retries}
+    return GlueCatalog(CATALOG_NAME, **properties, **retries)
 
 
 def describe(settings: Settings) -> str:
