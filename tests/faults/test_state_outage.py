@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,51 +23,69 @@ from eventlake.lake import Lake
 from tests.faults.stack import CONSUMER, event, exactly_once, running
 from tests.postgres import PostgresServer, create_database, start_postgres
 
-LOCK_S = 3.0  # longer than the consumer's leases (CONSUMER.lease_seconds is 5; set to 1 here)
+LOCK_S = 3.0  # longer than the consumer's leases (lease_seconds is set to 1 here)
+CATALOG_LOCK_S = 6.0  # longer than the SQL catalog's 5 s wait for a lock: its calls fail
 
 
-def test_a_locked_sqlite_state_database_delays_requests_and_loses_nothing(
+@contextmanager
+def locked(database: str, seconds: float) -> Iterator[None]:
+    """Another process's write transaction on a SQLite file for ``seconds``, from the moment
+    the block starts (it runs while the lock is held, and waits for its end on leaving)."""
+    held = threading.Event()
+
+    def hold() -> None:
+        connection = sqlite3.connect(database, isolation_level=None)
+        connection.execute("BEGIN EXCLUSIVE")
+        held.set()
+        time.sleep(seconds)
+        connection.execute("COMMIT")
+        connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    try:
+        yield
+    finally:
+        holder.join(timeout=seconds + 10)
+
+
+def test_locked_sqlite_state_and_catalog_databases_delay_landing_and_lose_nothing(
     tmp_path: Path,
 ) -> None:
     consumer = CONSUMER.model_copy(update={"lease_seconds": 1.0, "lease_renew_seconds": 0.2})
     settings = Settings(home=tmp_path / "home", consumer=consumer)
     with running(settings, Lake(settings)) as stack:
         acknowledged = {f"e{i:05d}" for i in range(10)}
-        database = settings.state_database_url.removeprefix("sqlite:///")
-        locked = threading.Event()
-
-        def hold_the_lock() -> None:
-            # Another process's long write transaction: every writer waits (busy_timeout).
-            connection = sqlite3.connect(database, isolation_level=None)
-            connection.execute("BEGIN EXCLUSIVE")
-            locked.set()
-            time.sleep(LOCK_S)
-            connection.execute("COMMIT")
-            connection.close()
-
-        holder = threading.Thread(target=hold_the_lock)
-        holder.start()
-        assert locked.wait(10)
+        # The job database locked: every writer waits (busy_timeout, 30 s), readers do not
+        # (WAL): requests are slow, then taken (202); none refused or lost.
         began = time.monotonic()
-        sent: list[set[str]] = []
-        senders = [
-            threading.Thread(target=lambda f=first: sent.append(stack.send(f, 30)))
-            for first in (100, 200, 300)
-        ]
-        for sender in senders:
-            sender.start()
-        # Readers are not blocked (WAL): the health check answers while writers wait.
-        health = stack.api.get("/api/v1/health")
-        assert health.json()["checks"]["state"]["ok"], health.text
-        for sender in senders:
-            sender.join(timeout=60)
-        holder.join(timeout=10)
-        # The requests waited for the lock, then were taken (202; none refused or lost).
+        with locked(settings.state_database_url.removeprefix("sqlite:///"), LOCK_S):
+            sent: list[set[str]] = []
+            senders = [
+                threading.Thread(target=lambda f=first: sent.append(stack.send(f, 30)))
+                for first in (100, 200, 300)
+            ]
+            for sender in senders:
+                sender.start()
+            health = stack.api.get("/api/v1/health")
+            assert health.json()["checks"]["state"]["ok"], health.text
+            for sender in senders:
+                sender.join(timeout=60)
         assert time.monotonic() - began >= LOCK_S - 0.5
         for ids in sent:
             acknowledged |= ids
         assert len(acknowledged) == 100
         stack.wait_landed(acknowledged)
+
+        # The SQL catalog locked for longer than it waits: the consumer's commits fail, it says
+        # so and retries; the API still takes data; once the lock is gone everything lands.
+        acknowledged |= stack.send(400, 30)
+        with locked(str(settings.home / "catalog.db"), CATALOG_LOCK_S):
+            acknowledged |= stack.send(500, 30)
+            stack.wait_for(lambda: bool(stack.failing()), "/health to name the consumer")
+        stack.wait_landed(acknowledged)
+        stack.wait_for(lambda: not stack.failing(), "the consumer to say it recovered")
         assert stack.consumer.is_alive()
         exactly_once(stack, acknowledged)
 
