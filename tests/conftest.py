@@ -99,7 +99,9 @@ SLOW_TESTS = {
 }
 # Session fixtures that start a server: a test using one (directly or through another fixture)
 # is an integration test.
-SERVER_FIXTURES = frozenset({"moto_server", "fakesnow_server", "postgres_server", "recording_moto"})
+SERVER_FIXTURES = frozenset(
+    {"moto_server", "fakesnow_server", "postgres_server", "recording_moto", "own_postgres"}
+)
 # The longest modules first (make test's --durations), so that under `-n auto` they start at
 # once and the short modules fill the gaps around them, instead of one of them starting last
 # and leaving the other workers idle at the end (longest-processing-time-first scheduling).
@@ -114,6 +116,9 @@ LONGEST_FIRST = (
     "warehouse/test_snowflake_sql.py",
     "api/test_trigger_airflow.py",
     "processing/test_differential.py",
+    "faults/test_aws_faults.py",
+    "deploy/test_iam_policies.py",
+    "faults/test_state_outage.py",
     "quality/test_quality_cli.py",
     "dashboard/test_app.py",
 )
