@@ -13,11 +13,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from eventlake.config import Settings
-from eventlake.ingest.ingestor import Ingestor
 from eventlake.lake import DEAD_LETTER_TABLE, Lake
+from eventlake.pipeline.supervisor import wait_for_api
+from eventlake.ports import free_port
 from eventlake.state import open_state
 from eventlake.stream import envelope, open_stream
 from eventlake.stream.base import OutgoingRecord
@@ -244,74 +246,88 @@ def test_bad_stream_settings_exit_2(tmp_path: Path) -> None:
     assert "EVENTLAKE_" in result.stderr
 
 
-def _send_requests(ingestor: Ingestor, start: int, requests: int) -> list[str]:
-    """Requests through the API's ingestor (events routed to their key's shard), each with one
+def _send_requests(api: str, key: str, start: int, requests: int) -> list[str]:
+    """Requests over HTTP to the API (events routed to their key's shard), each with one
     broken event, every third repeating three events of the one before: duplicates across
     requests. The job ids."""
     jobs = []
-    for r in range(start, start + requests):
-        lines = [
-            {
-                "event_id": f"e{r}-{i}",
-                "user_id": f"u{r % 7}",
-                "event_type": "teleport" if i == 0 else "purchase",  # one rejection
-                "event_timestamp": "2026-11-20T10:00:00Z",
-            }
-            for i in range(10)
-        ]
-        if r % 3 == 2:
-            lines += [{**lines[1], "event_id": f"e{r - 1}-{i}"} for i in range(1, 4)]
-        answer = ingestor.accept(
-            "\n".join(json.dumps(line) for line in lines).encode(),
-            dataset="events",
-            content_type="application/x-ndjson",
-            content_encoding=None,
-            source="t",
-        )
-        assert answer.status_code == 202, answer.body
-        jobs.append(answer.body["job_id"])
+    with httpx.Client(base_url=api, headers={"X-API-Key": key}, timeout=60) as client:
+        for r in range(start, start + requests):
+            lines = [
+                {
+                    "event_id": f"e{r}-{i}",
+                    "user_id": f"u{r % 7}",
+                    "event_type": "teleport" if i == 0 else "purchase",  # one rejection
+                    "event_timestamp": "2026-11-20T10:00:00Z",
+                }
+                for i in range(10)
+            ]
+            if r % 3 == 2:
+                lines += [{**lines[1], "event_id": f"e{r - 1}-{i}"} for i in range(1, 4)]
+            answer = client.post(
+                "/api/v1/ingest?dataset=events",
+                content="\n".join(json.dumps(line) for line in lines).encode(),
+                headers={"Content-Type": "application/x-ndjson"},
+            )
+            assert answer.status_code == 202, answer.text
+            jobs.append(answer.json()["job_id"])
     return jobs
 
 
 @pytest.mark.slow
 def test_consumers_that_come_and_go_land_every_event_once(tmp_path: Path) -> None:
-    """Three consumer processes share a 4-shard stream by lease; a fourth joins and takes its
-    share, then one is killed with -9 mid-stream: every valid event lands once, every broken
-    one is dead-lettered once, every job is committed."""
+    """Three consumer processes share a 4-shard stream by lease, fed over HTTP by the API
+    (`eventlake serve`); a fourth joins and takes its share, then one is killed with -9
+    mid-stream: every valid event lands once, every broken one is dead-lettered once, every
+    job is committed. (The embedded log does not reshard: the Kinesis test does.)"""
     settings = Settings(home=tmp_path)
     state = open_state(settings.state_database_url)
-    ingestor = Ingestor(settings, state)
-    jobs = _send_requests(ingestor, 0, 30)
-    consumers = [_start(tmp_path) for _ in range(3)]
-    lake = Lake(settings)
+    key, port = "come-and-go-key", free_port()
+    api = subprocess.Popen(
+        [*EVENTLAKE, "serve", "--port", str(port), "--log-level", "warning"],
+        env=_env(tmp_path) | {"EVENTLAKE_API_KEYS": f"t:{key}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    consumers: list[subprocess.Popen[bytes]] = []
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_api(url, api, timeout=120)
+        jobs = _send_requests(url, key, 0, 30)
+        consumers += [_start(tmp_path) for _ in range(3)]
+        lake = Lake(settings)
 
-    def rows() -> int:
-        return lake.table("events").scan().to_arrow().num_rows if lake.table_names() else 0
+        def rows() -> int:
+            return lake.table("events").scan().to_arrow().num_rows if lake.table_names() else 0
 
-    def holds_a_lease(consumer: subprocess.Popen[bytes]) -> bool:
-        leases = state.leases("eventlake.events", "eventlake-events").values()
-        return any(f":{consumer.pid}:" in (lease.owner or "") for lease in leases)
+        def holds_a_lease(consumer: subprocess.Popen[bytes]) -> bool:
+            leases = state.leases("eventlake.events", "eventlake-events").values()
+            return any(f":{consumer.pid}:" in (lease.owner or "") for lease in leases)
 
-    def wait(what: str, condition: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + 120
-        while not condition():
-            assert time.monotonic() < deadline, f"timed out waiting until {what}"
-            time.sleep(0.2)
+        def wait(what: str, condition: Callable[[], bool]) -> None:
+            deadline = time.monotonic() + 120
+            while not condition():
+                assert time.monotonic() < deadline, f"timed out waiting until {what}"
+                time.sleep(0.2)
 
-    wait("the first rows land", lambda: rows() > 0)
-    consumers.append(_start(tmp_path))  # joins: 4 consumers, 4 shards, it steals one
-    wait("the new consumer holds a shard", lambda: holds_a_lease(consumers[-1]))
-    jobs += _send_requests(ingestor, 30, 30)
-    consumers[0].send_signal(signal.SIGKILL)  # its shards are taken once its leases expire
-    consumers[0].wait(timeout=30)
-    wait("every valid event lands", lambda: rows() >= 60 * 9)
-    time.sleep(1.0)  # a second copy, if any, would land by now
-    for consumer in consumers[1:]:
-        consumer.send_signal(signal.SIGTERM)
-    for consumer in consumers[1:]:
-        out, _ = consumer.communicate(timeout=60)
-        assert consumer.returncode == 0, out.decode()
-    ingestor.close()
+        wait("the first rows land", lambda: rows() > 0)
+        consumers.append(_start(tmp_path))  # joins: 4 consumers, 4 shards, it steals one
+        wait("the new consumer holds a shard", lambda: holds_a_lease(consumers[-1]))
+        jobs += _send_requests(url, key, 30, 30)
+        consumers[0].send_signal(signal.SIGKILL)  # its shards are taken once its leases expire
+        consumers[0].wait(timeout=30)
+        wait("every valid event lands", lambda: rows() >= 60 * 9)
+        time.sleep(1.0)  # a second copy, if any, would land by now
+        for consumer in consumers[1:]:
+            consumer.send_signal(signal.SIGTERM)
+        for consumer in consumers[1:]:
+            out, _ = consumer.communicate(timeout=60)
+            assert consumer.returncode == 0, out.decode()
+    finally:
+        for process in [*consumers, api]:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=60)
 
     ids = lake.table("events").scan(selected_fields=("event_id",)).to_arrow()["event_id"]
     assert sorted(ids.to_pylist()) == sorted(f"e{r}-{i}" for r in range(60) for i in range(1, 10))
