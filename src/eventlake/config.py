@@ -367,6 +367,13 @@ class QualitySettings(BaseModel):
         description="A Slack-compatible incoming webhook; a failed gate POSTs a JSON alert. A "
         "secret: never logged.",
     )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let the webhook's host resolve to a private, loopback, link-local or "
+        "otherwise reserved address (a webhook inside your network). Off: such a URL is refused "
+        "with a warning, so a webhook setting cannot make eventlake post to internal services "
+        "or a cloud metadata endpoint (SSRF).",
+    )
     future_tolerance_minutes: float = Field(
         default=60, ge=0, description="Event timestamps may be this far ahead of now."
     )

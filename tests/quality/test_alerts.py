@@ -55,8 +55,10 @@ def report(tmp_path: Path, *, failing: bool) -> QualityReport:
     )
 
 
-def settings_with(tmp_path: Path, url: str | None) -> Settings:
-    return Settings(home=tmp_path, quality=QualitySettings(webhook_url=url))
+def settings_with(tmp_path: Path, url: str | None, *, allow_private: bool = True) -> Settings:
+    """The tests' webhooks listen on loopback: allowed, as a webhook inside a network is."""
+    quality = QualitySettings(webhook_url=url, webhook_allow_private=allow_private)
+    return Settings(home=tmp_path, quality=quality)
 
 
 def test_a_failure_is_posted_as_a_slack_message(
@@ -218,3 +220,51 @@ def test_a_redirecting_webhook_is_not_followed_and_is_a_warning(
         server.shutdown()
         server.server_close()
     assert "HTTP 302" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:{port}/hook/" + SECRET,  # the test's own live webhook
+        "http://localhost:{port}/hook/" + SECRET,
+        "http://169.254.169.254/latest/meta-data/" + SECRET,  # a cloud metadata endpoint
+        "http://10.1.2.3/hook/" + SECRET,
+        "http://[::1]:{port}/hook/" + SECRET,
+        "http://0.0.0.0:{port}/hook/" + SECRET,
+        "http://[::ffff:127.0.0.1]:{port}/hook/" + SECRET,
+    ],
+)
+def test_a_webhook_on_an_internal_address_is_refused_by_default(
+    tmp_path: Path, webhook: Webhook, caplog: pytest.LogCaptureFixture, url: str
+) -> None:
+    """A webhook URL must not make eventlake post inside its network (SSRF): refused before
+    any connection, with a warning naming the host and the setting that allows it."""
+    port = webhook.url.split(":")[2].split("/")[0]
+    settings = settings_with(tmp_path, url.format(port=port), allow_private=False)
+    began = time.monotonic()
+    assert alerts.alert(report(tmp_path, failing=True), settings) is False
+    assert time.monotonic() - began < 5  # refused, not timed out
+    assert webhook.received.bodies == []  # the live one on loopback got nothing
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "not sent to the webhook" in warnings[0]
+    assert "quality.webhook_allow_private" in warnings[0]
+    assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("file:///etc/passwd", "only http and https"),
+        ("ftp://example.com/hook", "only http and https"),
+        ("gopher://127.0.0.1:25/x", "only http and https"),
+        ("http:///no-host", "names no host"),
+        ("http://no-such-host.invalid/hook", "cannot resolve"),
+    ],
+)
+def test_a_webhook_that_is_not_an_http_url_to_a_known_host_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, url: str, reason: str
+) -> None:
+    settings = settings_with(tmp_path, url, allow_private=False)
+    assert alerts.alert(report(tmp_path, failing=True), settings) is False
+    assert reason in caplog.text

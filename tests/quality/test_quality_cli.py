@@ -33,6 +33,8 @@ def use_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         monkeypatch.setenv("EVENTLAKE_HOME", str(settings.home))
         if webhook_url:
             monkeypatch.setenv("EVENTLAKE_QUALITY__WEBHOOK_URL", webhook_url)
+            # The test's webhook listens on loopback: allowed, as one inside a network is.
+            monkeypatch.setenv("EVENTLAKE_QUALITY__WEBHOOK_ALLOW_PRIVATE", "true")
         get_settings.cache_clear()
 
     yield use

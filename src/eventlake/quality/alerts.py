@@ -3,11 +3,20 @@
 The webhook URL is a secret (whoever has it can post to the channel): it is never logged, only
 its host. A webhook that is down, slow or answers an error is logged as a warning and changes
 nothing else: the gate's result stands and is stored whatever the webhook does.
+
+A webhook whose host resolves to a private, loopback, link-local or reserved address is refused
+unless ``quality.webhook_allow_private`` says otherwise: whoever can set the URL must not be able
+to make eventlake post to internal services or a cloud metadata endpoint (server-side request
+forgery). Redirects are never followed (httpx's default), so an allowed host cannot forward the
+alert inward. The check resolves the host before the POST, and the POST resolves it again: a DNS
+server that answers differently the second time (rebinding) is not caught.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,12 +51,28 @@ def alert(
     url = settings.quality.webhook_url
     if not url:
         return None
-    return post_webhook(url, slack_payload(report), client=client)
+    return post_webhook(
+        url,
+        slack_payload(report),
+        client=client,
+        allow_private=settings.quality.webhook_allow_private,
+    )
 
 
-def post_webhook(url: str, payload: dict[str, Any], *, client: httpx.Client | None = None) -> bool:
+def post_webhook(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    client: httpx.Client | None = None,
+    allow_private: bool = False,
+) -> bool:
     """POST ``payload`` as JSON; a failure is a warning naming the host, never the URL."""
-    host = urlsplit(url).hostname or "?"
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    refused = _refusal(parts.scheme, parts.hostname, allow_private)
+    if refused is not None:
+        log.warning("quality alert not sent to the webhook on %s: %s", host, refused)
+        return False
     try:
         if client is None:
             with httpx.Client(timeout=WEBHOOK_TIMEOUT_SECONDS) as own:
@@ -65,6 +90,28 @@ def post_webhook(url: str, payload: dict[str, Any], *, client: httpx.Client | No
         "quality alert not delivered to the webhook on %s: HTTP %s", host, response.status_code
     )
     return False
+
+
+def _refusal(scheme: str, host: str | None, allow_private: bool) -> str | None:
+    """Why the webhook must not be called (None: it may)."""
+    if scheme not in ("http", "https"):
+        return f"only http and https webhooks are called, not {scheme or 'no scheme'!r}"
+    if not host:
+        return "the URL names no host"
+    if allow_private:
+        return None
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError) as exc:
+        return f"cannot resolve the host ({type(exc).__name__})"
+    for address in sorted(addresses):
+        ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone is not an address
+        if not ip.is_global:
+            return (
+                f"it resolves to {ip}, a private, loopback, link-local or reserved address "
+                "(set quality.webhook_allow_private to allow a webhook inside your network)"
+            )
+    return None
 
 
 def _kind(exc: httpx.HTTPError) -> str:
