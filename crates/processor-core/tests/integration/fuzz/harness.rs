@@ -17,8 +17,11 @@ use processor_core::json::{compact, scan_value, skip_ws, unescape, JsonKind};
 use processor_core::timestamp::{self, TimestampError};
 use processor_core::*;
 
+/// A harness: it panics when an input breaks a rule.
+pub type Harness = fn(&[u8]);
+
 /// Every harness, by its cargo-fuzz target name (the corpus folder's name too).
-pub const TARGETS: [(&str, fn(&[u8])); 9] = [
+pub const TARGETS: [(&str, Harness); 9] = [
     ("json_scanner", json_scanner),
     ("ndjson", ndjson),
     ("csv", csv),

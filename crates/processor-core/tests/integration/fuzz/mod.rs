@@ -3,10 +3,8 @@
 //! generator, through the very harness functions libFuzzer drives in `make fuzz`. Building the
 //! libFuzzer binaries (sanitizer-coverage, arrow and parquet again) costs minutes of CPU, far
 //! more than a smoke may; this costs the harness's compile and a second or two of running.
-//! Found by the real fuzzer and fixed: see `regressions`.
 
 pub mod harness;
-mod regressions;
 
 use std::path::PathBuf;
 
@@ -87,7 +85,7 @@ fn every_fuzz_target_survives_its_corpus_and_mutants() {
             let seed = &seeds[rng.below(seeds.len())];
             let other = &seeds[rng.below(seeds.len())];
             let input = mutate(&mut rng, seed, other);
-            // On failure, the input that failed: add it to `regressions` as a named test.
+            // On failure, the input: make it a named test next to the tests of the module at fault.
             let outcome = std::panic::catch_unwind(|| harness(&input));
             assert!(outcome.is_ok(), "{name} failed on {input:?} ({:?})", String::from_utf8_lossy(&input));
         }
