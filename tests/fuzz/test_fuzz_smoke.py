@@ -61,6 +61,7 @@ def test_each_harness_survives_its_corpus_and_mutants(name: str) -> None:
         harness.close()
 
 
+@pytest.mark.slow  # a child process (libFuzzer exits the process when done): not in test-fast
 @pytest.mark.parametrize("name", sorted(HARNESSES))
 def test_atheris_drives_each_harness(name: str, tmp_path: Path) -> None:
     """A few hundred coverage-guided inputs from the corpus, as ``make fuzz`` runs them."""
