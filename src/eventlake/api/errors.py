@@ -46,6 +46,9 @@ async def _ingest_error(_request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(body, status_code=exc.status_code)
     headers = None
     if isinstance(exc, DependencyUnavailableError):
+        # The operator's signal that a dependency is down (the access log shows only a 503).
+        # The message is eventlake's own (which dependency, what it said), never the body.
+        log.warning("503 %s: %s", exc.code, exc.message)
         headers = {"Retry-After": RETRY_AFTER_S}
     elif isinstance(exc, IdempotencyConflict) and exc.retry_after is not None:
         # In flight: when a retry could take the claim over should its owner have died (a

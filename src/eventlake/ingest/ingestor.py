@@ -201,9 +201,15 @@ class Ingestor:
                     source, key, answer.status_code, json.dumps(answer.body)
                 )
                 return
-            except SQLAlchemyError:
+            except SQLAlchemyError as error:
                 if attempt == 2:
-                    log.exception("could not store the answer of job %s", answer.body["job_id"])
+                    # One line, never the traceback: a database error's text carries the
+                    # statement's parameters, here the answer and its rejected records.
+                    log.error(
+                        "could not store the answer of job %s: %s",
+                        answer.body["job_id"],
+                        _one_line(error),
+                    )
                 time.sleep(0.05 * (attempt + 1))
 
     def _published_answer(self, job_id: str) -> IngestAnswer | None:
@@ -481,16 +487,23 @@ class Ingestor:
                     for part, landed in zip(parts, published, strict=True)
                 ],
             )
-        except SQLAlchemyError:
+        except SQLAlchemyError as error:
             # The batch is durably in the stream, so the answer is still 202; the consumer
-            # records the job when it commits the batch.
-            log.exception("job %s was published but could not be recorded", answer["job_id"])
+            # records the job when it commits the batch. One line (see _store_answer).
+            log.error(
+                "job %s was published but could not be recorded: %s",
+                answer["job_id"],
+                _one_line(error),
+            )
 
     def _release(self, source: str, key: str) -> None:
         try:
             self.claims.release(source, key)
-        except SQLAlchemyError:
-            log.exception("could not release an idempotency key; it lapses after its lease")
+        except SQLAlchemyError as error:
+            log.error(
+                "could not release an idempotency key; it lapses after its lease: %s",
+                _one_line(error),
+            )
 
     def close(self) -> None:
         self.claims.close()
