@@ -71,6 +71,11 @@ def test_a_site_is_404_until_written_then_served_without_a_restart(
     assert "<title>dbt docs</title>" in answer.text
     assert answer.headers["cache-control"] == "no-cache"
     assert answer.headers["x-content-type-options"] == "nosniff"
+    # The sites may not be framed by another site, and leak no URL to the links they open.
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["referrer-policy"] == "no-referrer"
+    assert answer.headers["cross-origin-opener-policy"] == "same-origin"
     assert client.get("/reports/dbt/index.html", headers=auth).text == answer.text
     manifest = client.get("/reports/dbt/manifest.json", headers=auth)
     assert manifest.status_code == 200
@@ -86,6 +91,7 @@ def test_a_site_is_404_until_written_then_served_without_a_restart(
     assert run.text == "<p>events: passed</p>"
     css = client.get("/reports/quality/static/style.css", headers=auth)
     assert css.headers["content-type"] == "text/css; charset=utf-8"
+    assert css.headers["x-frame-options"] == "DENY"  # every file of a site, not only pages
 
 
 def test_folders_redirect_to_their_slash_and_serve_their_index(

@@ -31,6 +31,17 @@ HEADERS = {
     # Rewritten by every run: a browser asks again rather than showing yesterday's report.
     "Cache-Control": "no-cache",
     "X-Content-Type-Options": "nosniff",
+    # The sites are behind the API key: no other site may frame them (clickjacking), and the
+    # report's URLs leak to no link they open. The Content-Security-Policy stops there: dbt's
+    # docs run inline scripts and Great Expectations' Data Docs load their styles and scripts
+    # from CDNs, so a policy on scripts would break them.
+    "Content-Security-Policy": "frame-ancestors 'none'; base-uri 'self'; object-src 'none'; "
+    "form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 
 
