@@ -12,21 +12,34 @@ clone is never an open endpoint, and ``eventlake serve`` prints the key at start
 Keys are compared as SHA-256 digests with ``hmac.compare_digest``, against every configured
 key, so neither the time taken nor an error says how close a guess was. Secrets never appear
 in logs or answers.
+
+``EVENTLAKE_API_KEYS_FILE`` names a file of more keys in the same format (a mounted secret),
+read again when it changes: keys are rotated without restarting the API (:class:`KeyFileRing`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from eventlake.config import Settings
 
+log = logging.getLogger(__name__)
+
 KEY_FILE = "api_key"
+# How often a keys file is looked at (a stat) for a change: a revoked key is refused this long
+# after the file changed, at most.
+KEYS_FILE_CHECK_SECONDS = 2.0
 LOCAL_SOURCE = "local"
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 # An entry that gives the secret's digest, not the secret: [name:]sha256:<64 hex digits>.
@@ -56,7 +69,77 @@ class KeyRing:
         return found
 
 
-def parse_api_keys(text: str) -> tuple[ApiKey, ...]:
+class Keys(Protocol):
+    """What the API asks of its keys: a :class:`KeyRing` or a :class:`KeyFileRing`."""
+
+    @property
+    def from_settings(self) -> bool: ...
+
+    def identify(self, presented: str | None) -> str | None: ...
+
+
+class KeyFileRing:
+    """The keys of EVENTLAKE_API_KEYS and of a keys file, the file read again when it changes
+    (its size, time or inode; looked at every KEYS_FILE_CHECK_SECONDS at most, by whichever
+    request comes). A file that turns unreadable or malformed keeps the keys last read, logged
+    as an error: a bad edit must not lock every client out. Thread-safe."""
+
+    from_settings = True
+
+    def __init__(
+        self,
+        path: Path,
+        fixed: tuple[ApiKey, ...] = (),
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = path
+        self.fixed = fixed
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._signature: tuple[int, int, int] | None = None
+        self._next_check = 0.0
+        # The first read must work: a missing or malformed file stops the start-up.
+        self._ring = KeyRing(fixed + self._read(), from_settings=True)
+        self._signature = self._stat()
+
+    def identify(self, presented: str | None) -> str | None:
+        self._refresh()
+        return self._ring.identify(presented)
+
+    def _refresh(self) -> None:
+        now = self._clock()
+        if now < self._next_check:
+            return
+        with self._lock:
+            if now < self._next_check:
+                return
+            self._next_check = now + KEYS_FILE_CHECK_SECONDS
+            try:
+                signature = self._stat()
+                if signature == self._signature:
+                    return
+                keys = self._read()
+            except (OSError, ValueError) as error:
+                log.error("API keys file %s: %s; keeping the keys last read", self.path, error)
+                return
+            self._ring = KeyRing(self.fixed + keys, from_settings=True)
+            self._signature = signature
+            log.info("API keys file %s read again: %d keys", self.path, len(keys))
+
+    def _stat(self) -> tuple[int, int, int]:
+        stat = self.path.stat()
+        return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+    def _read(self) -> tuple[ApiKey, ...]:
+        lines = (line.split("#", 1)[0] for line in self.path.read_text().splitlines())
+        keys = parse_api_keys(",".join(lines), origin=str(self.path))
+        if not keys:
+            raise ValueError("holds no key")
+        return keys
+
+
+def parse_api_keys(text: str, *, origin: str = "EVENTLAKE_API_KEYS") -> tuple[ApiKey, ...]:
     """The keys of ``EVENTLAKE_API_KEYS``; ValueError (never quoting a secret) if malformed."""
     keys = []
     for position, entry in enumerate(text.split(","), start=1):
@@ -74,11 +157,11 @@ def parse_api_keys(text: str) -> tuple[ApiKey, ...]:
             if not named:
                 name, secret = "", entry
             if not secret:
-                raise ValueError(f"EVENTLAKE_API_KEYS entry {position} has an empty secret")
+                raise ValueError(f"{origin} entry {position} has an empty secret")
             digest = hashlib.sha256(secret.encode()).digest()
         if named and not NAME.match(name):
             raise ValueError(
-                f"EVENTLAKE_API_KEYS entry {position}: a key name is 1-64 letters, digits or _.@-"
+                f"{origin} entry {position}: a key name is 1-64 letters, digits or _.@-"
             )
         keys.append(ApiKey(source=name or f"key-{digest.hex()[:8]}", digest=digest))
     return tuple(keys)
@@ -109,8 +192,10 @@ def local_api_key(settings: Settings) -> str:
     return key
 
 
-def load_key_ring(settings: Settings) -> KeyRing:
+def load_key_ring(settings: Settings) -> Keys:
     configured = parse_api_keys(settings.api_keys)
+    if settings.api_keys_file is not None:
+        return KeyFileRing(settings.api_keys_file, configured)
     if configured:
         return KeyRing(configured, from_settings=True)
     digest = hashlib.sha256(local_api_key(settings).encode()).digest()

@@ -472,6 +472,14 @@ class Settings(BaseSettings):
         "gives the secret's SHA-256 instead, so the configuration holds no usable key; none: "
         "a local key is generated once into HOME/api_key (mode 0600). Never logged.",
     )
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="A file of API keys in EVENTLAKE_API_KEYS's format (entries separated by "
+        "commas or lines; `#` starts a comment), accepted besides EVENTLAKE_API_KEYS. Read again "
+        "when it changes (looked at every 2 s at most), so keys are added and revoked without a "
+        "restart: add the new key, move the clients to it, remove the old one. A file that "
+        "turns unreadable or malformed keeps the keys last read (logged as an error).",
+    )
     state_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the job state (jobs, idempotency keys, consumer "

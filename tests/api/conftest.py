@@ -3,11 +3,15 @@ EVENTLAKE_HOME (see the autouse fixture in tests/conftest.py)."""
 
 from __future__ import annotations
 
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 
 # starlette's TestClient still runs on httpx and says so on import; nothing to act on here.
 warnings.filterwarnings("ignore", message=".*httpx.*starlette.testclient", category=Warning)
@@ -19,6 +23,7 @@ from eventlake.api.auth import local_api_key  # noqa: E402
 from eventlake.config import Settings, get_settings  # noqa: E402
 from eventlake.stream import open_stream  # noqa: E402
 from eventlake.stream.envelope import Envelope, decode  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 OK_EVENT: dict[str, Any] = {
     "user_id": "u-1",
@@ -83,3 +88,31 @@ def published(settings: Settings) -> Callable[[str], list[tuple[Envelope, bytes]
         return out
 
     return read
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Settings], httpx.Client]]:
+    """Start the app for some settings in uvicorn; an httpx client on it."""
+    started: list[tuple[uvicorn.Server, threading.Thread, httpx.Client]] = []
+
+    def start(settings: Settings) -> httpx.Client:
+        port = free_port()
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_level="warning"
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        started.append((server, thread, client))
+        return client
+
+    yield start
+    for server, thread, client in started:
+        client.close()
+        server.should_exit = True
+        thread.join(30)

@@ -6,51 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
-import uvicorn
 
-from eventlake.api.app import create_app
 from eventlake.api.auth import parse_api_keys
 from eventlake.api.rate_limit import TokenBuckets
 from eventlake.config import Settings
 from tests.api.conftest import event
-from tests.ports import free_port
 
 KEYS = "alice:alice-secret,bob:bob-secret"
 URL = "/api/v1/ingest?dataset=events"
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Settings], httpx.Client]]:
-    """Start the app for some settings in uvicorn; an httpx client on it."""
-    started: list[tuple[uvicorn.Server, threading.Thread, httpx.Client]] = []
-
-    def start(settings: Settings) -> httpx.Client:
-        port = free_port()
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="warning"
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-        started.append((server, thread, client))
-        return client
-
-    yield start
-    for server, thread, client in started:
-        client.close()
-        server.should_exit = True
-        thread.join(30)
 
 
 def send(client: httpx.Client, secret: str, event_id: str) -> httpx.Response:

@@ -14,7 +14,7 @@ from fastapi.security import (
     HTTPBearer,
 )
 
-from eventlake.api.auth import KeyRing
+from eventlake.api.auth import Keys
 from eventlake.api.rate_limit import TokenBuckets
 from eventlake.api.services import Services
 from eventlake.state import StateStore
@@ -59,7 +59,7 @@ async def require_source(
     authorization: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
     """The caller's source name, or 401."""
-    key_ring: KeyRing = request.app.state.key_ring
+    key_ring: Keys = request.app.state.key_ring
     bearer_token = authorization.credentials if authorization is not None else None
     source = key_ring.identify(x_api_key or bearer_token)
     if source is None:
@@ -92,7 +92,7 @@ async def require_reader(
 ) -> str:
     """The caller's source name, or 401 asking a browser for the key as a password. The same
     keys as :func:`require_source`, also accepted as HTTP Basic credentials."""
-    key_ring: KeyRing = request.app.state.key_ring
+    key_ring: Keys = request.app.state.key_ring
     presented = [x_api_key, authorization.credentials if authorization else None]
     presented.append(login.password if login else None)
     for key in presented:

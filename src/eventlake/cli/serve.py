@@ -28,21 +28,34 @@ def serve(
     """Run the HTTP API (uvicorn): ingest batches, job status, pipeline runs, metrics."""
     import uvicorn
 
-    from eventlake.api_keys import local_api_key, local_key_path, parse_api_keys
+    from eventlake.api_keys import KeyFileRing, local_api_key, local_key_path, parse_api_keys
 
     settings = load_settings()
     require_extras("eventlake serve", *backend_extras(settings))
     try:
         configured = parse_api_keys(settings.api_keys)
-        # Created here, before the workers start, so that they all read the same key.
-        local_key = None if configured else local_api_key(settings)
     except ValueError as exc:
         raise fail(f"invalid EVENTLAKE_API_KEYS: {exc}", code=2) from None
+    keys_file = settings.api_keys_file
+    if keys_file is not None:
+        try:  # read here too, so that a bad file stops the start, not each worker
+            KeyFileRing(keys_file, configured)
+        except (OSError, ValueError) as exc:
+            raise fail(f"invalid EVENTLAKE_API_KEYS_FILE {keys_file}: {exc}", code=2) from None
+    try:
+        # Created here, before the workers start, so that they all read the same key.
+        local_key = None if configured or keys_file else local_api_key(settings)
     except OSError as exc:
         raise fail(f"cannot keep the API key under {settings.home}: {exc}") from None
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     console.print(f"eventlake API on {url}, docs at {url}/docs", highlight=False)
-    if local_key is None:
+    if keys_file is not None:
+        console.print(
+            f"API keys: {len(configured)} from EVENTLAKE_API_KEYS and those of {keys_file} "
+            "(read again when it changes)",
+            highlight=False,
+        )
+    elif local_key is None:
         console.print(f"API keys: {len(configured)} from EVENTLAKE_API_KEYS", highlight=False)
     else:
         console.print(
