@@ -22,7 +22,7 @@ unexport PYTHONDONTWRITEBYTECODE
 
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name 'Cargo.toml' -o -name '*.pyi' -o -name 'pyproject.toml') Cargo.toml Cargo.lock $(wildcard src/eventlake/resources/contracts/*.yaml)
 
-.PHONY: help setup build test test-rust test-python test-fast lint fmt run run-serve bench fuzz docs generate serve consume airflow-setup airflow transform quality loadtest clean
+.PHONY: help setup build test test-rust test-python test-fast lint fmt run run-serve bench fuzz soak docs generate serve consume airflow-setup airflow transform quality loadtest clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -228,6 +228,9 @@ fuzz: setup ## Fuzz the core (cargo-fuzz) and the ingest edge (atheris): FUZZ_SE
 		EVENTLAKE_HOME=$$(mktemp -d) $(PY) -m tests.fuzz.harnesses $$h -max_total_time=$(FUZZ_SECONDS) \
 			-timeout=10 -artifact_prefix=target/fuzz-artifacts/ target/fuzz-corpus/py-$$h tests/fuzz/corpus/$$h \
 			|| exit 1; done
+
+soak: setup ## The API and a consumer under a steady load for 30 min (make soak MINUTES=5) with compaction and expiry: memory, open files, p99, errors, the lake reconciled; a plot
+	$(PY) benchmarks/soak.py --minutes $${MINUTES:-30}
 
 serve: setup ## The ingest API on 127.0.0.1:8000 (docs at /docs; make serve PORT=8001)
 	$(VENV)/bin/eventlake serve --port $${PORT:-8000}

@@ -19,10 +19,7 @@ up with the API, lower when a backlog grows.
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
 import os
-import random
 import secrets
 import statistics
 import subprocess
@@ -30,19 +27,16 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-# The figures' files (benchmarks/figures.py) and the load test's bodies (loadtest/bodies.py),
+# The figures' files (benchmarks/figures.py) and the HTTP load (benchmarks/http_load.py),
 # however this script is loaded.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loadtest"))
 import figures as bench_figures
-from bodies import request_body
+from http_load import Load, client, cpu_seconds, landed, templates, written_bytes
 
 from eventlake.config import Settings
 from eventlake.pipeline.supervisor import ServiceError, wait_for_api
@@ -52,66 +46,7 @@ from eventlake.state import open_state
 console = Console()
 BIN = Path(sys.executable).parent
 GOAL_EVENTS_PER_SECOND = 200_000
-# Each body's event ids carry this placeholder, replaced per request by a unique stamp of the
-# same width: ids of their own for every request without building a body per request.
-PLACEHOLDER = b"@@@@@@@@@@@@@@@@"
-TEMPLATES = 16
 SMOOTH_SECONDS = 5.0  # the plot's rates: over the trailing 5 s
-
-
-@dataclass
-class Load:
-    """What the clients did, shared by their threads (under ``lock``)."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    accepted: int = 0
-    requests: int = 0
-    failures: int = 0
-    latencies_ms: list[float] = field(default_factory=list)
-
-
-def templates(per_request: int) -> list[bytes]:
-    rng = random.Random(11)  # noqa: S311 — benchmark data, not a secret
-    start = datetime(2026, 11, 1, tzinfo=UTC)
-    out = []
-    for _ in range(TEMPLATES):
-        events = json.loads(request_body(rng, per_request, start))
-        for index, event in enumerate(events):
-            event["event_id"] = f"{PLACEHOLDER.decode()}-{index:04d}"
-        out.append(json.dumps(events, separators=(",", ":")).encode())
-    return out
-
-
-def client(
-    port: int, key: str, bodies: list[bytes], number: int, load: Load, stop: threading.Event
-) -> None:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    headers = {"Content-Type": "application/json", "X-API-Key": key}
-    sent = 0
-    while not stop.is_set():
-        stamp = f"{number:04x}{sent:012x}".encode()
-        body = bodies[sent % len(bodies)].replace(PLACEHOLDER, stamp)
-        sent += 1
-        started = time.perf_counter()
-        try:
-            connection.request("POST", "/api/v1/ingest?dataset=events", body, headers)
-            response = connection.getresponse()
-            answer = response.read()
-        except (OSError, http.client.HTTPException):
-            connection.close()
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            with load.lock:
-                load.failures += 1
-            continue
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        with load.lock:
-            load.requests += 1
-            load.latencies_ms.append(elapsed_ms)
-            if response.status == 202:
-                load.accepted += int(json.loads(answer)["accepted"])
-            else:
-                load.failures += 1
-    connection.close()
 
 
 def wait_until_leased(consumer: subprocess.Popen[bytes], state_url: str) -> None:
@@ -125,28 +60,6 @@ def wait_until_leased(consumer: subprocess.Popen[bytes], state_url: str) -> None
             if consumer.poll() is not None or time.monotonic() > deadline:
                 raise ServiceError("the consumer did not join the group")
             time.sleep(0.2)
-    finally:
-        state.close()
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def written_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/io") as io:
-        for line in io:
-            if line.startswith("write_bytes:"):
-                return int(line.split()[1])
-    return 0
-
-
-def landed(state_url: str) -> int:
-    state = open_state(state_url)
-    try:
-        return int(state.metrics()["events_landed"])
     finally:
         state.close()
 
