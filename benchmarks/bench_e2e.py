@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,32 +34,21 @@ from rich.table import Table
 # however this script is loaded.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import figures as bench_figures
-from http_load import Load, client, cpu_seconds, landed, templates, written_bytes
-
-from eventlake.config import Settings
-from eventlake.pipeline.supervisor import ServiceError, wait_for_api
-from eventlake.ports import free_port
-from eventlake.state import open_state
+from http_load import (
+    Load,
+    Services,
+    client,
+    cpu_seconds,
+    landed,
+    services,
+    templates,
+    written_bytes,
+)
 
 console = Console()
 BIN = Path(sys.executable).parent
 GOAL_EVENTS_PER_SECOND = 200_000
 SMOOTH_SECONDS = 5.0  # the plot's rates: over the trailing 5 s
-
-
-def wait_until_leased(consumer: subprocess.Popen[bytes], state_url: str) -> None:
-    """Until the consumer holds the events stream's shards (it joined the group)."""
-    state = open_state(state_url)
-    try:
-        deadline = time.monotonic() + 90
-        while not any(
-            lease.owner for lease in state.leases("eventlake.events", "eventlake-events").values()
-        ):
-            if consumer.poll() is not None or time.monotonic() > deadline:
-                raise ServiceError("the consumer did not join the group")
-            time.sleep(0.2)
-    finally:
-        state.close()
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
@@ -73,41 +60,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--out", type=Path, default=None, help="default: HOME/reports")
     args = parser.parse_args(argv)
 
-    key = secrets.token_urlsafe(24)
-    port = free_port()
     bodies = templates(args.per_request)
-    with tempfile.TemporaryDirectory(prefix="eventlake-bench-e2e-") as scratch:
-        home = Path(scratch)
-        env = {**os.environ, "EVENTLAKE_HOME": str(home), "EVENTLAKE_API_KEYS": f"bench:{key}"}
-        state_url = Settings(home=home).state_database_url
-        api = subprocess.Popen(
-            [str(BIN / "eventlake"), "serve", "--port", str(port), "--log-level", "warning"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        consumer = None
-        try:
-            wait_for_api(f"http://127.0.0.1:{port}", api, timeout=90)
-            consumer = subprocess.Popen(
-                [str(BIN / "eventlake"), "consume", "--dataset", "events"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            wait_until_leased(consumer, state_url)
-            figures = run(args, port, key, bodies, api.pid, consumer.pid, state_url)
-        except ServiceError as error:
-            raise SystemExit(str(error)) from None
-        finally:
-            for process in (consumer, api):
-                if process is not None:
-                    process.terminate()
-            for process in (consumer, api):
-                if process is not None:
-                    process.wait(timeout=60)
-        lake_bytes = sum(p.stat().st_size for p in (home / "lake").rglob("*") if p.is_file())
-        figures["lake_bytes_per_event"] = lake_bytes / max(1, int(figures["accepted"]))  # type: ignore[call-overload]
+    with (
+        tempfile.TemporaryDirectory(prefix="eventlake-bench-e2e-") as scratch,
+        services(Path(scratch)) as running,
+    ):
+        figures = run(args, running, bodies)
     report(figures)
     out = bench_figures.save("e2e", figures, args.out)
     plot(figures, out.with_suffix(".png"))
@@ -115,15 +73,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     return figures
 
 
-def run(
-    args: argparse.Namespace,
-    port: int,
-    key: str,
-    bodies: list[bytes],
-    api_pid: int,
-    consumer_pid: int,
-    state_url: str,
-) -> dict[str, object]:
+def run(args: argparse.Namespace, running: Services, bodies: list[bytes]) -> dict[str, object]:
+    port, key, state_url = running.port, running.key, running.state_url
+    api_pid, consumer_pid = running.api.pid, running.consumer.pid
     load = Load()
     stop = threading.Event()
     cpu_before = {"api": cpu_seconds(api_pid), "consumer": cpu_seconds(consumer_pid)}
@@ -176,7 +128,9 @@ def run(
     quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     accepted_rate = accepted_total / load_seconds
     landed_rate = landed_at_stop / load_seconds
+    lake_bytes = sum(p.stat().st_size for p in (running.home / "lake").rglob("*") if p.is_file())
     return {
+        "lake_bytes_per_event": lake_bytes / max(1, accepted_total),
         "seconds": load_seconds,
         "connections": args.connections,
         "per_request": args.per_request,

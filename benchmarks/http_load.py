@@ -7,13 +7,17 @@ that no body is built per request and every event is new to the lake."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import random
+import secrets
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +25,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loadtest"))
 from bodies import request_body
 
+from eventlake.config import Settings
+from eventlake.pipeline.supervisor import ServiceError, wait_for_api
+from eventlake.ports import free_port
 from eventlake.state import open_state
 
+BIN = Path(sys.executable).parent
 PLACEHOLDER = b"@@@@@@@@@@@@@@@@"  # replaced per request by a stamp of the same width
 TEMPLATES = 16
 URL = "/api/v1/ingest?dataset=events"
@@ -139,5 +147,67 @@ def landed(state_url: str) -> int:
     state = open_state(state_url)
     try:
         return int(state.metrics()["events_landed"])
+    finally:
+        state.close()
+
+
+@dataclass(frozen=True)
+class Services:
+    """`eventlake serve` and `eventlake consume`, running on one throwaway home."""
+
+    home: Path
+    port: int
+    key: str
+    env: dict[str, str]
+    api: subprocess.Popen[bytes]
+    consumer: subprocess.Popen[bytes]
+
+    @property
+    def state_url(self) -> str:
+        return Settings(home=self.home).state_database_url
+
+
+@contextlib.contextmanager
+def services(home: Path) -> Iterator[Services]:
+    """The API (one worker) and a consumer as users run them, on ``home`` and a free port,
+    with a key made for the run; ready once the API answers and the consumer holds its shards.
+    Both are stopped (SIGTERM) on the way out. A service that does not start: SystemExit."""
+    key, port = secrets.token_urlsafe(24), free_port()
+    env = {**os.environ, "EVENTLAKE_HOME": str(home), "EVENTLAKE_API_KEYS": f"load:{key}"}
+    quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    api = subprocess.Popen(
+        [str(BIN / "eventlake"), "serve", "--port", str(port), "--log-level", "warning"], **quiet
+    )
+    consumer = None
+    try:
+        wait_for_api(f"http://127.0.0.1:{port}", api, timeout=90)
+        consumer = subprocess.Popen(
+            [str(BIN / "eventlake"), "consume", "--dataset", "events"], **quiet
+        )
+        running = Services(home, port, key, env, api, consumer)
+        wait_until_leased(consumer, running.state_url)
+        yield running
+    except ServiceError as error:
+        raise SystemExit(str(error)) from None
+    finally:
+        for process in (consumer, api):
+            if process is not None:
+                process.terminate()
+        for process in (consumer, api):
+            if process is not None:
+                process.wait(timeout=60)
+
+
+def wait_until_leased(consumer: subprocess.Popen[bytes], state_url: str) -> None:
+    """Until the consumer holds the events stream's shards (it joined the group)."""
+    state = open_state(state_url)
+    try:
+        deadline = time.monotonic() + 90
+        while not any(
+            lease.owner for lease in state.leases("eventlake.events", "eventlake-events").values()
+        ):
+            if consumer.poll() is not None or time.monotonic() > deadline:
+                raise ServiceError("the consumer did not join the group")
+            time.sleep(0.2)
     finally:
         state.close()

@@ -21,8 +21,6 @@ reconcile. Figures go to HOME/reports/soak.json with a plot.
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -39,16 +37,24 @@ from rich.table import Table
 # The figures' files and the HTTP load (benchmarks/), however this script is loaded.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import figures as bench_figures
-from http_load import Load, client, landed, open_files, rss_mb, templates
+from http_load import (
+    BIN,
+    Load,
+    Services,
+    client,
+    landed,
+    open_files,
+    rss_mb,
+    services,
+    templates,
+)
 
 from eventlake.config import Settings
 from eventlake.lake import Lake
-from eventlake.pipeline.supervisor import ServiceError, wait_for_api
-from eventlake.ports import free_port
+from eventlake.pipeline.supervisor import ServiceError
 from eventlake.state import open_state
 
 console = Console()
-BIN = Path(sys.executable).parent
 MAX_MORE_OPEN_FILES = 16  # sockets and files come and go: a leak grows without bound
 
 
@@ -78,38 +84,15 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--out", type=Path, default=None, help="default: HOME/reports")
     args = parser.parse_args(argv)
 
-    key = secrets.token_urlsafe(24)
-    port = free_port()
     bodies = templates(args.per_request)
-    with tempfile.TemporaryDirectory(prefix="eventlake-soak-") as scratch:
-        home = Path(scratch)
-        env = {**os.environ, "EVENTLAKE_HOME": str(home), "EVENTLAKE_API_KEYS": f"soak:{key}"}
-        settings = Settings(home=home)
-        api = subprocess.Popen(
-            [str(BIN / "eventlake"), "serve", "--port", str(port), "--log-level", "warning"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        consumer = None
+    with (
+        tempfile.TemporaryDirectory(prefix="eventlake-soak-") as scratch,
+        services(Path(scratch)) as running,
+    ):
         try:
-            wait_for_api(f"http://127.0.0.1:{port}", api, timeout=90)
-            consumer = subprocess.Popen(
-                [str(BIN / "eventlake"), "consume", "--dataset", "events"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            figures = soak(args, port, key, bodies, api, consumer, env, settings)
+            figures = soak(args, running, bodies)
         except ServiceError as error:
             raise SystemExit(str(error)) from None
-        finally:
-            for process in (consumer, api):
-                if process is not None:
-                    process.terminate()
-            for process in (consumer, api):
-                if process is not None:
-                    process.wait(timeout=60)
     verdict(figures)
     out = bench_figures.save("soak", figures, args.out)
     plot(figures, out.with_suffix(".png"))
@@ -117,16 +100,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     return figures
 
 
-def soak(
-    args: argparse.Namespace,
-    port: int,
-    key: str,
-    bodies: list[bytes],
-    api: subprocess.Popen[bytes],
-    consumer: subprocess.Popen[bytes],
-    env: dict[str, str],
-    settings: Settings,
-) -> dict[str, object]:
+def soak(args: argparse.Namespace, running: Services, bodies: list[bytes]) -> dict[str, object]:
+    port, key, env = running.port, running.key, running.env
+    api, consumer = running.api, running.consumer
+    settings = Settings(home=running.home)
     load = Load()
     stop = threading.Event()
     per_thread = args.events_per_second / args.per_request / args.connections
@@ -140,7 +117,15 @@ def soak(
     samples: list[Sample] = []
     maintenance: list[dict[str, object]] = []
     started = time.perf_counter()
-    next_maintenance = started + args.maintenance_seconds
+
+    def maintenance_rounds() -> None:
+        # Beside the sampling, as a scheduled task runs beside the services: a slow compaction
+        # must not stop the watching.
+        while not stop.wait(args.maintenance_seconds):
+            maintenance.append(maintain(env, started))
+
+    maintainer = threading.Thread(target=maintenance_rounds, daemon=True)
+    maintainer.start()
     for thread in threads:
         thread.start()
     columns = (
@@ -157,9 +142,6 @@ def soak(
                 if process.poll() is not None:
                     raise ServiceError(f"{name} exited during the soak ({process.returncode})")
             samples.append(sample(load, api.pid, consumer.pid, settings, started))
-            if time.perf_counter() >= next_maintenance:
-                maintenance.append(maintain(env, started))
-                next_maintenance += args.maintenance_seconds
             now = samples[-1]
             progress.update(
                 task,
@@ -168,8 +150,8 @@ def soak(
                 f"p99 {now.p99_ms or 0:.0f} ms",
             )
     stop.set()
-    for thread in threads:
-        thread.join(timeout=60)
+    for thread in [*threads, maintainer]:
+        thread.join(timeout=600)
     accepted = load.accepted
     deadline = time.perf_counter() + 300
     while landed(settings.state_database_url) < accepted and time.perf_counter() < deadline:

@@ -4,27 +4,16 @@ stops, and the figures and the plot written."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_e2e.py"
-
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_e2e", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+from tests.benchmark_scripts import load_benchmark
 
 
 def test_a_short_load_lands_every_accepted_event(tmp_path: Path) -> None:
-    figures = _bench().main(["--seconds", "3", "--connections", "2", "--out", str(tmp_path)])
+    figures = load_benchmark("bench_e2e").main(
+        ["--seconds", "3", "--connections", "2", "--out", str(tmp_path)]
+    )
 
     assert figures["failures"] == 0
     accepted = figures["accepted"]

@@ -4,25 +4,12 @@ exactly once, and the table, the figures and the plot produced."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_scaleout.py"
-
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_scaleout", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+from tests.benchmark_scripts import load_benchmark
 
 
 def test_one_and_two_consumers_land_each_event_once(
@@ -31,7 +18,9 @@ def test_one_and_two_consumers_land_each_event_once(
     # Small batches commit at once: the run's time is the processes', not the batch timer's.
     monkeypatch.setenv("EVENTLAKE_CONSUMER__MAX_BATCH_SECONDS", "0.2")
     argv = ["--events", "400", "--load-events", "200", "--load-seconds", "0.3"]
-    runs = _bench().main([*argv, "--consumers", "1", "2", "--out", str(tmp_path)])
+    runs = load_benchmark("bench_scaleout").main(
+        [*argv, "--consumers", "1", "2", "--out", str(tmp_path)]
+    )
 
     assert [run.consumers for run in runs] == [1, 2]
     for run in runs:
