@@ -422,7 +422,7 @@ class DatasetConsumer:
         rows = whole_record_rejection("expired_in_stream", message, "")
         dead = self._records.dead_letter(rows, "", f"stream:{record.shard_id}", record.arrived_at)
         for target in (pending, pending.parts.setdefault(key, Pending())):
-            target.dead_letters.append((key, record.sequence_number, dead))
+            target.hold_dead_letters(key, record.sequence_number, dead)
             target.dead_lettered += 1
 
     def _add(self, pending: Pending, key: str, record: StreamRecord, processed: Processed) -> None:
@@ -432,10 +432,10 @@ class DatasetConsumer:
             target.received += processed.received
             target.duplicates += processed.duplicates
             if processed.rows is not None and processed.rows.num_rows:
-                target.rows.append(processed.rows)
+                target.hold_rows(processed.rows)
                 target.landed += processed.rows.num_rows
             if processed.dead_letters is not None:
-                target.dead_letters.append((key, record.sequence_number, processed.dead_letters))
+                target.hold_dead_letters(key, record.sequence_number, processed.dead_letters)
                 target.dead_lettered += processed.dead_letters.num_rows
             if processed.job is not None:
                 target.jobs.append(processed.job)
