@@ -61,13 +61,17 @@ class Pending:
                     setattr(kept, f.name, mine + theirs)
         return kept
 
-    def hold_rows(self, rows: pa.RecordBatch) -> None:
+    def hold_rows(self, rows: pa.RecordBatch, nbytes: int) -> None:
+        """``rows`` and their ``nbytes`` (measured once for the batch and its shard's part:
+        pyarrow walks every buffer to tell)."""
         self.rows.append(rows)
-        self.held_bytes += rows.nbytes
+        self.held_bytes += nbytes
 
-    def hold_dead_letters(self, key: str, sequence_number: int, table: pa.Table) -> None:
+    def hold_dead_letters(
+        self, key: str, sequence_number: int, table: pa.Table, nbytes: int
+    ) -> None:
         self.dead_letters.append((key, sequence_number, table))
-        self.held_bytes += table.nbytes
+        self.held_bytes += nbytes
 
     @property
     def nbytes(self) -> int:
