@@ -109,6 +109,12 @@ RATIOS = (
         lambda f: float(f["landed_vs_accepted"]),
     ),
     Ratio(
+        "api_vs_bare_uvicorn",
+        "api",
+        "the API's requests/s against a bare ASGI app on uvicorn reading the same bodies",
+        lambda f: float(f["api_vs_bare"]),
+    ),
+    Ratio(
         "two_consumers_vs_one",
         "scaleout",
         "events/s landed by 2 consumers sharing a stream against 1",

@@ -30,6 +30,7 @@ MEASURED = {
     "routing": {"routed_vs_whole": 0.95},
     "memory": {"short_vs_long_peak": 0.97},
     "e2e": {"landed_vs_accepted": 0.9},
+    "api": {"api_vs_bare": 0.2},
     "scaleout": {
         "runs": [{"consumers": 1, "ratio_vs_one": 1.0}, {"consumers": 2, "ratio_vs_one": 1.3}]
     },
@@ -51,6 +52,7 @@ def write_baseline(path: Path, tolerance: float = 0.2, **ratios: float) -> Path:
         "routed_vs_whole": 0.9,
         "consumer_memory_bounded": 0.95,
         "e2e_landed_vs_accepted": 0.8,
+        "api_vs_bare_uvicorn": 0.18,
         "two_consumers_vs_one": 1.2,
     } | ratios
     path.write_text(json.dumps({"tolerance": tolerance, "ratios": values}))

@@ -421,22 +421,26 @@ class DatasetConsumer:
         log.error("%s: %s", self.dataset, message)
         rows = whole_record_rejection("expired_in_stream", message, "")
         dead = self._records.dead_letter(rows, "", f"stream:{record.shard_id}", record.arrived_at)
+        nbytes = dead.nbytes
         for target in (pending, pending.parts.setdefault(key, Pending())):
-            target.dead_letters.append((key, record.sequence_number, dead))
+            target.hold_dead_letters(key, record.sequence_number, dead, nbytes)
             target.dead_lettered += 1
 
     def _add(self, pending: Pending, key: str, record: StreamRecord, processed: Processed) -> None:
         # Into the batch and into its shard's part (what a lost lease takes out of the batch).
+        rows, dead = processed.rows, processed.dead_letters
+        rows_bytes = rows.nbytes if rows is not None and rows.num_rows else 0
+        dead_bytes = dead.nbytes if dead is not None else 0
         for target in (pending, pending.parts.setdefault(key, Pending())):
             target.saw(key, record.sequence_number)
             target.received += processed.received
             target.duplicates += processed.duplicates
-            if processed.rows is not None and processed.rows.num_rows:
-                target.rows.append(processed.rows)
-                target.landed += processed.rows.num_rows
-            if processed.dead_letters is not None:
-                target.dead_letters.append((key, record.sequence_number, processed.dead_letters))
-                target.dead_lettered += processed.dead_letters.num_rows
+            if rows is not None and rows.num_rows:
+                target.hold_rows(rows, rows_bytes)
+                target.landed += rows.num_rows
+            if dead is not None:
+                target.hold_dead_letters(key, record.sequence_number, dead, dead_bytes)
+                target.dead_lettered += dead.num_rows
             if processed.job is not None:
                 target.jobs.append(processed.job)
             target.forwards.extend(processed.forwards)

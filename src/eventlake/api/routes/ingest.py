@@ -84,12 +84,18 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise BadBodyError("Content-Length is not a number", code="bad_content_length")
         if int(declared) > limit:
             raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
-    body = bytearray()
+    # Kept as uvicorn's chunks and joined once (a body of one chunk is not copied at all):
+    # growing a bytearray and copying it into bytes copied a 120 KB body about three times.
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
+        if not chunk:
+            continue
+        size += len(chunk)
+        if size > limit:
             raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
-    return bytes(body)
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 @router.post(
