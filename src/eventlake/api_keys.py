@@ -28,7 +28,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -56,26 +56,16 @@ class ApiKey:
 class KeyRing:
     keys: tuple[ApiKey, ...]
     from_settings: bool  # False: the locally generated key
-    # The keys already recognised, by the string presented: a client sends the same key with
-    # every request, and hashing it and comparing it with every key each time cost more than
-    # the rest of the check. Only keys of this ring get in (at most one entry per key, and a
-    # ring read again from its file starts empty); a key that is not ours is always hashed.
-    _known: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def identify(self, presented: str | None) -> str | None:
         """The source of the key presented, None when it is not one of ours."""
         if not presented:
             return None
-        known = self._known.get(presented)
-        if known is not None:
-            return known
         digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
         found = None
         for key in self.keys:  # no early exit: every key costs the same
             if hmac.compare_digest(digest, key.digest):
                 found = key.source
-        if found is not None and len(self._known) < len(self.keys):
-            self._known[presented] = found
         return found
 
 
