@@ -96,18 +96,26 @@ fn prefix(value: &[u8]) -> u64 {
     }
 }
 
-/// `a > b`, bytewise (Parquet's unsigned order of byte arrays), 8 bytes at a time.
+/// `a > b`, bytewise (Parquet's unsigned order of byte arrays), 8 bytes at a time and inline:
+/// a slice comparison would call `memcmp`, and columns of one repeated value (a job id, a
+/// source) tie on every value.
 #[inline]
 fn greater(a: &[u8], b: &[u8]) -> bool {
     let (mut a_rest, mut b_rest) = (a, b);
     while let (Some((a8, a_tail)), Some((b8, b_tail))) = (a_rest.split_first_chunk::<8>(), b_rest.split_first_chunk::<8>())
     {
-        if a8 != b8 {
-            return u64::from_be_bytes(*a8) > u64::from_be_bytes(*b8);
+        let (x, y) = (u64::from_be_bytes(*a8), u64::from_be_bytes(*b8));
+        if x != y {
+            return x > y;
         }
         (a_rest, b_rest) = (a_tail, b_tail);
     }
-    a_rest > b_rest
+    // One of the rests is under 8 bytes: if the padded prefixes tie, it starts the other.
+    let (x, y) = (prefix(a_rest), prefix(b_rest));
+    if x != y {
+        return x > y;
+    }
+    a_rest.len() > b_rest.len()
 }
 
 /// `metadata` (of a chunk written with statistics off) with the statistics the writer would
