@@ -237,6 +237,9 @@ fn writer_properties(options: &DataFileOptions) -> Result<WriterPropertiesBuilde
         .set_created_by(created_by()))
 }
 
+/// Bytes kept free for the footer (a few hundred bytes per column and row group) after the pages.
+const FOOTER_ROOM: usize = 64 * 1024;
+
 fn write_parquet(batch: &RecordBatch, properties: WriterPropertiesBuilder) -> Result<Vec<u8>> {
     let parquet_error = |e: parquet::errors::ParquetError| write_error(format!("cannot encode Parquet: {e}"));
     let schema = batch.schema();
@@ -277,6 +280,10 @@ fn write_parquet(batch: &RecordBatch, properties: WriterPropertiesBuilder) -> Re
                 chunks.push(chunk);
             }
         }
+        // The file grows by this row group's pages: room for them at once, rather than the
+        // buffer doubling (and copying what it holds) a few times on the way.
+        let pages: i64 = chunks.iter().map(|chunk| chunk.close().metadata.compressed_size()).sum();
+        file.inner_mut().reserve(usize::try_from(pages).unwrap_or(0) + FOOTER_ROOM);
         let mut row_group = file.next_row_group().map_err(parquet_error)?;
         for chunk in chunks {
             chunk.append_to_row_group(&mut row_group).map_err(parquet_error)?;
