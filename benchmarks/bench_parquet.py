@@ -164,9 +164,7 @@ def measure(events: int, repeats: int, seed: int = 42) -> Figures:
 def check_same_output(rust_file: bytes, pyarrow_file: pa.Buffer, rows: int) -> None:
     """Both files hold the same row groups and read back as the same rows."""
     ours, theirs = (pq.read_metadata(pa.BufferReader(f)) for f in (rust_file, pyarrow_file))
-    groups = [
-        [m.row_group(i).num_rows for i in range(m.num_row_groups)] for m in (ours, theirs)
-    ]
+    groups = [[m.row_group(i).num_rows for i in range(m.num_row_groups)] for m in (ours, theirs)]
     assert groups[0] == groups[1], f"row groups differ: ours {groups[0]}, pyarrow {groups[1]}"
     assert ours.num_rows == theirs.num_rows == rows, "a writer lost rows"
     tables = [pq.read_table(pa.BufferReader(f)) for f in (rust_file, pyarrow_file)]
@@ -201,8 +199,7 @@ def show(figures: Figures) -> None:
     console.print(
         f"ours is {figures.ratio:.2f}x pyarrow's speed in CPU time "
         f"({figures.pyarrow_wall_seconds / figures.rust_wall_seconds:.2f}x in wall time; "
-        f"target {TARGET_RATIO}x): "
-        + ("[green]met[/]" if met else "[red]not met[/]")
+        f"target {TARGET_RATIO}x): " + ("[green]met[/]" if met else "[red]not met[/]")
     )
     console.print(f"dictionary columns (both): {', '.join(figures.dictionary_columns)}")
 

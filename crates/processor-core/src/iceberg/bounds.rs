@@ -102,7 +102,8 @@ fn prefix(value: &[u8]) -> u64 {
 #[inline]
 fn greater(a: &[u8], b: &[u8]) -> bool {
     let (mut a_rest, mut b_rest) = (a, b);
-    while let (Some((a8, a_tail)), Some((b8, b_tail))) = (a_rest.split_first_chunk::<8>(), b_rest.split_first_chunk::<8>())
+    while let (Some((a8, a_tail)), Some((b8, b_tail))) =
+        (a_rest.split_first_chunk::<8>(), b_rest.split_first_chunk::<8>())
     {
         let (x, y) = (u64::from_be_bytes(*a8), u64::from_be_bytes(*b8));
         if x != y {
@@ -126,15 +127,20 @@ pub(super) fn with_statistics(
     truncate_length: Option<usize>,
 ) -> ParquetResult<ColumnChunkMetaData> {
     let descr = metadata.column_descr_ptr();
-    let utf8 =
-        descr.logical_type_ref() == Some(&LogicalType::String) || descr.converted_type() == ConvertedType::UTF8;
+    let utf8 = descr.logical_type_ref() == Some(&LogicalType::String) || descr.converted_type() == ConvertedType::UTF8;
     let statistics = match bounds.min_max {
         Some((min, max)) => {
             let (min, min_truncated) = truncate_min(min, truncate_length, utf8);
             let (max, max_truncated) = truncate_max(max, truncate_length, utf8);
-            ValueStatistics::new(Some(ByteArray::from(min)), Some(ByteArray::from(max)), None, Some(bounds.nulls), false)
-                .with_min_is_exact(!min_truncated)
-                .with_max_is_exact(!max_truncated)
+            ValueStatistics::new(
+                Some(ByteArray::from(min)),
+                Some(ByteArray::from(max)),
+                None,
+                Some(bounds.nulls),
+                false,
+            )
+            .with_min_is_exact(!min_truncated)
+            .with_max_is_exact(!max_truncated)
         }
         None => ValueStatistics::new(None, None, None, Some(bounds.nulls), false),
     };
@@ -221,8 +227,19 @@ mod tests {
     #[test]
     fn greater_and_prefix_order_as_bytes_do() {
         let values: Vec<&[u8]> = vec![
-            b"", b"\0", b"\0\0\0\0\0\0\0\0\0", b"a", b"a\0", b"ab", b"abcdefgh", b"abcdefgh\0", b"abcdefghi",
-            b"abcdefgi", b"\xff\xff\xff\xff\xff\xff\xff\xff", b"\xff\xff\xff\xff\xff\xff\xff\xff\xff", b"{\"page\":\"/\"}",
+            b"",
+            b"\0",
+            b"\0\0\0\0\0\0\0\0\0",
+            b"a",
+            b"a\0",
+            b"ab",
+            b"abcdefgh",
+            b"abcdefgh\0",
+            b"abcdefghi",
+            b"abcdefgi",
+            b"\xff\xff\xff\xff\xff\xff\xff\xff",
+            b"\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+            b"{\"page\":\"/\"}",
             b"{\"page\":\"/c\"}",
         ];
         for a in &values {
@@ -292,8 +309,10 @@ mod tests {
             ("all_null", Arc::new(StringArray::from(vec![None::<&str>; rows])), true),
             ("number", Arc::new(Int64Array::from_iter_values((0..rows as i64).map(|i| i * 3 % 101))), false),
         ];
-        let fields: Vec<Field> =
-            columns.iter().map(|(name, column, nullable)| Field::new(*name, column.data_type().clone(), *nullable)).collect();
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|(name, column, nullable)| Field::new(*name, column.data_type().clone(), *nullable))
+            .collect();
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns.into_iter().map(|(_, c, _)| c).collect()).unwrap()
     }
 
@@ -321,7 +340,10 @@ mod tests {
                 .set_statistics_truncate_length(truncate);
             let ours = write_parquet(&batch, properties.clone()).unwrap();
             let theirs = written_by_the_writer_alone(&batch, properties.build());
-            assert!(ours == theirs, "files differ: {rows_per_group} rows per group, dictionary {dictionary}, {truncate:?}");
+            assert!(
+                ours == theirs,
+                "files differ: {rows_per_group} rows per group, dictionary {dictionary}, {truncate:?}"
+            );
             // And the statistics are there (not equal by both lacking them).
             let metadata = ParquetMetaDataReader::new().parse_and_finish(&bytes::Bytes::from(ours)).unwrap();
             let chunk = metadata.row_group(0).column(0);

@@ -247,8 +247,8 @@ fn write_parquet(batch: &RecordBatch, properties: WriterPropertiesBuilder) -> Re
     let own_bounds: Vec<bool> = schema.fields().iter().map(|f| bounds::has_own_bounds(f.data_type())).collect();
     let mut properties = properties;
     for (field, _) in schema.fields().iter().zip(&own_bounds).filter(|(_, own)| **own) {
-        properties =
-            properties.set_column_statistics_enabled(ColumnPath::new(vec![field.name().clone()]), EnabledStatistics::None);
+        properties = properties
+            .set_column_statistics_enabled(ColumnPath::new(vec![field.name().clone()]), EnabledStatistics::None);
     }
     let properties = properties.build();
     let truncate_length = properties.statistics_truncate_length();
@@ -265,7 +265,8 @@ fn write_parquet(batch: &RecordBatch, properties: WriterPropertiesBuilder) -> Re
     while start < batch.num_rows() {
         let group = batch.slice(start, group_rows.min(batch.num_rows() - start));
         start += group.num_rows();
-        let mut writers = columns.create_column_writers(file.flushed_row_groups().len()).map_err(parquet_error)?.into_iter();
+        let mut writers =
+            columns.create_column_writers(file.flushed_row_groups().len()).map_err(parquet_error)?.into_iter();
         let mut chunks = Vec::with_capacity(writers.len());
         for ((field, column), own) in schema.fields().iter().zip(group.columns()).zip(&own_bounds) {
             for leaf in compute_leaves(field, column).map_err(parquet_error)? {
@@ -274,8 +275,8 @@ fn write_parquet(batch: &RecordBatch, properties: WriterPropertiesBuilder) -> Re
                 let mut chunk = writer.close().map_err(parquet_error)?;
                 if let Some(bounds) = own.then(|| bounds::byte_array_bounds(column.as_ref())).flatten() {
                     let close = chunk.close_mut();
-                    close.metadata =
-                        bounds::with_statistics(close.metadata.clone(), &bounds, truncate_length).map_err(parquet_error)?;
+                    close.metadata = bounds::with_statistics(close.metadata.clone(), &bounds, truncate_length)
+                        .map_err(parquet_error)?;
                 }
                 chunks.push(chunk);
             }
