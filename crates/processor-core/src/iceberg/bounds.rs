@@ -22,10 +22,13 @@ use parquet::errors::Result as ParquetResult;
 use parquet::file::metadata::{ColumnChunkMetaData, LevelHistogram};
 use parquet::file::statistics::{Statistics, ValueStatistics};
 
+/// The least and greatest value of a column chunk; None when it holds none (all null).
+type MinMax<'a> = Option<(&'a [u8], &'a [u8])>;
+
 /// What the statistics of a byte-array column chunk are made of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ByteArrayBounds<'a> {
-    min_max: Option<(&'a [u8], &'a [u8])>,
+    min_max: MinMax<'a>,
     nulls: u64,
     /// The bytes of the non-null values, unencoded (Parquet's size statistics).
     value_bytes: i64,
@@ -60,7 +63,7 @@ fn bounds_of<T: ByteArrayType>(array: &GenericByteArray<T>) -> ByteArrayBounds<'
 }
 
 /// The least and greatest of `values`, and their total length.
-fn min_max<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> (Option<(&'a [u8], &'a [u8])>, i64) {
+fn min_max<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> (MinMax<'a>, i64) {
     let Some(first) = values.next() else {
         return (None, 0);
     };
