@@ -202,8 +202,9 @@ wheels: $(DEPS) $(MACOS_CF) ## Cross-built data-processor-rs wheels (Linux x86_6
 generate: setup ## Generate sample data (make generate N=100000)
 	$(VENV)/bin/eventlake generate --events $${N:-100000}
 
-bench: setup ## Benchmarks on 1M events: the Rust core against the Python reference, polars and DuckDB; stream → lake against file → lake; ingest with and without routing; 1, 2 and 4 consumers sharing a stream by lease; the consumer's memory on a 1M and a 4M stream; end to end under load (HTTP to committed table); the API against bare uvicorn under the same HTTP load; then the guard: each ratio against benchmarks/baseline.json
+bench: setup ## Benchmarks on 1M events: the Rust core against the Python reference, polars and DuckDB; the lake's Parquet encoding against pyarrow's; stream → lake against file → lake; ingest with and without routing; 1, 2 and 4 consumers sharing a stream by lease; the consumer's memory on a 1M and a 4M stream; end to end under load (HTTP to committed table); the API against bare uvicorn under the same HTTP load; then the guard: each ratio against benchmarks/baseline.json
 	$(PY) benchmarks/bench_processing.py --events $${N:-1000000}
+	$(PY) benchmarks/bench_parquet.py --events $${N:-1000000}
 	$(PY) benchmarks/bench_consumer.py --events $${N:-1000000}
 	$(PY) benchmarks/bench_routing.py
 	$(PY) benchmarks/bench_scaleout.py

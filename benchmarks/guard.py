@@ -85,6 +85,13 @@ RATIOS = (
         lambda f: _peer(f, "DuckDB"),
     ),
     Ratio(
+        "parquet_vs_pyarrow",
+        "parquet",
+        "the lake's Parquet encoding (write_iceberg) against pyarrow's write_table, same rows "
+        "and settings, one thread each",
+        lambda f: float(f["parquet_vs_pyarrow"]),
+    ),
+    Ratio(
         "stream_vs_file",
         "consumer",
         "stream → lake (the consumer) against file → lake (eventlake process), same events",

@@ -13,6 +13,7 @@
 //! - holds the rows of one partition when a partition source is given: Iceberg's `day`
 //!   transform of a timestamp (days since 1970-01-01, floor division) or of a date.
 
+mod bounds;
 mod column_orders;
 mod dictionary;
 mod partition;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 
 use arrow_array::{RecordBatch, RecordBatchOptions};
 use arrow_schema::{DataType, Field, FieldRef, Fields, Schema, SchemaRef};
-use parquet::arrow::arrow_writer::ArrowWriterOptions;
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowWriterOptions};
 use parquet::arrow::{ArrowWriter, PARQUET_FIELD_ID_META_KEY};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
@@ -124,7 +125,7 @@ pub fn encode_data_files(batch: &RecordBatch, options: &DataFileOptions) -> Resu
         Ok(EncodedDataFile {
             partition_day: group.day,
             record_count: group.len as u64,
-            bytes: write_parquet(&slice, file_properties.build())?,
+            bytes: write_parquet(&slice, file_properties)?,
         })
     };
     let threads = options.threads.clamp(1, groups.len().max(1));
@@ -236,17 +237,62 @@ fn writer_properties(options: &DataFileOptions) -> Result<WriterPropertiesBuilde
         .set_created_by(created_by()))
 }
 
-fn write_parquet(batch: &RecordBatch, properties: WriterProperties) -> Result<Vec<u8>> {
+/// Bytes kept free for the footer (a few hundred bytes per column and row group) after the pages.
+const FOOTER_ROOM: usize = 64 * 1024;
+
+fn write_parquet(batch: &RecordBatch, properties: WriterPropertiesBuilder) -> Result<Vec<u8>> {
     let parquet_error = |e: parquet::errors::ParquetError| write_error(format!("cannot encode Parquet: {e}"));
+    let schema = batch.schema();
+    // The statistics of these columns are computed in `bounds`, not by the writer (see there).
+    let own_bounds: Vec<bool> = schema.fields().iter().map(|f| bounds::has_own_bounds(f.data_type())).collect();
+    let mut properties = properties;
+    for (field, _) in schema.fields().iter().zip(&own_bounds).filter(|(_, own)| **own) {
+        properties = properties
+            .set_column_statistics_enabled(ColumnPath::new(vec![field.name().clone()]), EnabledStatistics::None);
+    }
+    let properties = properties.build();
+    let truncate_length = properties.statistics_truncate_length();
+    let group_rows = properties.max_row_group_row_count().unwrap_or(usize::MAX).max(1);
     // The root is named as Iceberg's own writers name it; readers go by field ids, not names.
     let options = ArrowWriterOptions::new()
         .with_properties(properties)
         .with_skip_arrow_metadata(true)
         .with_schema_root("table".to_string());
-    let mut writer = ArrowWriter::try_new_with_options(Vec::new(), batch.schema(), options).map_err(parquet_error)?;
-    writer.write(batch).map_err(parquet_error)?;
-    let metadata = writer.finish().map_err(parquet_error)?;
-    let mut bytes = std::mem::take(writer.inner_mut());
+    let writer = ArrowWriter::try_new_with_options(Vec::new(), schema.clone(), options).map_err(parquet_error)?;
+    // Column by column, so that each chunk's statistics can be filled in before it is stored.
+    let (mut file, columns) = writer.into_serialized_writer().map_err(parquet_error)?;
+    let mut start = 0;
+    while start < batch.num_rows() {
+        let group = batch.slice(start, group_rows.min(batch.num_rows() - start));
+        start += group.num_rows();
+        let mut writers =
+            columns.create_column_writers(file.flushed_row_groups().len()).map_err(parquet_error)?.into_iter();
+        let mut chunks = Vec::with_capacity(writers.len());
+        for ((field, column), own) in schema.fields().iter().zip(group.columns()).zip(&own_bounds) {
+            for leaf in compute_leaves(field, column).map_err(parquet_error)? {
+                let mut writer = writers.next().ok_or_else(|| write_error("fewer column writers than columns"))?;
+                writer.write(&leaf).map_err(parquet_error)?;
+                let mut chunk = writer.close().map_err(parquet_error)?;
+                if let Some(bounds) = own.then(|| bounds::byte_array_bounds(column.as_ref())).flatten() {
+                    let close = chunk.close_mut();
+                    close.metadata = bounds::with_statistics(close.metadata.clone(), &bounds, truncate_length)
+                        .map_err(parquet_error)?;
+                }
+                chunks.push(chunk);
+            }
+        }
+        // The file grows by this row group's pages: room for them at once, rather than the
+        // buffer doubling (and copying what it holds) a few times on the way.
+        let pages: i64 = chunks.iter().map(|chunk| chunk.close().metadata.compressed_size()).sum();
+        file.inner_mut().reserve(usize::try_from(pages).unwrap_or(0) + FOOTER_ROOM);
+        let mut row_group = file.next_row_group().map_err(parquet_error)?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut row_group).map_err(parquet_error)?;
+        }
+        row_group.close().map_err(parquet_error)?;
+    }
+    let metadata = file.finish().map_err(parquet_error)?;
+    let mut bytes = std::mem::take(file.inner_mut());
     let legacy = column_orders::float_columns_with_type_defined_stats(&metadata);
     if legacy.iter().any(|&l| l) {
         // Only a footer that parses completely is changed; otherwise it stays as written.
