@@ -229,6 +229,15 @@ class ApiSettings(BaseModel):
         "claim whose process died is taken over by a retry this long after its last renewal "
         "(until then retries get 409).",
     )
+    state_busy_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How long a request waits for the SQLite job database's write lock (held "
+        "by another process: a long transaction, a backup) before it is answered 503 with "
+        "Retry-After, nothing published; the client's retry with the same Idempotency-Key is "
+        "taken once the lock is gone. The consumers and the pipeline wait 30 s.",
+    )
     rate_limit_per_second: float = Field(
         default=0.0,
         ge=0,

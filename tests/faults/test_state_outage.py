@@ -57,8 +57,9 @@ def test_locked_sqlite_state_and_catalog_databases_delay_landing_and_lose_nothin
     settings = Settings(home=tmp_path / "home", consumer=consumer)
     with running(settings, Lake(settings)) as stack:
         acknowledged = {f"e{i:05d}" for i in range(10)}
-        # The job database locked: every writer waits (busy_timeout, 30 s), readers do not
-        # (WAL): requests are slow, then taken (202); none refused or lost.
+        # The job database locked: writers wait (the API's requests up to
+        # api.state_busy_timeout_seconds, 2 s, then 503 with Retry-After; the consumer's 30 s),
+        # readers do not (WAL): the clients' retries are taken (202) once it is gone; none lost.
         began = time.monotonic()
         with locked(settings.state_database_url.removeprefix("sqlite:///"), LOCK_S):
             sent: list[set[str]] = []
