@@ -310,6 +310,14 @@ class ConsumerSettings(BaseModel):
     retry_max_seconds: float = Field(
         default=30.0, gt=0, description="The longest pause between failed batches."
     )
+    state_busy_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="How long the consumer's writes to the SQLite job database (leases, "
+        "progress, windows) wait for another process's write lock before the batch fails and "
+        "is retried after retry_seconds.",
+    )
     # The dedup window is one setting for the consumer and `eventlake process`: the top-level
     # `dedup_window` (a `consumer.dedup_window` given the old way is moved there, see Settings).
 

@@ -1,5 +1,6 @@
 """The state database locked (SQLite: another connection holding a write transaction) or
-unreachable (PostgreSQL stopped, then started again) under a running API and consumer.
+unreachable (PostgreSQL stopped, then started again) under a running API and consumer, and
+when a consumer (``eventlake consume``, a process of its own) starts.
 
 What a user notices is asserted: requests wait or get 503 with Retry-After (then the client's
 retry with its Idempotency-Key is taken), /health names the job database while it is down,
@@ -8,19 +9,33 @@ the consumer keeps running, and the lake (the judge) holds every acknowledged ev
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 
+from pyiceberg.exceptions import NoSuchTableError
+
 from eventlake.config import Settings
 from eventlake.lake import Lake
-from tests.faults.stack import CONSUMER, event, exactly_once, running
+from tests.faults.stack import (
+    CONSUMER,
+    DEADLINE_S,
+    TestClient,
+    create_app,
+    event,
+    exactly_once,
+    local_api_key,
+    running,
+)
 from tests.postgres import PostgresServer, create_database, start_postgres
 
 LOCK_S = 3.0  # longer than the consumer's leases (lease_seconds is set to 1 here)
@@ -28,16 +43,17 @@ CATALOG_LOCK_S = 6.0  # longer than the SQL catalog's 5 s wait for a lock: its c
 
 
 @contextmanager
-def locked(database: str, seconds: float) -> Iterator[None]:
+def locked(database: str, seconds: float, until: threading.Event | None = None) -> Iterator[None]:
     """Another process's write transaction on a SQLite file for ``seconds``, from the moment
-    the block starts (it runs while the lock is held, and waits for its end on leaving)."""
+    the block starts (it runs while the lock is held, and waits for its end on leaving), or
+    until ``until`` is set."""
     held = threading.Event()
 
     def hold() -> None:
         connection = sqlite3.connect(database, isolation_level=None)
         connection.execute("BEGIN EXCLUSIVE")
         held.set()
-        time.sleep(seconds)
+        (until or threading.Event()).wait(seconds)
         connection.execute("COMMIT")
         connection.close()
 
@@ -165,3 +181,129 @@ def test_postgres_down_and_back_gives_503s_then_everything_lands_once(
         stack.wait_for(lambda: not stack.failing(), "the consumer to say it recovered")
         assert stack.consumer.is_alive()
         exactly_once(stack, acknowledged)
+
+
+# --- a consumer started while the state database is out of reach --------------------------
+
+
+@contextmanager
+def consumer_process(settings: Settings, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``eventlake consume --dataset events`` as a process of its own on ``settings``, its
+    stderr in ``log``; stopped with SIGTERM at the end, which it must survive cleanly."""
+    env = {
+        **os.environ,
+        "EVENTLAKE_HOME": str(settings.home),
+        "EVENTLAKE_CONSUMER__MAX_BATCH_SECONDS": "0.2",
+        "EVENTLAKE_CONSUMER__POLL_SECONDS": "0.05",
+        "EVENTLAKE_CONSUMER__RETRY_SECONDS": "0.2",
+        "EVENTLAKE_CONSUMER__RETRY_MAX_SECONDS": "1",
+        # Its writes give up on a lock after half a second (30 s by default): the lock below
+        # outlasts several attempts.
+        "EVENTLAKE_CONSUMER__STATE_BUSY_TIMEOUT_SECONDS": "0.5",
+    }
+    if settings.state_url:
+        env["EVENTLAKE_STATE_URL"] = settings.state_url
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "eventlake.cli", "consume", "--dataset", "events"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        returncode = process.wait(timeout=60)
+    assert returncode == 0, log.read_text()[-3000:]
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
+def _wait_until(condition: Callable[[], bool], what: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert process.poll() is None, f"the consumer exited while waiting for {what}"
+        assert time.monotonic() < deadline, f"waited {DEADLINE_S:g} s for {what}"
+        time.sleep(0.2)
+
+
+def _landed(lake: Lake) -> list[str]:
+    try:
+        table = lake.table("events")
+    except NoSuchTableError:
+        return []
+    return list(table.scan(selected_fields=("event_id",)).to_arrow()["event_id"].to_pylist())
+
+
+def _send(api: TestClient, key: str, first: int, count: int) -> set[str]:
+    ids = [f"e{i:05d}" for i in range(first, first + count)]
+    answer = api.post("/api/v1/ingest", json=[event(i) for i in ids], headers={"X-API-Key": key})
+    assert answer.status_code == 202, answer.text
+    return set(ids)
+
+
+def _lands_once(lake: Lake, sent: set[str], process: subprocess.Popen[bytes]) -> None:
+    _wait_until(lambda: sent <= set(_landed(lake)), "every event to land", process)
+    landed = _landed(lake)
+    assert len(landed) == len(set(landed)), "an event landed twice"
+    assert set(landed) == sent
+
+
+WAITING = "waiting for the state database"
+
+
+def test_a_consumer_started_while_the_sqlite_state_database_is_locked_waits_then_lands_once(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(home=tmp_path / "home", consumer=CONSUMER)
+    lake = Lake(settings)
+    log = tmp_path / "consumer.log"
+    with TestClient(create_app(settings)) as api:
+        key = local_api_key(settings)
+        sent = _send(api, key, 0, 40)  # the stream and the job database exist, nothing landed
+        state_db = settings.state_database_url.removeprefix("sqlite:///")
+        release = threading.Event()
+        with ExitStack() as started:
+            with locked(state_db, DEADLINE_S, until=release):
+                consumer = started.enter_context(consumer_process(settings, log))
+                # Before the fix: a traceback and exit 1 once SQLite's busy timeout ran out.
+                _wait_until(lambda: log.read_text().count(WAITING) >= 2, "it to say so", consumer)
+                assert "database is locked" in log.read_text()
+                assert state_db in log.read_text()  # which database it waits for
+                assert _landed(lake) == []
+                release.set()
+            # The lock is gone: the consumer lands everything, and what comes after.
+            sent |= _send(api, key, 100, 40)
+            _lands_once(lake, sent, consumer)
+
+
+def test_a_consumer_started_while_postgres_is_down_waits_then_lands_once(
+    own_postgres: PostgresServer, tmp_path: Path
+) -> None:
+    settings = Settings(
+        home=tmp_path / "home", state_url=create_database(own_postgres), consumer=CONSUMER
+    )
+    lake = Lake(settings)
+    log = tmp_path / "consumer.log"
+    with TestClient(create_app(settings)) as api:
+        key = local_api_key(settings)
+        sent = _send(api, key, 0, 40)
+        own_postgres.stop()
+        with consumer_process(settings, log) as consumer:
+            _wait_until(lambda: log.read_text().count(WAITING) >= 3, "it to say so", consumer)
+            text = log.read_text()
+            assert own_postgres.url().split("@")[-1].split("/")[0] in text or "postgresql" in text
+            # Backoff: the pauses it announces grow (0.2 s, 0.4 s, 0.8 s, then 1 s).
+            assert "trying again in 0.2 s" in text and "trying again in 0.4 s" in text
+            # What an operator sees meanwhile: /health names the job database.
+            health = api.get("/api/v1/health")
+            assert health.status_code == 503
+            assert not health.json()["checks"]["state"]["ok"]
+            assert _landed(lake) == []
+
+            _restart(own_postgres)
+            _lands_once(lake, sent, consumer)
+            sent |= _send(api, key, 100, 40)
+            _lands_once(lake, sent, consumer)
+            assert not api.get("/api/v1/health").json()["consumers_failing"]

@@ -68,6 +68,25 @@ def _sqlite_pragmas(busy_timeout_seconds: float) -> Callable[[Any, Any], None]:
     return on_connect
 
 
+# Set on every SQLAlchemy error raised through a state store's engine: the database's URL,
+# password hidden. A service that meets a database error can say which database it waits for
+# (the lake's SQL catalog raises the same errors).
+STATE_DATABASE_ATTRIBUTE = "eventlake_state_database"
+
+
+def state_database_of(error: BaseException) -> str | None:
+    """The URL (password hidden) of the job state database ``error`` came from, if it did."""
+    found = getattr(error, STATE_DATABASE_ATTRIBUTE, None)
+    return found if isinstance(found, str) else None
+
+
+def _name_the_database(shown_url: str) -> Callable[[Any], None]:
+    def on_error(context: Any) -> None:
+        setattr(context.sqlalchemy_exception, STATE_DATABASE_ATTRIBUTE, shown_url)
+
+    return on_error
+
+
 class Database(ClosesOnExit):
     """An open state database. The parts of the store (jobs, idempotency keys, progress,
     metrics) are mixins over this class; each extends ``__init__`` with what it prepares.
@@ -89,6 +108,11 @@ class Database(ClosesOnExit):
             sa.event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_seconds))
         else:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
+        sa.event.listen(
+            self.engine,
+            "handle_error",
+            _name_the_database(self.engine.url.render_as_string(hide_password=True)),
+        )
         self.dialect = self.engine.dialect.name
         if self.dialect not in UPSERTS:
             raise ValueError(f"the job state needs SQLite or Postgres, not {self.dialect}")
