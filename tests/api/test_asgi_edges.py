@@ -70,7 +70,8 @@ def test_a_content_length_that_is_not_ascii_digits_is_a_400(
     with caplog.at_level(logging.ERROR):
         status, body = call(settings, headers, [{"type": "http.request", "body": BODY}])
     assert status == 400, body
-    assert body is not None and body["error"]["code"] == "bad_content_length"
+    assert body is not None
+    assert body["error"]["code"] == "bad_content_length"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert published() == []
 
@@ -86,7 +87,8 @@ def test_a_client_gone_mid_body_is_a_400_and_nothing_is_published(
     with caplog.at_level(logging.ERROR):
         status, body = call(settings, headers, half)
     assert status == 400, body
-    assert body is not None and body["error"]["code"] == "client_disconnected"
+    assert body is not None
+    assert body["error"]["code"] == "client_disconnected"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     # The key was never claimed: the client's retry with the whole body is taken.
     whole = [{"type": "http.request", "body": BODY}]

@@ -43,7 +43,8 @@ def locked(database: str, at_most: float = HOLD_AT_MOST_S) -> Iterator[subproces
         text=True,
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "held\n"
         yield holder
     finally:
         assert holder.stdin is not None

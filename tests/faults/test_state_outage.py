@@ -9,20 +9,15 @@ the consumer keeps running, and the lake (the judge) holds every acknowledged ev
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
-
-from pyiceberg.exceptions import NoSuchTableError
 
 from eventlake.config import Settings
 from eventlake.lake import Lake
@@ -30,11 +25,16 @@ from tests.faults.stack import (
     CONSUMER,
     DEADLINE_S,
     TestClient,
+    consumer_process,
     create_app,
     event,
     exactly_once,
+    landed_ids,
+    lands_once,
     local_api_key,
     running,
+    send_events,
+    wait_until_alive,
 )
 from tests.postgres import PostgresServer, create_database, start_postgres
 
@@ -93,7 +93,7 @@ def test_locked_sqlite_state_and_catalog_databases_delay_landing_and_lose_nothin
         for ids in sent:
             acknowledged |= ids
         assert len(acknowledged) == 100
-        stack.wait_landed(acknowledged)
+        stack.waitlanded_ids(acknowledged)
 
         # The SQL catalog locked for longer than it waits: the consumer's commits fail, it says
         # so and retries; the API still takes data; once the lock is gone everything lands.
@@ -101,7 +101,7 @@ def test_locked_sqlite_state_and_catalog_databases_delay_landing_and_lose_nothin
         with locked(str(settings.home / "catalog.db"), CATALOG_LOCK_S):
             acknowledged |= stack.send(500, 30)
             stack.wait_for(lambda: bool(stack.failing()), "/health to name the consumer")
-        stack.wait_landed(acknowledged)
+        stack.waitlanded_ids(acknowledged)
         stack.wait_for(lambda: not stack.failing(), "the consumer to say it recovered")
         assert stack.consumer.is_alive()
         exactly_once(stack, acknowledged)
@@ -146,7 +146,7 @@ def own_postgres() -> Iterator[PostgresServer]:
         subprocess.run(["rm", "-rf", str(server.directory)], check=False)
 
 
-def test_postgres_down_and_back_gives_503s_then_everything_lands_once(
+def test_postgres_down_and_back_gives_503s_then_everythinglands_once(
     own_postgres: PostgresServer, tmp_path: Path
 ) -> None:
     settings = Settings(
@@ -177,7 +177,7 @@ def test_postgres_down_and_back_gives_503s_then_everything_lands_once(
         assert taken.status_code == 202, taken.text
         acknowledged |= {e["event_id"] for e in body}
         acknowledged |= stack.send(300, 50)
-        stack.wait_landed(acknowledged)
+        stack.waitlanded_ids(acknowledged)
         stack.wait_for(lambda: not stack.failing(), "the consumer to say it recovered")
         assert stack.consumer.is_alive()
         exactly_once(stack, acknowledged)
@@ -186,74 +186,10 @@ def test_postgres_down_and_back_gives_503s_then_everything_lands_once(
 # --- a consumer started while the state database is out of reach --------------------------
 
 
-@contextmanager
-def consumer_process(settings: Settings, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``eventlake consume --dataset events`` as a process of its own on ``settings``, its
-    stderr in ``log``; stopped with SIGTERM at the end, which it must survive cleanly."""
-    env = {
-        **os.environ,
-        "EVENTLAKE_HOME": str(settings.home),
-        "EVENTLAKE_CONSUMER__MAX_BATCH_SECONDS": "0.2",
-        "EVENTLAKE_CONSUMER__POLL_SECONDS": "0.05",
-        "EVENTLAKE_CONSUMER__RETRY_SECONDS": "0.2",
-        "EVENTLAKE_CONSUMER__RETRY_MAX_SECONDS": "1",
-        # Its writes give up on a lock after half a second (30 s by default): the lock below
-        # outlasts several attempts.
-        "EVENTLAKE_CONSUMER__STATE_BUSY_TIMEOUT_SECONDS": "0.5",
-    }
-    if settings.state_url:
-        env["EVENTLAKE_STATE_URL"] = settings.state_url
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "eventlake.cli", "consume", "--dataset", "events"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        returncode = process.wait(timeout=60)
-    assert returncode == 0, log.read_text()[-3000:]
-    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
-
-
-def _wait_until(condition: Callable[[], bool], what: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        assert process.poll() is None, f"the consumer exited while waiting for {what}"
-        assert time.monotonic() < deadline, f"waited {DEADLINE_S:g} s for {what}"
-        time.sleep(0.2)
-
-
-def _landed(lake: Lake) -> list[str]:
-    try:
-        table = lake.table("events")
-    except NoSuchTableError:
-        return []
-    return list(table.scan(selected_fields=("event_id",)).to_arrow()["event_id"].to_pylist())
-
-
-def _send(api: TestClient, key: str, first: int, count: int) -> set[str]:
-    ids = [f"e{i:05d}" for i in range(first, first + count)]
-    answer = api.post("/api/v1/ingest", json=[event(i) for i in ids], headers={"X-API-Key": key})
-    assert answer.status_code == 202, answer.text
-    return set(ids)
-
-
-def _lands_once(lake: Lake, sent: set[str], process: subprocess.Popen[bytes]) -> None:
-    _wait_until(lambda: sent <= set(_landed(lake)), "every event to land", process)
-    landed = _landed(lake)
-    assert len(landed) == len(set(landed)), "an event landed twice"
-    assert set(landed) == sent
-
-
 WAITING = "waiting for the state database"
 
 
-def test_a_consumer_started_while_the_sqlite_state_database_is_locked_waits_then_lands_once(
+def test_a_consumer_started_while_the_sqlite_state_database_is_locked_waits_thenlands_once(
     tmp_path: Path,
 ) -> None:
     settings = Settings(home=tmp_path / "home", consumer=CONSUMER)
@@ -261,24 +197,26 @@ def test_a_consumer_started_while_the_sqlite_state_database_is_locked_waits_then
     log = tmp_path / "consumer.log"
     with TestClient(create_app(settings)) as api:
         key = local_api_key(settings)
-        sent = _send(api, key, 0, 40)  # the stream and the job database exist, nothing landed
+        sent = send_events(api, key, 0, 40)  # the stream and the job database exist, nothing landed
         state_db = settings.state_database_url.removeprefix("sqlite:///")
         release = threading.Event()
         with ExitStack() as started:
             with locked(state_db, DEADLINE_S, until=release):
                 consumer = started.enter_context(consumer_process(settings, log))
                 # Before the fix: a traceback and exit 1 once SQLite's busy timeout ran out.
-                _wait_until(lambda: log.read_text().count(WAITING) >= 2, "it to say so", consumer)
+                wait_until_alive(
+                    lambda: log.read_text().count(WAITING) >= 2, "it to say so", consumer
+                )
                 assert "database is locked" in log.read_text()
                 assert state_db in log.read_text()  # which database it waits for
-                assert _landed(lake) == []
+                assert landed_ids(lake) == []
                 release.set()
             # The lock is gone: the consumer lands everything, and what comes after.
-            sent |= _send(api, key, 100, 40)
-            _lands_once(lake, sent, consumer)
+            sent |= send_events(api, key, 100, 40)
+            lands_once(lake, sent, consumer)
 
 
-def test_a_consumer_started_while_postgres_is_down_waits_then_lands_once(
+def test_a_consumer_started_while_postgres_is_down_waits_thenlands_once(
     own_postgres: PostgresServer, tmp_path: Path
 ) -> None:
     settings = Settings(
@@ -288,22 +226,25 @@ def test_a_consumer_started_while_postgres_is_down_waits_then_lands_once(
     log = tmp_path / "consumer.log"
     with TestClient(create_app(settings)) as api:
         key = local_api_key(settings)
-        sent = _send(api, key, 0, 40)
+        sent = send_events(api, key, 0, 40)
         own_postgres.stop()
         with consumer_process(settings, log) as consumer:
-            _wait_until(lambda: log.read_text().count(WAITING) >= 3, "it to say so", consumer)
+            wait_until_alive(lambda: log.read_text().count(WAITING) >= 3, "it to say so", consumer)
             text = log.read_text()
-            assert own_postgres.url().split("@")[-1].split("/")[0] in text or "postgresql" in text
+            database = settings.state_database_url.split("/")[-1].split("?")[0]
+            assert "waiting for the state database postgresql+psycopg://" in text
+            assert database in text  # which database it waits for
             # Backoff: the pauses it announces grow (0.2 s, 0.4 s, 0.8 s, then 1 s).
-            assert "trying again in 0.2 s" in text and "trying again in 0.4 s" in text
+            assert "trying again in 0.2 s" in text
+            assert "trying again in 0.4 s" in text
             # What an operator sees meanwhile: /health names the job database.
             health = api.get("/api/v1/health")
             assert health.status_code == 503
             assert not health.json()["checks"]["state"]["ok"]
-            assert _landed(lake) == []
+            assert landed_ids(lake) == []
 
             _restart(own_postgres)
-            _lands_once(lake, sent, consumer)
-            sent |= _send(api, key, 100, 40)
-            _lands_once(lake, sent, consumer)
+            lands_once(lake, sent, consumer)
+            sent |= send_events(api, key, 100, 40)
+            lands_once(lake, sent, consumer)
             assert not api.get("/api/v1/health").json()["consumers_failing"]
