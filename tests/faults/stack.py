@@ -153,11 +153,16 @@ def exactly_once(stack: Stack, acknowledged: set[str]) -> None:
 
 @contextmanager
 def consumer_process(
-    settings: Settings, log: Path, launcher: Sequence[str] = ("-m", "eventlake.cli")
+    settings: Settings,
+    log: Path,
+    launcher: Sequence[str] = ("-m", "eventlake.cli"),
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``eventlake consume --dataset events`` as a process of its own on ``settings`` (through
-    ``launcher``: python's arguments before the command's), its stderr in ``log``; stopped
-    with SIGTERM at the end, which it must survive cleanly (exit 0, no traceback)."""
+    ``launcher``: python's arguments before the command's; ``env``: more settings), its stderr
+    in ``log``; stopped with SIGTERM at the end, which it must survive cleanly (exit 0, no
+    traceback)."""
+    extra = env or {}
     env = {
         **os.environ,
         "EVENTLAKE_HOME": str(settings.home),
@@ -171,6 +176,7 @@ def consumer_process(
     }
     if settings.state_url:
         env["EVENTLAKE_STATE_URL"] = settings.state_url
+    env.update(extra)
     with log.open("wb") as stderr:
         process = subprocess.Popen(
             [sys.executable, *launcher, "consume", "--dataset", "events"],

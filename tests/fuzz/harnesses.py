@@ -209,8 +209,10 @@ def main() -> None:
     home = tempfile.mkdtemp(prefix="eventlake-fuzz-")
     os.environ["EVENTLAKE_HOME"] = home
     # Coverage of eventlake's own modules guides the fuzzer (the core is native code: its
-    # edges are not seen from here; the cargo-fuzz targets cover it).
-    with atheris.instrument_imports(include=["eventlake"]):
+    # edges are not seen from here; the cargo-fuzz targets cover it); for the HTTP harness,
+    # also the framework's request parsing (headers, forms, routing) the app relies on.
+    web = ["starlette", "fastapi"] if name == "http" else []
+    with atheris.instrument_imports(include=["eventlake", *web]):
         import eventlake.api.app
         import eventlake.consumer.window
         import eventlake.ingest  # noqa: F401
