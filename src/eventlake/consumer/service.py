@@ -130,7 +130,7 @@ def consume(
 def _backoff(settings: Settings, failures: int) -> float:
     """The pause after ``failures`` failures in a row: doubled each time, up to the maximum."""
     retry = settings.consumer
-    return min(retry.retry_max_seconds, retry.retry_seconds * 2 ** (failures - 1))
+    return min(retry.retry_max_seconds, retry.retry_seconds * 2.0 ** (failures - 1))
 
 
 def _one_line(error: BaseException) -> str:
