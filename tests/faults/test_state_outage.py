@@ -93,7 +93,7 @@ def test_locked_sqlite_state_and_catalog_databases_delay_landing_and_lose_nothin
         for ids in sent:
             acknowledged |= ids
         assert len(acknowledged) == 100
-        stack.waitlanded_ids(acknowledged)
+        stack.wait_landed(acknowledged)
 
         # The SQL catalog locked for longer than it waits: the consumer's commits fail, it says
         # so and retries; the API still takes data; once the lock is gone everything lands.
@@ -101,7 +101,7 @@ def test_locked_sqlite_state_and_catalog_databases_delay_landing_and_lose_nothin
         with locked(str(settings.home / "catalog.db"), CATALOG_LOCK_S):
             acknowledged |= stack.send(500, 30)
             stack.wait_for(lambda: bool(stack.failing()), "/health to name the consumer")
-        stack.waitlanded_ids(acknowledged)
+        stack.wait_landed(acknowledged)
         stack.wait_for(lambda: not stack.failing(), "the consumer to say it recovered")
         assert stack.consumer.is_alive()
         exactly_once(stack, acknowledged)
@@ -146,7 +146,7 @@ def own_postgres() -> Iterator[PostgresServer]:
         subprocess.run(["rm", "-rf", str(server.directory)], check=False)
 
 
-def test_postgres_down_and_back_gives_503s_then_everythinglands_once(
+def test_postgres_down_and_back_gives_503s_then_everything_lands_once(
     own_postgres: PostgresServer, tmp_path: Path
 ) -> None:
     settings = Settings(
@@ -177,7 +177,7 @@ def test_postgres_down_and_back_gives_503s_then_everythinglands_once(
         assert taken.status_code == 202, taken.text
         acknowledged |= {e["event_id"] for e in body}
         acknowledged |= stack.send(300, 50)
-        stack.waitlanded_ids(acknowledged)
+        stack.wait_landed(acknowledged)
         stack.wait_for(lambda: not stack.failing(), "the consumer to say it recovered")
         assert stack.consumer.is_alive()
         exactly_once(stack, acknowledged)
