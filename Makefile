@@ -226,7 +226,7 @@ fuzz: setup ## Fuzz the core (cargo-fuzz) and the ingest edge (atheris): FUZZ_SE
 	@for t in $(FUZZ_TARGETS); do mkdir -p target/fuzz-corpus/$$t && \
 		(cd crates/processor-core/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run $$t \
 			../../../target/fuzz-corpus/$$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS)) || exit 1; done
-	@for h in ingest window; do mkdir -p target/fuzz-corpus/py-$$h target/fuzz-artifacts && \
+	@for h in ingest window http; do mkdir -p target/fuzz-corpus/py-$$h target/fuzz-artifacts && \
 		EVENTLAKE_HOME=$$(mktemp -d) $(PY) -m tests.fuzz.harnesses $$h -max_total_time=$(FUZZ_SECONDS) \
 			-timeout=10 -artifact_prefix=target/fuzz-artifacts/ target/fuzz-corpus/py-$$h tests/fuzz/corpus/$$h \
 			|| exit 1; done

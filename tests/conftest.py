@@ -87,6 +87,7 @@ SLOW_FOLDERS = frozenset({"airflow", "e2e", "container", "package", "faults"})
 SLOW_MODULES = {
     "lake/test_crash_and_race.py": "writer processes killed mid-commit",
     "pipeline/test_serve.py": "the API, a consumer and the dashboard as processes",
+    "api/test_state_locked.py": "another process holding the job database's lock for seconds",
     "consumer/test_consumer_process.py": "`eventlake consume` as a process",
     "test_loadtest.py": "Locust against the API",
     "quality/test_gates.py": "Great Expectations",

@@ -229,6 +229,15 @@ class ApiSettings(BaseModel):
         "claim whose process died is taken over by a retry this long after its last renewal "
         "(until then retries get 409).",
     )
+    state_busy_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How long a request waits for the SQLite job database's write lock (held "
+        "by another process: a long transaction, a backup) before it is answered 503 with "
+        "Retry-After, nothing published; the client's retry with the same Idempotency-Key is "
+        "taken once the lock is gone. The consumers and the pipeline wait 30 s.",
+    )
     rate_limit_per_second: float = Field(
         default=0.0,
         ge=0,
@@ -300,6 +309,14 @@ class ConsumerSettings(BaseModel):
     )
     retry_max_seconds: float = Field(
         default=30.0, gt=0, description="The longest pause between failed batches."
+    )
+    state_busy_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="How long the consumer's writes to the SQLite job database (leases, "
+        "progress, windows) wait for another process's write lock before the batch fails and "
+        "is retried after retry_seconds.",
     )
     # The dedup window is one setting for the consumer and `eventlake process`: the top-level
     # `dedup_window` (a `consumer.dedup_window` given the old way is moved there, see Settings).

@@ -4,12 +4,17 @@ consumer as a thread, and what a user would look at: the acknowledged ids, the l
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pyiceberg.exceptions import NoSuchTableError
@@ -141,3 +146,81 @@ def exactly_once(stack: Stack, acknowledged: set[str]) -> None:
     landed = stack.landed()
     assert len(landed) == len(set(landed)), "an event landed twice"
     assert set(landed) == acknowledged
+
+
+# --- consumers as processes (eventlake consume) ---------------------------------------------
+
+
+@contextmanager
+def consumer_process(
+    settings: Settings,
+    log: Path,
+    launcher: Sequence[str] = ("-m", "eventlake.cli"),
+    env: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``eventlake consume --dataset events`` as a process of its own on ``settings`` (through
+    ``launcher``: python's arguments before the command's; ``env``: more settings), its stderr
+    in ``log``; stopped with SIGTERM at the end, which it must survive cleanly (exit 0, no
+    traceback)."""
+    extra = env or {}
+    env = {
+        **os.environ,
+        "EVENTLAKE_HOME": str(settings.home),
+        "EVENTLAKE_CONSUMER__MAX_BATCH_SECONDS": "0.2",
+        "EVENTLAKE_CONSUMER__POLL_SECONDS": "0.05",
+        "EVENTLAKE_CONSUMER__RETRY_SECONDS": "0.2",
+        "EVENTLAKE_CONSUMER__RETRY_MAX_SECONDS": "1",
+        # Its writes give up on a lock after half a second (30 s by default): the lock below
+        # outlasts several attempts.
+        "EVENTLAKE_CONSUMER__STATE_BUSY_TIMEOUT_SECONDS": "0.5",
+    }
+    if settings.state_url:
+        env["EVENTLAKE_STATE_URL"] = settings.state_url
+    env.update(extra)
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, *launcher, "consume", "--dataset", "events"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        returncode = process.wait(timeout=60)
+    assert returncode == 0, log.read_text()[-3000:]
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
+def wait_until_alive(
+    condition: Callable[[], bool], what: str, process: subprocess.Popen[bytes]
+) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert process.poll() is None, f"the consumer exited while waiting for {what}"
+        assert time.monotonic() < deadline, f"waited {DEADLINE_S:g} s for {what}"
+        time.sleep(0.2)
+
+
+def landed_ids(lake: Lake) -> list[str]:
+    try:
+        table = lake.table("events")
+    except NoSuchTableError:
+        return []
+    return list(table.scan(selected_fields=("event_id",)).to_arrow()["event_id"].to_pylist())
+
+
+def send_events(api: TestClient, key: str, first: int, count: int) -> set[str]:
+    ids = [f"e{i:05d}" for i in range(first, first + count)]
+    answer = api.post("/api/v1/ingest", json=[event(i) for i in ids], headers={"X-API-Key": key})
+    assert answer.status_code == 202, answer.text
+    return set(ids)
+
+
+def lands_once(lake: Lake, sent: set[str], process: subprocess.Popen[bytes]) -> None:
+    wait_until_alive(lambda: sent <= set(landed_ids(lake)), "every event to land", process)
+    landed = landed_ids(lake)
+    assert len(landed) == len(set(landed)), "an event landed twice"
+    assert set(landed) == sent

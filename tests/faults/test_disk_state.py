@@ -32,7 +32,8 @@ from tests.faults.disk import (
 
 pytestmark = pytest.mark.slow
 
-FAILED = re.compile(r"batch failed; retrying")
+# A state database error is an outage, said in one line with what the consumer waits for.
+FAILED = re.compile(r"events: waiting for the state database sqlite:///\S+ \(OperationalError: ")
 
 
 def test_a_full_state_disk_answers_503_for_keys_and_everything_resumes(

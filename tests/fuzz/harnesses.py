@@ -10,6 +10,8 @@
   window bytes, a checksum, a table, a position) through ``WindowStore.load``: it either
   trusts the window or rebuilds an empty one, never raises, and a trusted window saves and
   loads back the same.
+- ``http``: a request through the real ASGI app (``http_harness.py``): never a 500, never an
+  exception out of the app, never a hang.
 
 Run one by hand: ``.venv/bin/python -m tests.fuzz.harnesses ingest -max_total_time=60``
 (libFuzzer's flags; a corpus folder may follow).
@@ -24,7 +26,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 # An input that costs more CPU than this is a hang (the core handles megabytes in milliseconds).
 # CPU time, not wall time: on a loaded machine an fsync can wait for seconds. A hang that waits
@@ -178,9 +180,23 @@ class WindowHarness:
         self.state.close()
 
 
-HARNESSES: dict[str, Callable[[], IngestHarness | WindowHarness]] = {
+class Harness(Protocol):
+    def __call__(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _http_harness() -> Harness:
+    # Its own module (it imports this one's helpers): the app driven through ASGI.
+    from tests.fuzz.http_harness import HttpHarness
+
+    return HttpHarness()
+
+
+HARNESSES: dict[str, Callable[[], Harness]] = {
     "ingest": IngestHarness,
     "window": WindowHarness,
+    "http": _http_harness,
 }
 
 
@@ -193,8 +209,11 @@ def main() -> None:
     home = tempfile.mkdtemp(prefix="eventlake-fuzz-")
     os.environ["EVENTLAKE_HOME"] = home
     # Coverage of eventlake's own modules guides the fuzzer (the core is native code: its
-    # edges are not seen from here; the cargo-fuzz targets cover it).
-    with atheris.instrument_imports(include=["eventlake"]):
+    # edges are not seen from here; the cargo-fuzz targets cover it); for the HTTP harness,
+    # also the framework's request parsing (headers, forms, routing) the app relies on.
+    web = ["starlette", "fastapi"] if name == "http" else []
+    with atheris.instrument_imports(include=["eventlake", *web]):
+        import eventlake.api.app
         import eventlake.consumer.window
         import eventlake.ingest  # noqa: F401
     harness = HARNESSES[name]()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fuzz.harnesses import HARNESSES, IngestHarness, WindowHarness
+from tests.fuzz.harnesses import HARNESSES, Harness
 
 CORPUS = Path(__file__).parent / "corpus"
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +47,7 @@ def mutants(seeds: list[bytes], count: int, seed: int) -> Iterator[bytes]:
 
 @pytest.mark.parametrize("name", sorted(HARNESSES))
 def test_each_harness_survives_its_corpus_and_mutants(name: str) -> None:
-    harness: IngestHarness | WindowHarness = HARNESSES[name]()
+    harness: Harness = HARNESSES[name]()
     try:
         seeds = corpus(name)
         for data in seeds:

@@ -1,8 +1,9 @@
 """Every error answer has one shape: ``{"error": {"code": ..., "message": ...}}``.
 
 That covers the library's typed errors (:mod:`eventlake.ingest`), FastAPI's request
-validation (422, with ``details``), unknown routes and methods (404, 405) and anything
-unexpected (500, logged with its traceback, answered without one).
+validation (422, with ``details``), unknown routes and methods (404, 405), the job database
+out of reach or locked (503 with Retry-After) and anything unexpected (500, logged with its
+traceback, answered without one).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from eventlake.ingest import (
@@ -80,6 +82,21 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _state_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The job database refused or did not answer (locked past the request's busy timeout,
+    down) on a route with no answer of its own for that: 503, as the ingest route answers."""
+    assert isinstance(exc, OperationalError)  # noqa: S101 — narrows the type for mypy; holds by construction
+    # The driver's message only: SQLAlchemy's text carries the statement and its parameters.
+    reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
+    log.warning("503 state_unavailable on %s %s: %s", request.method, request.url.path, reason)
+    return error_response(
+        503,
+        "state_unavailable",
+        "the job database is not available; try again after Retry-After seconds",
+        {"Retry-After": RETRY_AFTER_S},
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "internal error; the server log has details")
@@ -89,4 +106,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IngestError, _ingest_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OperationalError, _state_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -59,7 +59,10 @@ class Services:
             with self._lock:
                 if self._state is None:
                     try:
-                        self._state = StateStore(self.settings.state_database_url)
+                        self._state = StateStore(
+                            self.settings.state_database_url,
+                            busy_timeout_seconds=self.settings.api.state_busy_timeout_seconds,
+                        )
                     except Exception as error:  # a bad URL, a missing driver, no disk
                         message = f"the job database is not available: {describe(error)}"
                         log.error(message)

@@ -30,7 +30,8 @@ def consume(
     Joins the dataset's consumers: the shards are shared by leases in the state database, so
     start as many as needed, on any machine that shares it (PostgreSQL). Runs until SIGTERM or
     Ctrl-C (the batch in hand is committed first, the leases given back), or with
-    --until-caught-up until every shard is read."""
+    --until-caught-up until every shard is read. A database or catalog out of reach is waited
+    for (said on stderr, retried with backoff); with --until-caught-up it is an error."""
     import signal
     import threading
 
@@ -46,8 +47,11 @@ def consume(
             )
     # The consumer brings the lake (pyiceberg, pyarrow, pandas): loaded once the arguments are
     # known to be good, so that a usage error is reported in a fraction of a second.
+    from sqlalchemy.exc import SQLAlchemyError
+
     from eventlake.consumer import BatchReport
     from eventlake.consumer import consume as consume_streams
+    from eventlake.state import state_database_of
     from eventlake.stream.base import StreamError
 
     stop = threading.Event()
@@ -83,5 +87,9 @@ def consume(
         )
     except (StreamError, ValueError, OSError, *lake_errors()) as exc:
         raise fail(str(exc)) from None
+    except SQLAlchemyError as exc:  # a drain (a service waits for its databases)
+        database = state_database_of(exc) or "the lake's SQL catalog"
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise fail(f"{database} is not available: {reason}") from None
     landed = report.landed
     console.print(f"done in {report.seconds:.1f} s: {landed:,} events landed", highlight=False)

@@ -12,13 +12,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from eventlake.config import Settings
 from eventlake.consumer.consumer import DatasetConsumer
 from eventlake.consumer.reports import BatchReport, DatasetReport, DrainReport
 from eventlake.contracts import DATASETS
 from eventlake.lake.watermark import WatermarkOverlapError
 from eventlake.lake.writer import Lake
-from eventlake.state import StateStore, open_state
+from eventlake.state import StateStore, open_state, state_database_of
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,12 @@ def consume(
     lake, whoever landed it."""
     started = time.monotonic()
     lake = lake or Lake(settings)
-    state = state or open_state(settings.state_database_url)
     stop = stop or threading.Event()
     report = DrainReport()
+    state = state or _open_state(settings, stop, wait=not until_caught_up)
+    if state is None:  # stopped while waiting for the state database
+        report.seconds = time.monotonic() - started
+        return report
     consumers: list[DatasetConsumer] = []
     failures = 0
     failing: set[str] = set()  # datasets whose consumer reported a fault not yet cleared
@@ -58,8 +63,12 @@ def consume(
         for dataset in datasets or DATASETS:
             consumer = DatasetConsumer(settings, lake, state, dataset, drain=until_caught_up)
             consumers.append(consumer)
-            consumer.open()
             report.datasets[dataset] = DatasetReport(dataset)
+            # A drain fails at once on what it cannot open; a service opens each consumer in
+            # its first poll, so that a database or catalog down at start is waited for (with
+            # backoff, reported as a fault) like one that goes down later.
+            if until_caught_up:
+                consumer.open()
         while not stop.is_set():
             idle = True
             for consumer in consumers:
@@ -78,16 +87,23 @@ def consume(
                         raise
                     # A service keeps going: the consumer has reset itself to the lake.
                     failures += 1
+                    pause = _backoff(settings, failures)
                     _report_fault(state, consumer, error)
                     failing.add(consumer.dataset)
+                    database = state_database_of(error)
                     if overlap:  # expected now and then: no traceback
                         log.warning("%s: %s; starting again", consumer.dataset, error)
+                    elif database is not None:  # an outage, not a bug: what it waits for
+                        log.warning(
+                            "%s: waiting for the state database %s (%s); trying again in %.1f s",
+                            consumer.dataset,
+                            database,
+                            _one_line(error),
+                            pause,
+                        )
                     else:
                         log.exception("%s: batch failed; retrying", consumer.dataset)
-                    retry = settings.consumer
-                    stop.wait(
-                        min(retry.retry_max_seconds, retry.retry_seconds * 2 ** (failures - 1))
-                    )
+                    stop.wait(pause)
                     continue
                 failures = 0
                 if consumer.dataset in failing and _clear_fault(state, consumer):
@@ -109,6 +125,45 @@ def consume(
             consumer.close()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _backoff(settings: Settings, failures: int) -> float:
+    """The pause after ``failures`` failures in a row: doubled each time, up to the maximum."""
+    retry = settings.consumer
+    return min(retry.retry_max_seconds, retry.retry_seconds * 2.0 ** (failures - 1))
+
+
+def _one_line(error: BaseException) -> str:
+    """The driver's message (SQLAlchemy's own text adds the statement and its parameters)."""
+    cause = getattr(error, "orig", None) or error
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"{type(cause).__name__}: {text}"[:300] if text else type(cause).__name__
+
+
+def _open_state(settings: Settings, stop: threading.Event, *, wait: bool) -> StateStore | None:
+    """The state database, opened. A service started while it is down or locked waits for it
+    (with backoff, saying so in its log) instead of exiting; a drain raises. None when
+    ``stop`` is set while waiting."""
+    failures = 0
+    while True:
+        try:
+            return open_state(
+                settings.state_database_url,
+                busy_timeout_seconds=settings.consumer.state_busy_timeout_seconds,
+            )
+        except SQLAlchemyError as error:
+            if not wait:
+                raise
+            failures += 1
+            pause = _backoff(settings, failures)
+            log.warning(
+                "waiting for the state database %s (%s); trying again in %.1f s",
+                state_database_of(error) or "",
+                _one_line(error),
+                pause,
+            )
+            if stop.wait(pause):
+                return None
 
 
 def _report_fault(state: StateStore, consumer: DatasetConsumer, error: BaseException) -> None:

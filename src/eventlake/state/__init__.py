@@ -1,5 +1,6 @@
 """Job state shared by the API, the consumer and the pipeline runner (any SQLAlchemy URL)."""
 
+from eventlake.state.database import state_database_of
 from eventlake.state.idempotency import IdempotencyConflictError
 from eventlake.state.jobs import PublishedPart
 from eventlake.state.progress import CommitRecord, JobProgress, ShardProgress
@@ -13,4 +14,5 @@ __all__ = [
     "ShardProgress",
     "StateStore",
     "open_state",
+    "state_database_of",
 ]

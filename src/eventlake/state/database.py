@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,28 +51,68 @@ def create_tables(engine: Engine, tables: sa.MetaData) -> None:
     tables.create_all(engine)
 
 
-def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+# How long a SQLite writer waits for another's write transaction before "database is
+# locked": long enough for the consumers and the pipeline, which retry a failed step anyway
+# but have nobody waiting on them. The API waits less (``api.state_busy_timeout_seconds``).
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+def _sqlite_pragmas(busy_timeout_seconds: float) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={round(busy_timeout_seconds * 1000)}")
+        cursor.close()
+
+    return on_connect
+
+
+# Set on every SQLAlchemy error raised through a state store's engine: the database's URL,
+# password hidden. A service that meets a database error can say which database it waits for
+# (the lake's SQL catalog raises the same errors).
+STATE_DATABASE_ATTRIBUTE = "eventlake_state_database"
+
+
+def state_database_of(error: BaseException) -> str | None:
+    """The URL (password hidden) of the job state database ``error`` came from, if it did."""
+    found = getattr(error, STATE_DATABASE_ATTRIBUTE, None)
+    return found if isinstance(found, str) else None
+
+
+def _name_the_database(shown_url: str) -> Callable[[Any], None]:
+    def on_error(context: Any) -> None:
+        setattr(context.sqlalchemy_exception, STATE_DATABASE_ATTRIBUTE, shown_url)
+
+    return on_error
 
 
 class Database(ClosesOnExit):
     """An open state database. The parts of the store (jobs, idempotency keys, progress,
-    metrics) are mixins over this class; each extends ``__init__`` with what it prepares."""
+    metrics) are mixins over this class; each extends ``__init__`` with what it prepares.
 
-    def __init__(self, url: str) -> None:
+    ``busy_timeout_seconds`` (SQLite): how long a write waits for another connection's write
+    transaction (a long one elsewhere, a backup, a lock held by hand) before it fails with
+    "database is locked" (an ``OperationalError``)."""
+
+    def __init__(self, url: str, *, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> None:
         self.url = url
         if url.startswith("sqlite"):
             # A connection per request thread, kept: opening one runs the PRAGMAs again.
             self.engine: Engine = sa.create_engine(
-                url, connect_args={"timeout": 30}, pool_size=32, max_overflow=32
+                url,
+                connect_args={"timeout": busy_timeout_seconds},
+                pool_size=32,
+                max_overflow=32,
             )
-            sa.event.listen(self.engine, "connect", _enable_sqlite_wal)
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_seconds))
         else:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
+        sa.event.listen(
+            self.engine,
+            "handle_error",
+            _name_the_database(self.engine.url.render_as_string(hide_password=True)),
+        )
         self.dialect = self.engine.dialect.name
         if self.dialect not in UPSERTS:
             raise ValueError(f"the job state needs SQLite or Postgres, not {self.dialect}")

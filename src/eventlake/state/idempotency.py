@@ -40,7 +40,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from eventlake.errors import EventlakeError
-from eventlake.state.database import Database
+from eventlake.state.database import BUSY_TIMEOUT_SECONDS, Database
 from eventlake.state.schema import idempotency
 
 log = logging.getLogger(__name__)
@@ -96,8 +96,8 @@ def _dead(now: float) -> sa.ColumnElement[bool]:
 
 
 class IdempotencyKeys(Database):
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
+    def __init__(self, url: str, *, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> None:
+        super().__init__(url, busy_timeout_seconds=busy_timeout_seconds)
         add_claim_columns(self.engine)
 
     def claim_idempotency_key(

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.expression import Executable
 
 from eventlake.group_commit import GroupCommit
-from eventlake.state.database import Database
+from eventlake.state.database import BUSY_TIMEOUT_SECONDS, Database
 from eventlake.state.progress import JobProgress, is_forwarded_part
 from eventlake.state.schema import (
     job_parts,
@@ -56,8 +56,8 @@ def _decoded(row: Row[Any]) -> dict[str, Any]:
 
 
 class JobRecords(Database):
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
+    def __init__(self, url: str, *, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> None:
+        super().__init__(url, busy_timeout_seconds=busy_timeout_seconds)
         self._insert_job = rejected_upsert(self.dialect)
         self._published = published_upsert(self.dialect)
         self._part_published = part_published_upsert(self.dialect)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eventlake.state.database import Database
+from eventlake.state.database import BUSY_TIMEOUT_SECONDS, Database
 from eventlake.state.schema import commits, consumer_faults, consumer_shards, processed_upsert
 
 
@@ -83,8 +83,8 @@ class CommitRecord:
 
 
 class ConsumerProgress(Database):
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
+    def __init__(self, url: str, *, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> None:
+        super().__init__(url, busy_timeout_seconds=busy_timeout_seconds)
         self._processed = processed_upsert(self.dialect)
 
     def record_processed(self, progress: Sequence[JobProgress]) -> None:

@@ -20,6 +20,7 @@ pipeline runs as jobs. Close it, or use it as a context manager, to dispose of i
 
 from __future__ import annotations
 
+from eventlake.state.database import BUSY_TIMEOUT_SECONDS
 from eventlake.state.idempotency import IdempotencyKeys
 from eventlake.state.leases import ShardLeases
 from eventlake.state.metrics import Metrics
@@ -30,5 +31,5 @@ class StateStore(Metrics, ConsumerProgress, IdempotencyKeys, ShardLeases):
     """The job state database: jobs and runs, idempotency keys, consumer progress, metrics."""
 
 
-def open_state(url: str) -> StateStore:
-    return StateStore(url)
+def open_state(url: str, *, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> StateStore:
+    return StateStore(url, busy_timeout_seconds=busy_timeout_seconds)

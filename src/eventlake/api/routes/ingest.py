@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from eventlake.api.deps import ServicesDep, SourceDep
 from eventlake.api.models import ErrorBody, IngestRejected
@@ -80,7 +81,8 @@ async def read_body(request: Request, limit: int) -> bytes:
     reading anything, or while reading a chunked body that declared none."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        # ASCII digits only: str.isdigit() is also true of "¹" or "٣", which int() refuses.
+        if not (declared.isascii() and declared.isdigit()):
             raise BadBodyError("Content-Length is not a number", code="bad_content_length")
         if int(declared) > limit:
             raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
@@ -88,13 +90,21 @@ async def read_body(request: Request, limit: int) -> bytes:
     # growing a bytearray and copying it into bytes copied a 120 KB body about three times.
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        if not chunk:
-            continue
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            if not chunk:
+                continue
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client went away mid-body: nobody reads the answer, but the access log shows a
+        # 400 for it, not an unexpected error's traceback and a 500.
+        raise BadBodyError(
+            "the client disconnected before the whole body arrived; nothing was published",
+            code="client_disconnected",
+        ) from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
