@@ -42,8 +42,12 @@ impl PyDeduplicator {
     }
     fn deduplicate(&self, py: Python<'_>, batch: &PyTransformedBatch) -> PyTransformedBatch {
         let inner = batch.inner.clone();
-        // The window changes now, as it is asked to: the batch is computed first if need be.
-        let output = py.detach(|| self.lock().deduplicate(&inner.batch()));
+        // The window changes now, as it is asked to: the batch is computed first if need be
+        // (before the window is locked, so that other batches can use it meanwhile).
+        let output = py.detach(|| {
+            let input = inner.batch();
+            self.lock().deduplicate(&input)
+        });
         PyTransformedBatch { inner: Arc::new(Transformed::ready(output)) }
     }
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
