@@ -85,6 +85,12 @@ RATIOS = (
         lambda f: _peer(f, "DuckDB"),
     ),
     Ratio(
+        "four_calls_vs_process",
+        "processing",
+        "process() against the seed's four calls to the same Arrow rows (1: as fast)",
+        lambda f: float(f["four_calls_vs_process"]["ratio"]),
+    ),
+    Ratio(
         "parquet_vs_pyarrow",
         "parquet",
         "the lake's Parquet encoding (write_iceberg) against pyarrow's write_table, same rows "

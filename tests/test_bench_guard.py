@@ -25,6 +25,7 @@ MEASURED = {
             "polars.read_ndjson (1 thread)": {"seconds": 1.5, "rust_speedup": 3.0},
             "DuckDB read_json (1 thread)": {"seconds": 0.75, "rust_speedup": 1.5},
         },
+        "four_calls_vs_process": {"four_calls_s": 0.7, "process_s": 0.63, "ratio": 0.9},
     },
     "parquet": {"parquet_vs_pyarrow": 1.6},
     "consumer": {"stream_vs_file": 0.8},
@@ -49,6 +50,7 @@ def write_baseline(path: Path, tolerance: float = 0.2, **ratios: float) -> Path:
         "core_vs_python": 38.0,
         "core_vs_polars": 3.0,
         "core_vs_duckdb": 1.5,
+        "four_calls_vs_process": 0.9,
         "parquet_vs_pyarrow": 1.5,
         "stream_vs_file": 0.8,
         "routed_vs_whole": 0.9,
@@ -141,6 +143,7 @@ def test_update_writes_what_was_measured_as_the_baseline(
     assert written["tolerance"] == 0.15  # kept
     assert written["ratios"]["core_vs_python"] == 40.0
     assert written["ratios"]["two_consumers_vs_one"] == 1.3
+    assert written["ratios"]["four_calls_vs_process"] == 0.9
     assert written["machine"]["cpus"] > 0
     assert run(tmp_path, baseline, capsys)[0] == 0
 

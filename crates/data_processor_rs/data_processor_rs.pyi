@@ -2,7 +2,9 @@
 
 Parse JSON / NDJSON / CSV (optionally gzipped) into batches that stay in Rust, validate them
 against a data contract, transform and deduplicate them, and hand them to Python as Arrow.
-The exact behaviour of every step is written down in docs/processing.md.
+The exact behaviour of every step is written down in docs/processing.md. Each step's batch is
+computed when first asked for (its rows, rejections or length), so a chain looked at only at
+its end runs in one pass over the body, as ``process`` does; results and errors are the same.
 
     import data_processor_rs
     events = data_processor_rs.parse_events(raw_data)

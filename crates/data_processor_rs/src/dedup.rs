@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use processor_core as core;
+use processor_core::deferred::Transformed;
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -40,9 +41,14 @@ impl PyDeduplicator {
         self.lock().len()
     }
     fn deduplicate(&self, py: Python<'_>, batch: &PyTransformedBatch) -> PyTransformedBatch {
-        let input = batch.inner.clone();
-        let output = py.detach(|| self.lock().deduplicate(&input));
-        PyTransformedBatch { inner: Arc::new(output) }
+        let inner = batch.inner.clone();
+        // The window changes now, as it is asked to: the batch is computed first if need be
+        // (before the window is locked, so that other batches can use it meanwhile).
+        let output = py.detach(|| {
+            let input = inner.batch();
+            self.lock().deduplicate(&input)
+        });
+        PyTransformedBatch { inner: Arc::new(Transformed::ready(output)) }
     }
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.lock().to_bytes())
@@ -71,6 +77,6 @@ impl PyDeduplicator {
 
 #[pyfunction]
 pub(crate) fn deduplicate(py: Python<'_>, batch: &PyTransformedBatch) -> PyTransformedBatch {
-    let input = batch.inner.clone();
-    PyTransformedBatch { inner: Arc::new(py.detach(|| core::deduplicate(&input))) }
+    let inner = batch.inner.clone();
+    PyTransformedBatch { inner: Arc::new(py.detach(|| inner.deduplicated())) }
 }

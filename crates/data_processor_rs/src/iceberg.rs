@@ -47,10 +47,10 @@ impl PyDataFile {
 /// a pyarrow.Table).
 fn batch_arg(obj: &Bound<'_, PyAny>) -> PyResult<BatchInput> {
     if let Ok(batch) = obj.cast::<PyTransformedBatch>() {
-        return Ok(BatchInput::one(batch.get().inner.batch.clone()));
+        return Ok(BatchInput::one(batch.get().batch(obj.py()).batch.clone()));
     }
     if let Ok(batch) = obj.cast::<PyValidatedBatch>() {
-        return Ok(BatchInput::one(batch.get().record_batch()?));
+        return Ok(BatchInput::one(batch.get().record_batch(obj.py())?));
     }
     let py = obj.py();
     if obj.hasattr(intern!(py, "__arrow_c_array__"))? {

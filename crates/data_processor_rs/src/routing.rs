@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use processor_core as core;
+use processor_core::deferred::Validated;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyBytes;
@@ -49,7 +50,8 @@ pub(crate) fn validate_events(
     let options = core::ParseOptions { truncated_is_error, ..options };
     let (batch, extents) =
         py.detach(|| core::validate_with_extents(Arc::new(data), &options, contract)).map_err(|e| py_err(py, e))?;
-    Ok((PyValidatedBatch { inner: Arc::new(batch) }, PyRecordExtents { inner: Arc::new(extents) }))
+    let batch = PyValidatedBatch { inner: Arc::new(Validated::ready(batch)) };
+    Ok((batch, PyRecordExtents { inner: Arc::new(extents) }))
 }
 
 /// One part as Python sees it: (shard index, explicit hash key, bytes or None for the whole
@@ -67,7 +69,7 @@ pub(crate) fn route(
     extents: &PyRecordExtents,
     starts: Vec<u128>,
 ) -> Option<Vec<PyPart>> {
-    let (validated, record_extents) = (batch.inner.clone(), extents.inner.clone());
+    let (validated, record_extents) = (batch.batch(py), extents.inner.clone());
     let parts = py.detach(|| core::route(&data, &validated, &record_extents, &starts));
     parts.map(|parts| {
         parts

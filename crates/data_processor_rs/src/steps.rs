@@ -1,9 +1,12 @@
 //! The processing steps as functions: `parse_events`, `validate_schema`, `transform_batch`, and
-//! `process`, the fused path (parse → validate → transform → deduplicate in one pass).
+//! `process`, the fused path (parse → validate → transform → deduplicate in one pass). The
+//! steps' batches are computed when first asked for: a chain looked at only at its end runs
+//! as `process` does (`processor_core::deferred`).
 
 use std::sync::Arc;
 
 use processor_core as core;
+use processor_core::deferred::{Parsed, Transformed, Validated};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 
@@ -41,7 +44,7 @@ pub(crate) fn parse_events(
     max_decompressed_bytes: usize,
 ) -> PyResult<PyParsedBatch> {
     let options = parse_options(format, max_record_bytes, max_decompressed_bytes).map_err(|e| py_err(py, e))?;
-    let parsed = py.detach(|| core::parse(Arc::new(data), &options)).map_err(|e| py_err(py, e))?;
+    let parsed = py.detach(|| Parsed::new(Arc::new(data), &options)).map_err(|e| py_err(py, e))?;
     Ok(PyParsedBatch { inner: Arc::new(parsed) })
 }
 
@@ -53,24 +56,19 @@ pub(crate) fn validate_schema(
     contract: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyValidatedBatch> {
     let contract = contract_arg(py, contract)?;
-    let parsed = batch.inner.clone();
-    let validated = py.detach(|| core::validate(&parsed, contract));
-    Ok(PyValidatedBatch { inner: Arc::new(validated) })
+    Ok(PyValidatedBatch { inner: Arc::new(Validated::new(batch.inner.clone(), contract)) })
 }
 
 #[pyfunction]
 #[pyo3(signature = (batch, *, job_id = "", source = "", ingested_at_us = None))]
 pub(crate) fn transform_batch(
-    py: Python<'_>,
     batch: &PyValidatedBatch,
     job_id: &str,
     source: &str,
     ingested_at_us: Option<i64>,
 ) -> PyTransformedBatch {
     let options = core::TransformOptions { job_id: job_id.to_string(), source: source.to_string(), ingested_at_us };
-    let validated = batch.inner.clone();
-    let transformed = py.detach(|| core::transform(&validated, &options));
-    PyTransformedBatch { inner: Arc::new(transformed) }
+    PyTransformedBatch { inner: Arc::new(Transformed::new(batch.inner.clone(), &options)) }
 }
 
 #[pyfunction]
@@ -101,5 +99,5 @@ pub(crate) fn process(
         Some(d) => core::process(Arc::new(data), contract, &options, &transform_options, Some(&mut d.lock())),
         None => core::process(Arc::new(data), contract, &options, &transform_options, None),
     });
-    Ok(PyTransformedBatch { inner: Arc::new(result.map_err(|e| py_err(py, e))?) })
+    Ok(PyTransformedBatch { inner: Arc::new(Transformed::ready(result.map_err(|e| py_err(py, e))?)) })
 }

@@ -12,11 +12,14 @@
 //!   from the parser) and `iceberg` (Parquet files);
 //! - `routing`: a body validated and cut into one part per shard (it composes parse and
 //!   validate, as `process` does);
-//! - `process`: the fused path, composing the steps.
+//! - `process`: the fused path, composing the steps;
+//! - `deferred`: the steps one call at a time, each batch computed when first asked for
+//!   (the fused path when nothing looked in between).
 
 pub mod batch;
 pub mod contract;
 pub mod dedup;
+pub mod deferred;
 pub mod error;
 pub mod extents;
 pub mod iceberg;
@@ -37,7 +40,7 @@ pub use error::{CoreError, InputErrorKind, Result};
 pub use extents::record_extents;
 pub use iceberg::{encode_data_files, DataFileOptions, EncodedDataFile};
 pub use input::{gunzip, Format};
-pub use parse::{parse, Body, ParseOptions, ParsedBatch};
+pub use parse::{parse, read_body, Body, ParseOptions, ParsedBatch, ReadBody};
 pub use process::process;
 pub use rejection::{dead_letter_reasons, dead_letter_schema, Reason, Rejection};
 pub use routing::{route, validate_with_extents};

@@ -24,6 +24,14 @@ pub struct TransformOptions {
     pub ingested_at_us: Option<i64>,
 }
 
+impl TransformOptions {
+    /// The same options with the ingest time fixed: now, when none is given. For a transform
+    /// run later than it was asked for, which must stamp the time it was asked.
+    pub fn fixed_now(&self) -> TransformOptions {
+        TransformOptions { ingested_at_us: Some(self.ingested_at_us.unwrap_or_else(now_micros)), ..self.clone() }
+    }
+}
+
 /// The columns of a transformed batch: contract fields, partition column, metadata.
 pub fn transformed_schema(contract: &Contract) -> SchemaRef {
     let mut fields: Vec<Field> = validated_schema(contract).fields().iter().map(|f| f.as_ref().clone()).collect();

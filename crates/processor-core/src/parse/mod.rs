@@ -6,7 +6,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::error::{CoreError, InputErrorKind, Result};
-use crate::input::{gunzip, is_gzip, Format};
+use crate::input::{content_start, detect_format, gunzip, is_gzip, Format};
 use crate::json::JsonKind;
 use crate::rejection::{raw_text, Rejection};
 
@@ -250,27 +250,74 @@ pub(crate) fn prepare(body: Body, options: &ParseOptions) -> Result<Body> {
     Ok(body)
 }
 
-/// Parse a body into a batch. Only a body that cannot be read at all is an error.
-pub fn parse(body: Body, options: &ParseOptions) -> Result<ParsedBatch> {
-    let body = prepare(body, options)?;
-    let bytes: &[u8] = (*body).as_ref();
-    // Events run to a couple of hundred bytes with about eight fields: sized so that a typical
-    // batch never reallocates (each reallocation copies and faults in fresh pages).
-    let estimated_records = bytes.len() / 200 + 16;
-    let mut collector = Collector {
-        records: Vec::with_capacity(estimated_records),
-        entries: Vec::with_capacity(estimated_records * 8),
-        rejected: Vec::new(),
-    };
-    let (format, arena) = parse_into(bytes, options, &mut collector)?;
-    let Collector { records, entries, rejected } = collector;
-    Ok(ParsedBatch { body: body.clone(), format, records, entries, arena, rejected })
+/// A body read once (gunzipped, its size checked, its format chosen), to be parsed when its
+/// records are wanted, as often as they are: the steps' batches keep one until asked for more.
+#[derive(Clone)]
+pub struct ReadBody {
+    body: Body,
+    options: ParseOptions,
 }
 
-/// Parse a body straight into a sink; returns the format and the parser's arena.
-pub fn parse_with<S: Sink>(body: Body, options: &ParseOptions, sink: &mut S) -> Result<Format> {
+impl std::fmt::Debug for ReadBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadBody").field("bytes", &self.bytes().len()).field("options", &self.options).finish()
+    }
+}
+
+/// Read a body for parsing: the errors of a body that cannot be read at all (gzip, size).
+pub fn read_body(body: Body, options: &ParseOptions) -> Result<ReadBody> {
     let body = prepare(body, options)?;
-    parse_into((*body).as_ref(), options, sink).map(|(format, _)| format)
+    let bytes: &[u8] = (*body).as_ref();
+    let format = options.format.unwrap_or_else(|| detect_format(&bytes[content_start(bytes)..]));
+    Ok(ReadBody { body, options: ParseOptions { format: Some(format), ..*options } })
+}
+
+impl ReadBody {
+    pub fn bytes(&self) -> &[u8] {
+        (*self.body).as_ref()
+    }
+
+    pub fn format(&self) -> Format {
+        self.options.format.expect("chosen when read")
+    }
+
+    /// Whether parsing may still fail once the body is read: a CSV header can be unreadable,
+    /// and a JSON array cut off is an error when asked for. Otherwise every problem is a
+    /// rejected record, and the parse can wait without an error moving to a later call.
+    pub fn parse_can_fail(&self) -> bool {
+        self.format() == Format::Csv || self.options.truncated_is_error
+    }
+
+    /// The records, collected into a batch. Errors only as [`Self::parse_can_fail`] says.
+    pub fn parse(&self) -> Result<ParsedBatch> {
+        let bytes = self.bytes();
+        // Events run to a couple of hundred bytes with about eight fields: sized so that a
+        // typical batch never reallocates (each reallocation copies and faults in fresh pages).
+        let estimated_records = bytes.len() / 200 + 16;
+        let mut collector = Collector {
+            records: Vec::with_capacity(estimated_records),
+            entries: Vec::with_capacity(estimated_records * 8),
+            rejected: Vec::new(),
+        };
+        let (format, arena) = parse_into(bytes, &self.options, &mut collector)?;
+        let Collector { records, entries, rejected } = collector;
+        Ok(ParsedBatch { body: self.body.clone(), format, records, entries, arena, rejected })
+    }
+
+    /// The records, straight into a sink. Errors only as [`Self::parse_can_fail`] says.
+    pub fn parse_with<S: Sink>(&self, sink: &mut S) -> Result<Format> {
+        parse_into(self.bytes(), &self.options, sink).map(|(format, _)| format)
+    }
+}
+
+/// Parse a body into a batch. Only a body that cannot be read at all is an error.
+pub fn parse(body: Body, options: &ParseOptions) -> Result<ParsedBatch> {
+    read_body(body, options)?.parse()
+}
+
+/// Parse a body straight into a sink; returns the format.
+pub fn parse_with<S: Sink>(body: Body, options: &ParseOptions, sink: &mut S) -> Result<Format> {
+    read_body(body, options)?.parse_with(sink)
 }
 /// A row re-encoded as CSV (minimal quoting), for the rejected record's raw text.
 pub fn csv_row<S: AsRef<str>>(cells: impl Iterator<Item = S>) -> Vec<u8> {
