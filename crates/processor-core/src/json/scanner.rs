@@ -138,14 +138,24 @@ impl<'a> Scanner<'a> {
     }
 
     /// `i` is at the opening quote. Returns (end after the closing quote, had escapes).
+    /// Inline for the usual string, plain text up to its closing quote; escapes, stray bytes
+    /// and errors go to [`Self::string_rest`].
     #[inline]
-    fn string(&mut self, mut i: usize) -> Result<(usize, bool), ScanError> {
+    fn string(&mut self, start: usize) -> Result<(usize, bool), ScanError> {
+        let i = skip_plain_string_bytes(self.buf, start + 1);
+        if self.buf.get(i) == Some(&b'"') {
+            return Ok((i + 1, false));
+        }
+        self.string_rest(start, i)
+    }
+
+    /// The rest of the string opened at `start`, from `i`: an escape, a control character
+    /// or the end of the input.
+    #[inline(never)]
+    fn string_rest(&mut self, start: usize, mut i: usize) -> Result<(usize, bool), ScanError> {
         let buf = self.buf;
-        let start = i;
-        i += 1;
         let mut escaped = false;
         loop {
-            i = skip_plain_string_bytes(buf, i);
             match buf.get(i) {
                 None => return Self::err_at_end(start, "unterminated string", true),
                 Some(b'"') => return Ok((i + 1, escaped)),
@@ -180,6 +190,7 @@ impl<'a> Scanner<'a> {
                 }
                 Some(_) => return Self::err(i, "control character in string"),
             }
+            i = skip_plain_string_bytes(buf, i);
         }
     }
 
@@ -365,6 +376,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// `i` is where a key must start. Scans `"key" :` and the whitespace after it.
+    #[inline]
     fn key(
         &mut self,
         i: usize,
