@@ -140,7 +140,7 @@ impl<'a> Scanner<'a> {
     /// `i` is at the opening quote. Returns (end after the closing quote, had escapes).
     /// Inline for the usual string, plain text up to its closing quote; escapes, stray bytes
     /// and errors go to [`Self::string_rest`].
-    #[inline]
+    #[inline(always)]
     fn string(&mut self, start: usize) -> Result<(usize, bool), ScanError> {
         let i = skip_plain_string_bytes(self.buf, start + 1);
         if self.buf.get(i) == Some(&b'"') {
