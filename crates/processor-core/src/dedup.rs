@@ -13,6 +13,7 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use crate::batch::TransformedBatch;
 use crate::error::{CoreError, InputErrorKind, Result};
+use crate::pages;
 
 /// Key hashes are xxh3-128 output already: hashing them again would only cost time.
 #[derive(Default)]
@@ -48,7 +49,7 @@ struct BatchKeySet {
 impl BatchKeySet {
     fn with_capacity(keys: usize) -> Self {
         let slots = (keys.max(8) * 8 / 5).next_power_of_two();
-        BatchKeySet { slots: vec![0; slots], keys: Vec::with_capacity(keys) }
+        BatchKeySet { slots: pages::zeroed(slots), keys: pages::with_capacity(keys) }
     }
 
     #[inline]
@@ -104,7 +105,7 @@ impl BatchKeySet {
     }
 
     fn grow(&mut self) {
-        self.slots = vec![0; self.slots.len() * 2];
+        self.slots = pages::zeroed(self.slots.len() * 2);
         for position in 0..self.keys.len() {
             let hash = self.keys[position];
             let (i, _) = self.find(hash);

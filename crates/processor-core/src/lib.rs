@@ -6,7 +6,7 @@
 //! (`data_processor_rs`) is a thin layer over this one.
 //!
 //! Modules only point down (tests/test_rust_modules.py checks it), bottom first:
-//! - foundations: `error`, `json`, `timestamp`, `rejection`, `contract`, `input`;
+//! - foundations: `error`, `json`, `timestamp`, `rejection`, `contract`, `input`, `pages`;
 //! - `batch`: the batch types the steps pass on;
 //! - the steps: `parse`, `dedup`, `validate`, `transform`; `extents` (record byte ranges,
 //!   from the parser) and `iceberg` (Parquet files);
@@ -25,6 +25,7 @@ pub mod extents;
 pub mod iceberg;
 pub mod input;
 pub mod json;
+pub mod pages;
 pub mod parse;
 pub mod process;
 pub mod rejection;

@@ -67,6 +67,24 @@ pub fn number_cut_at(buf: &[u8], i: usize) -> bool {
     after_digit && matches!(&buf[i..], b"." | b"e" | b"E" | b"e+" | b"e-" | b"E+" | b"E-")
 }
 
+/// Whether two keys are the same bytes. Keys are short: compared with a couple of word loads
+/// inline rather than a call to `memcmp`, which costs more than the comparison for them.
+#[inline]
+pub fn same_key(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4 bytes"));
+    match n {
+        // Two overlapping loads cover every byte.
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        _ => a == b,
+    }
+}
+
 #[inline]
 pub fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
@@ -176,5 +194,23 @@ mod tests {
     fn compacts_whitespace_outside_strings() {
         assert_eq!(compact(br#"{ "x" : [ 1 , "a b" ] }"#), r#"{"x":[1,"a b"]}"#);
         assert_eq!(compact(br#"[ "a\" b" , "\\" ]"#), r#"["a\" b","\\"]"#);
+    }
+
+    #[test]
+    fn same_key_compares_every_byte_at_every_length() {
+        let text = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        for n in 0..=text.len() {
+            let a = &text[..n];
+            let mut b = a.to_vec();
+            assert!(same_key(a, &b), "{n}");
+            for at in 0..n {
+                b[at] = b'_';
+                assert!(!same_key(a, &b), "{n} bytes, differing at {at}");
+                b[at] = a[at];
+            }
+            if n > 0 {
+                assert!(!same_key(a, &text[..n - 1]), "{n} bytes against {}", n - 1);
+            }
+        }
     }
 }

@@ -95,6 +95,7 @@ impl<'a> RecordView<'a> {
         self.fields.len()
     }
 
+    #[inline]
     pub fn key(&self, i: usize) -> &'a [u8] {
         let e = &self.fields[i];
         let (s, t) = (e.key_start as usize, e.key_end as usize);
@@ -105,6 +106,7 @@ impl<'a> RecordView<'a> {
         }
     }
 
+    #[inline]
     pub fn value(&self, i: usize) -> FieldValue<'a> {
         let e = &self.fields[i];
         let (s, t) = (e.value_start as usize, e.value_end as usize);

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use crate::error::{CoreError, InputErrorKind, Result};
 use crate::input::{content_start, detect_format, Format};
-use crate::json::{is_ws, number_cut_at, scan_record, skip_ws, unescape, JsonKind, Member, ValueInfo};
+use crate::json::{is_ws, number_cut_at, same_key, scan_record, skip_ws, unescape, JsonKind, Member, ValueInfo};
 use crate::rejection::{raw_text, Reason, Rejection};
 
 use super::{csv_row, Entry, ParseOptions, RecordView, Sink, ValueKind, MAX_DEPTH};
@@ -140,7 +140,7 @@ impl<'a, S: Sink> Parser<'a, S> {
         let raw = |m: &Member| &bytes[m.key_start..m.key_end];
         if members.len() <= 16 && !members.iter().any(|m| m.key_escaped) {
             // The usual record: a handful of plain keys, compared as they are.
-            let found = (1..members.len()).find(|&i| members[..i].iter().any(|m| raw(m) == raw(&members[i])));
+            let found = (1..members.len()).find(|&i| members[..i].iter().any(|m| same_key(raw(m), raw(&members[i]))));
             return found.map(|i| String::from_utf8_lossy(raw(&members[i])).into_owned());
         }
         let key = |m: &Member| -> std::borrow::Cow<'_, [u8]> {

@@ -14,6 +14,8 @@ use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use crate::batch::ValidatedBatch;
 use crate::contract::{Contract, ExtraFields, FieldType};
 use crate::dedup::{key_hash, BatchKeys, Deduplicator, KeyPart};
+use crate::json::same_key;
+use crate::pages;
 use crate::parse::{ParsedBatch, RecordView, Sink};
 use crate::rejection::{Reason, Rejection};
 
@@ -40,17 +42,17 @@ impl Column {
     fn new(field_type: FieldType, capacity: usize) -> Column {
         let data = match field_type {
             FieldType::String | FieldType::Json => {
-                let mut offsets = Vec::with_capacity(capacity + 1);
+                let mut offsets = pages::with_capacity(capacity + 1);
                 offsets.push(0);
                 ColumnData::Str { offsets, data: Vec::with_capacity(capacity * 24) }
             }
-            FieldType::Int => ColumnData::Int(Vec::with_capacity(capacity)),
-            FieldType::Float => ColumnData::Float(Vec::with_capacity(capacity)),
-            FieldType::Bool => ColumnData::Bool(Vec::with_capacity(capacity)),
-            FieldType::Timestamp => ColumnData::Micros(Vec::with_capacity(capacity)),
-            FieldType::Date => ColumnData::Days(Vec::with_capacity(capacity)),
+            FieldType::Int => ColumnData::Int(pages::with_capacity(capacity)),
+            FieldType::Float => ColumnData::Float(pages::with_capacity(capacity)),
+            FieldType::Bool => ColumnData::Bool(pages::with_capacity(capacity)),
+            FieldType::Timestamp => ColumnData::Micros(pages::with_capacity(capacity)),
+            FieldType::Date => ColumnData::Days(pages::with_capacity(capacity)),
         };
-        Column { data, valid: Vec::with_capacity(capacity), nulls: 0 }
+        Column { data, valid: pages::with_capacity(capacity), nulls: 0 }
     }
 
     #[inline]
@@ -163,13 +165,13 @@ impl FieldLookup {
     #[inline]
     fn find(&mut self, position: usize, key: &[u8]) -> Option<usize> {
         if let Some(&hint) = self.hints.get(position) {
-            if self.names[hint] == key {
+            if same_key(&self.names[hint], key) {
                 return Some(hint);
             }
         }
         let found = match &self.map {
             Some(map) => map.get(key).copied(),
-            None => self.names.iter().position(|n| n.as_slice() == key),
+            None => self.names.iter().position(|n| same_key(n, key)),
         };
         if let (Some(slot), true) = (found, position < MAX_HINTS) {
             if self.hints.len() <= position {
