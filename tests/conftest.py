@@ -103,7 +103,7 @@ SLOW_TESTS = {
 SERVER_FIXTURES = frozenset(
     {"moto_server", "fakesnow_server", "postgres_server", "recording_moto", "own_postgres"}
 )
-# The longest modules first (make test's --durations), so that under `-n auto` they start at
+# The longest modules first (make test's --durations), so that under `-n` they start at
 # once and the short modules fill the gaps around them, instead of one of them starting last
 # and leaving the other workers idle at the end (longest-processing-time-first scheduling).
 # The image and the compose stack are apart: the stack reuses the image, whose build it
