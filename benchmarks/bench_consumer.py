@@ -26,6 +26,7 @@ from rich.table import Table
 # The figures' files (benchmarks/figures.py), however this script is loaded.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import figures as bench_figures
+from routed import Router
 
 from eventlake.config import Settings
 from eventlake.consumer import drain
@@ -33,8 +34,7 @@ from eventlake.contracts import load_contract
 from eventlake.lake import Lake
 from eventlake.pipeline.process_files import process_file
 from eventlake.sample_data import SampleConfig, generate_events
-from eventlake.stream import envelope, open_stream
-from eventlake.stream.base import OutgoingRecord
+from eventlake.stream import open_stream
 
 RECEIVED_AT_US = 1_795_000_000_000_000
 console = Console()
@@ -65,12 +65,12 @@ def main() -> None:
         settings = Settings(home=Path(scratch) / "stream")
         stream = open_stream(settings, "events")
         stream.ensure()
+        # Routed as the API routes them: every copy of an event on the shard owning its key.
+        router = Router(stream, "events", RECEIVED_AT_US)
         records = []
         for start in range(0, len(lines), args.per_request):
-            job = uuid.uuid4().hex
             body = "\n".join(lines[start : start + args.per_request]).encode()
-            env = envelope.Envelope("events", job, "bench", RECEIVED_AT_US, "ndjson")
-            records.append(OutgoingRecord(job, envelope.encode(env, body)))
+            records.extend(router.records(uuid.uuid4().hex, body))
         started = time.perf_counter()
         stream.publish(records)
         publish_seconds = time.perf_counter() - started

@@ -37,11 +37,12 @@ from rich.table import Table
 # The figures' files (benchmarks/figures.py), however this script is loaded.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import figures as bench_figures
+from routed import Router
 
 from eventlake.config import Settings
 from eventlake.lake import Lake
 from eventlake.sample_data import SampleConfig, generate_events
-from eventlake.stream import envelope, open_stream
+from eventlake.stream import open_stream
 from eventlake.stream.base import OutgoingRecord
 
 console = Console()
@@ -70,10 +71,11 @@ def fill(settings: Settings, events: int, per_request: int, seed: int) -> None:
     lines: list[str] = []
     records: list[OutgoingRecord] = []
 
+    # Routed as the API routes them: every copy of an event on the shard owning its key.
+    router = Router(stream, "events", RECEIVED_AT_US)
+
     def flush_request() -> None:
-        job = uuid.uuid4().hex
-        env = envelope.Envelope("events", job, "bench", RECEIVED_AT_US, "ndjson")
-        records.append(OutgoingRecord(job, envelope.encode(env, "\n".join(lines).encode())))
+        records.extend(router.records(uuid.uuid4().hex, "\n".join(lines).encode()))
         lines.clear()
 
     with Progress(console=console, transient=True) as progress:
@@ -83,7 +85,7 @@ def fill(settings: Settings, events: int, per_request: int, seed: int) -> None:
             if len(lines) == per_request:
                 flush_request()
                 progress.advance(task, per_request)
-            if len(records) == RECORDS_PER_PUBLISH:
+            if len(records) >= RECORDS_PER_PUBLISH:
                 stream.publish(records)
                 records.clear()
         if lines:
