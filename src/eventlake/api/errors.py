@@ -25,6 +25,7 @@ from eventlake.ingest import (
     IngestError,
     NoValidRecordsError,
 )
+from eventlake.state import driver_message
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,7 @@ async def _state_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """The job database refused or did not answer (locked past the request's busy timeout,
     down) on a route with no answer of its own for that: 503, as the ingest route answers."""
     assert isinstance(exc, OperationalError)  # noqa: S101 — narrows the type for mypy; holds by construction
-    # The driver's message only: SQLAlchemy's text carries the statement and its parameters.
-    reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
+    reason = driver_message(exc)
     log.warning("503 state_unavailable on %s %s: %s", request.method, request.url.path, reason)
     return error_response(
         503,

@@ -51,7 +51,7 @@ def consume(
 
     from eventlake.consumer import BatchReport
     from eventlake.consumer import consume as consume_streams
-    from eventlake.state import state_database_of
+    from eventlake.state import driver_message, state_database_of
     from eventlake.stream.base import StreamError
 
     stop = threading.Event()
@@ -89,7 +89,6 @@ def consume(
         raise fail(str(exc)) from None
     except SQLAlchemyError as exc:  # a drain (a service waits for its databases)
         database = state_database_of(exc) or "the lake's SQL catalog"
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise fail(f"{database} is not available: {reason}") from None
+        raise fail(f"{database} is not available: {driver_message(exc)}") from None
     landed = report.landed
     console.print(f"done in {report.seconds:.1f} s: {landed:,} events landed", highlight=False)

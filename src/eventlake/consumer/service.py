@@ -20,7 +20,7 @@ from eventlake.consumer.reports import BatchReport, DatasetReport, DrainReport
 from eventlake.contracts import DATASETS
 from eventlake.lake.watermark import WatermarkOverlapError
 from eventlake.lake.writer import Lake
-from eventlake.state import StateStore, open_state, state_database_of
+from eventlake.state import StateStore, driver_message, open_state, state_database_of
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +134,9 @@ def _backoff(settings: Settings, failures: int) -> float:
 
 
 def _one_line(error: BaseException) -> str:
-    """The driver's message (SQLAlchemy's own text adds the statement and its parameters)."""
+    """The driver's message with its type, for the log."""
     cause = getattr(error, "orig", None) or error
-    text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    text = driver_message(error)
     return f"{type(cause).__name__}: {text}"[:300] if text else type(cause).__name__
 
 

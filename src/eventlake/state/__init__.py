@@ -1,6 +1,6 @@
 """Job state shared by the API, the consumer and the pipeline runner (any SQLAlchemy URL)."""
 
-from eventlake.state.database import state_database_of
+from eventlake.state.database import driver_message, state_database_of
 from eventlake.state.idempotency import IdempotencyConflictError
 from eventlake.state.jobs import PublishedPart
 from eventlake.state.progress import CommitRecord, JobProgress, ShardProgress
@@ -13,6 +13,7 @@ __all__ = [
     "PublishedPart",
     "ShardProgress",
     "StateStore",
+    "driver_message",
     "open_state",
     "state_database_of",
 ]

@@ -80,6 +80,14 @@ def state_database_of(error: BaseException) -> str | None:
     return found if isinstance(found, str) else None
 
 
+def driver_message(error: BaseException) -> str:
+    """The first line of the database driver's message for ``error`` ("" when it has none).
+    SQLAlchemy's own text adds the statement and its parameters, which may quote a request's
+    records: what is logged or answered says only what the driver said."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else ""
+
+
 def _name_the_database(shown_url: str) -> Callable[[Any], None]:
     def on_error(context: Any) -> None:
         setattr(context.sqlalchemy_exception, STATE_DATABASE_ATTRIBUTE, shown_url)
