@@ -165,6 +165,11 @@ class Fakesnow:
             *args,
             "--target",
             "prod",
+            # One connection at a time: fakesnow's server runs every connection on one DuckDB
+            # database, and the prod profile's four threads once left a build waiting on it
+            # until the timeout (make test, 4 workers). Snowflake itself takes the four.
+            "--threads",
+            "1",
             "--project-dir",
             str(self.project_copy),
             "--profiles-dir",
