@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from eventlake.config import Settings
-from eventlake.warehouse.dbt_runner import run_dbt, warehouse_lock
+from eventlake.warehouse.dbt_runner import DbtProcess, run_dbt, warehouse_lock
 
 
 def test_a_dbt_that_runs_past_its_timeout_is_stopped_and_says_so(tmp_path: Path) -> None:
@@ -19,6 +19,19 @@ def test_a_dbt_that_runs_past_its_timeout_is_stopped_and_says_so(tmp_path: Path)
     assert result.returncode != 0
     assert result.error is not None
     assert "timeout" in result.error
+
+
+def test_a_command_dbt_refuses_says_why_and_the_next_one_still_runs(tmp_path: Path) -> None:
+    """Commands share one dbt child: a refused one (dbt's usage error, exit code 2 from its
+    CLI) is reported with dbt's reason, and the child goes on to the next."""
+    with DbtProcess(Settings(home=tmp_path)) as dbt:
+        refused = dbt.run(["build", "--no-such-option"])
+        listed = dbt.run(["ls", "--resource-type", "model", "--output", "name"])
+    assert refused.returncode == 2
+    assert refused.error is not None
+    assert "no-such-option" in refused.error
+    assert listed.returncode == 0
+    assert listed.error is None
 
 
 def test_a_second_transform_waits_for_the_first(tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
 """Run the dbt project (`resources/dbt_project/` in the package) and gather what it did:
 `eventlake transform`.
 
-dbt runs as a child process, one per command (build, then docs generate), not through
-`dbtRunner` in this process: the child gets exactly the settings it should (the API's worker
-thread must not change this process's environment for it), a run that hangs can be stopped,
-dbt's global state does not outlive the run, and the DuckDB file is released when it ends.
+dbt runs in a child process, one per transform (its build, then docs generate, one after the
+other in it: `dbt_child`), not through `dbtRunner` in this process: the child gets exactly the
+settings it should (the API's worker thread must not change this process's environment for
+it), a run that hangs can be stopped, dbt's global state does not outlive the run, and the
+DuckDB file is released when it ends.
 The child's JSON log drives the progress bar; `run_results.json` after each command is the
 record of what was built and tested. One transform at a time per warehouse: a file lock under
 HOME makes a second one wait (DuckDB would refuse it a write lock mid-build).
@@ -21,13 +22,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from eventlake.config import RESOURCES, Settings
 from eventlake.errors import EventlakeError
+from eventlake.warehouse.dbt_child import EXIT_KEY
 
 # Read only: dbt's target/ and logs/ go under HOME (dbt_paths), so the installed package's
 # folder is never written.
@@ -38,9 +40,9 @@ SETTINGS_ENV = "EVENTLAKE_SETTINGS_JSON"
 DEFAULT_TIMEOUT_SECONDS = 3600.0
 
 # `dbt build` is `dbt seed`, `dbt snapshot`, `dbt run` and `dbt test` in one pass, in
-# dependency order, so a failed test skips what depends on it; each separate command would pay
-# dbt's start-up (~6 s) again. Then the docs site from the same manifest, which also records
-# each table's columns. `run_dbt` runs any single command (seed, run, test, ...) the same way.
+# dependency order, so a failed test skips what depends on it. Then the docs site from the
+# same manifest, which also records each table's columns. `run_dbt` runs any single command
+# (seed, run, test, ...) the same way.
 TRANSFORM_STEPS: tuple[tuple[str, ...], ...] = (
     ("build",),
     ("docs", "generate", "--no-compile"),
@@ -185,52 +187,73 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def dbt_executable() -> list[str]:
-    """dbt from the same environment as this interpreter."""
-    script = Path(sys.executable).parent / "dbt"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from dbt.cli.main import cli; cli()"]
+class DbtProcess:
+    """A dbt child (`dbt_child`) that runs commands one after another, paying dbt's start-up
+    once: `with DbtProcess(settings) as dbt: dbt.run(["build"])`. The child ends with the block,
+    so dbt's global state does not outlive it and the DuckDB file is released."""
 
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.target_dir, self.log_dir = dbt_paths(settings)
+        self._child: subprocess.Popen[str] | None = None
 
-def run_dbt(
-    settings: Settings,
-    args: Sequence[str],
-    *,
-    progress: Progress | None = None,
-    timeout: float = DEFAULT_TIMEOUT_SECONDS,
-) -> CommandResult:
-    """One dbt command against the project; its results from run_results.json."""
-    target_dir, log_dir = dbt_paths(settings)
-    target_dir.mkdir(parents=True, exist_ok=True)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    # Left in place for dbt's own readers; a command that writes none (docs generate) keeps
-    # the build's, so only a file newer than this command's start is this command's.
-    results_file = target_dir / "run_results.json"
-    started_ns = time.time_ns()
-    command = [
-        *dbt_executable(),
-        "--log-format",
-        "json",
-        *args,
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-    ]
-    began = time.perf_counter()
-    errors: list[str] = []
-    with subprocess.Popen(  # noqa: S603 — dbt from our own environment, an argument list, no shell
-        command,
-        cwd=DBT_PROJECT_DIR,
-        env=dbt_environment(settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-    ) as child:
-        assert child.stdout is not None  # noqa: S101 — narrows the type for mypy; holds by construction
+    def __enter__(self) -> DbtProcess:
+        self.target_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "eventlake.warehouse.dbt_child"],
+            cwd=DBT_PROJECT_DIR,
+            env=dbt_environment(self.settings),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        child = self._child
+        if child is None:
+            return
+        with suppress(OSError):  # it has gone already
+            child.stdin.close()  # type: ignore[union-attr]
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        child.stdout.close()  # type: ignore[union-attr]
+
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        progress: Progress | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> CommandResult:
+        """One dbt command against the project; its results from run_results.json."""
+        child = self._child
+        # Only inside the with block.
+        assert child is not None  # noqa: S101
+        assert child.stdin is not None  # noqa: S101
+        assert child.stdout is not None  # noqa: S101
+        # Left in place for dbt's own readers; a command that writes none (docs generate) keeps
+        # the build's, so only a file newer than this command's start is this command's.
+        results_file = self.target_dir / "run_results.json"
+        started_ns = time.time_ns()
+        command = [
+            "--log-format",
+            "json",
+            *args,
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ]
+        began = time.perf_counter()
+        errors: list[str] = []
         # A timer, not a check between log lines: a child that hangs writes no more lines.
         timed_out = threading.Event()
 
@@ -240,29 +263,63 @@ def run_dbt(
 
         watchdog = threading.Timer(timeout, stop)
         watchdog.start()
+        returncode: int | None = None
         try:
+            try:
+                child.stdin.write(json.dumps(command) + "\n")
+                child.stdin.flush()
+            except OSError:
+                pass  # the child has exited: its last lines and exit code say why
             tally = _Tally()
             for line in child.stdout:
+                returncode = _exit_code(line)
+                if returncode is not None:
+                    break
                 tally.follow(line, progress, errors)
-            returncode = child.wait()
+            if returncode is None:  # the child ended before the command did
+                returncode = child.wait()
         finally:
             watchdog.cancel()
         if timed_out.is_set():
             errors.append(f"dbt was stopped after {timeout:g} s (timeout)")
-    seconds = time.perf_counter() - began
-    result = CommandResult(tuple(args), returncode, seconds)
-    if (
-        args[0] in COUNTED_COMMANDS
-        and results_file.exists()
-        and results_file.stat().st_mtime_ns >= started_ns
-    ):
-        result.nodes = _read_run_results(results_file)
-    failed_nodes = any(n.status in ("error", "fail") for n in result.nodes)
-    if returncode != 0 and not failed_nodes:
-        # dbt failed outside any node (project, profile, connection): nothing it reported
-        # explains it, so its error lines do.
-        result.error = "; ".join(errors[-5:]) or f"dbt exited with code {returncode}"
-    return result
+        seconds = time.perf_counter() - began
+        result = CommandResult(tuple(args), returncode, seconds)
+        if (
+            args[0] in COUNTED_COMMANDS
+            and results_file.exists()
+            and results_file.stat().st_mtime_ns >= started_ns
+        ):
+            result.nodes = _read_run_results(results_file)
+        failed_nodes = any(n.status in ("error", "fail") for n in result.nodes)
+        if returncode != 0 and not failed_nodes:
+            # dbt failed outside any node (project, profile, connection): nothing it reported
+            # explains it, so its error lines do (once each: the child repeats what dbt logged).
+            result.error = "; ".join(list(dict.fromkeys(errors))[-5:]) or (
+                f"dbt exited with code {returncode}"
+            )
+        return result
+
+
+def run_dbt(
+    settings: Settings,
+    args: Sequence[str],
+    *,
+    progress: Progress | None = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> CommandResult:
+    """One dbt command in a child of its own."""
+    with DbtProcess(settings) as dbt:
+        return dbt.run(args, progress=progress, timeout=timeout)
+
+
+def _exit_code(line: str) -> int | None:
+    """The child's exit line's code; None for any other line (dbt's log)."""
+    if EXIT_KEY not in line:
+        return None
+    try:
+        return int(json.loads(line)[EXIT_KEY])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 @dataclass
@@ -327,10 +384,10 @@ def transform(
     target_dir, log_dir = dbt_paths(settings)
     began = time.perf_counter()
     commands: list[CommandResult] = []
-    with warehouse_lock(settings):
+    with warehouse_lock(settings), DbtProcess(settings) as dbt:
         for args in steps:
             command = "dbt " + " ".join(args)
-            result = run_dbt(settings, args, progress=progress(command) if progress else None)
+            result = dbt.run(args, progress=progress(command) if progress else None)
             commands.append(result)
             if result.error is not None:
                 break
