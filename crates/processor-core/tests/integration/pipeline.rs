@@ -263,3 +263,59 @@ fn a_huge_enum_is_refused_quickly() {
     let yaml = format!("name: t\nfields:\n  - {{name: s, type: string, enum: [{}]}}\n", values.join(", "));
     assert!(matches!(Contract::from_yaml(&yaml, "t.yaml"), Err(CoreError::Contract { .. })));
 }
+
+/// Fields in any order, values that take the direct route into their column and values that
+/// need the general rules (normalising, counting characters, compacting, epochs, the first
+/// problem in the contract's order): the rows and rejections the rules say.
+#[test]
+fn fields_decode_by_the_contracts_rules_whatever_route_their_values_take() {
+    let contract = Arc::new(
+        Contract::from_yaml(
+            "name: t\nextra_fields: reject\nfields:\n\
+             \x20 - {name: kind, type: string, required: true, nullable: false, enum: [a_b, c], max_length: 6}\n\
+             \x20 - {name: label, type: string, min_length: 2, max_length: 3}\n\
+             \x20 - {name: at, type: timestamp, required: true, nullable: false}\n\
+             \x20 - {name: doc, type: json}\n",
+            "t.yaml",
+        )
+        .unwrap(),
+    );
+    let at = r#""at":"2026-01-02T03:04:05Z""#;
+    let lines = [
+        format!(r#"{{"kind":"a_b",{at}}}"#),
+        r#"{"at":1767323045000,"kind":" A_B "}"#.to_string(),
+        format!(r#"{{"label":"éé","doc":{{"x": [1, 2]}},"kind":"c",{at}}}"#),
+        format!(r#"{{"doc":null,"label":"abc","kind":"a_b",{at}}}"#),
+        format!(r#"{{"label":"éééé","kind":"a_b",{at}}}"#),
+        format!(r#"{{"label":"abcd","kind":"a_b",{at}}}"#),
+        r#"{"at":"nope","kind":"zz"}"#.to_string(),
+        format!(r#"{{"kind":"C",{at},"zzz":1}}"#),
+        r#"{"kind":"a_b"}"#.to_string(),
+        format!(r#"{{"kind":"a_b","label":null,{at},"doc":[]}}"#),
+    ];
+    let options = TransformOptions { ingested_at_us: Some(1), ..TransformOptions::default() };
+    let out = process(body(lines.join("\n")), contract, &ParseOptions::default(), &options, None).unwrap();
+    let rejected: Vec<_> =
+        out.rejected.iter().map(|r| (r.line, r.field.as_deref().unwrap_or(""), r.reason.as_str())).collect();
+    assert_eq!(
+        rejected,
+        [
+            (5, "label", "too_long"),
+            (6, "label", "too_long"),
+            (7, "kind", "not_in_enum"),
+            (8, "zzz", "extra_field"),
+            (9, "at", "missing"),
+        ]
+    );
+    let batch = &out.batch;
+    let text = |name: &str| -> Vec<Option<String>> {
+        batch.column_by_name(name).unwrap().as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()
+    };
+    let some = |v: &str| Some(v.to_string());
+    assert_eq!(text("kind"), [some("a_b"), some("a_b"), some("c"), some("a_b"), some("a_b")]);
+    assert_eq!(text("label"), [None, None, some("éé"), some("abc"), None]);
+    assert_eq!(text("doc"), [None, None, some(r#"{"x":[1,2]}"#), None, some("[]")]);
+    let micros = batch.column_by_name("at").unwrap().as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+    let expected = 1_767_323_045_000_000;
+    assert_eq!(micros.values().to_vec(), [expected; 5]);
+}
