@@ -139,6 +139,30 @@ impl Column {
         }
     }
 
+    /// Drop the value of `row` (a duplicate found after the row after it was appended).
+    fn remove_row(&mut self, row: usize) {
+        if row + 1 >= self.len() {
+            return self.truncate(row);
+        }
+        if self.valid.len() > row && !self.valid.remove(row) {
+            self.nulls -= 1;
+        }
+        match &mut self.data {
+            ColumnData::Str { offsets, data } => {
+                let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+                data.drain(start..end);
+                offsets.remove(row + 1);
+                for offset in &mut offsets[row + 1..] {
+                    *offset -= (end - start) as i32;
+                }
+            }
+            ColumnData::Int(v) | ColumnData::Micros(v) => drop(v.remove(row)),
+            ColumnData::Float(v) => drop(v.remove(row)),
+            ColumnData::Bool(v) => drop(v.remove(row)),
+            ColumnData::Days(v) => drop(v.remove(row)),
+        }
+    }
+
     /// Drop the values appended after the first `rows` (a row that failed half-way).
     fn truncate(&mut self, rows: usize) {
         if self.len() <= rows {
@@ -230,9 +254,10 @@ struct RowDedup<'w> {
     key_fields: Vec<usize>,
     keys: BatchKeys<'w>,
     buffer: Vec<u8>,
-    /// The key of the last row, checked when the next record arrives (or at the end): its
-    /// slot is prefetched meanwhile, so the random memory access overlaps with parsing.
-    pending: Option<u128>,
+    /// The keys of the last rows not checked yet, oldest first: a row's key is checked when
+    /// the record after next arrives (or at the end), and its slot prefetched meanwhile, so
+    /// that the random memory access overlaps with a whole record's work.
+    pending: [Option<u128>; 2],
 }
 
 impl RowDedup<'_> {
@@ -291,13 +316,14 @@ impl<'w> Validator<'w> {
                 .map(|name| self.contract.field_index(name).expect("checked when loading"))
                 .collect();
             let keys = BatchKeys::new(self.rows_expected, window);
-            self.dedup = Some(RowDedup { key_fields, keys, buffer: Vec::with_capacity(64), pending: None });
+            self.dedup = Some(RowDedup { key_fields, keys, buffer: Vec::with_capacity(64), pending: [None; 2] });
         }
         self
     }
 
     /// The batch, the duplicates dropped, and the keys first seen in it (for the window).
     pub fn finish_deduplicated(mut self) -> (ValidatedBatch, u64, Vec<u128>) {
+        self.resolve_pending_duplicate();
         self.resolve_pending_duplicate();
         let (duplicates, new_keys) = match self.dedup.take() {
             Some(dedup) => (dedup.keys.duplicates, dedup.keys.into_new_keys()),
@@ -321,14 +347,22 @@ impl<'w> Validator<'w> {
         }
     }
 
-    /// Drop the last row if its key was seen before (see [`RowDedup::pending`]).
+    /// Check the oldest pending key (see [`RowDedup::pending`]), and drop its row if the key
+    /// was seen before.
     fn resolve_pending_duplicate(&mut self) {
         let Some(dedup) = &mut self.dedup else { return };
-        let Some(hash) = dedup.pending.take() else { return };
+        let [older, newer] = dedup.pending;
+        dedup.pending = [newer, None];
+        let (hash, row) = match (older, newer) {
+            (Some(hash), Some(_)) => (hash, self.num_rows - 2),
+            (Some(hash), None) => (hash, self.num_rows - 1),
+            (None, Some(_)) => return, // one pending: it waits for the record after next
+            (None, None) => return,
+        };
         if !dedup.keys.first_sighting(hash) {
             self.num_rows -= 1;
             for column in &mut self.columns {
-                column.truncate(self.num_rows);
+                column.remove_row(row);
             }
         }
     }
@@ -432,7 +466,9 @@ impl Sink for Validator<'_> {
     const RETAINS_RECORDS: bool = false;
 
     fn accept(&mut self, record: &RecordView<'_>) {
-        self.resolve_pending_duplicate();
+        if self.dedup.as_ref().is_some_and(|dedup| dedup.pending[1].is_some()) {
+            self.resolve_pending_duplicate();
+        }
         if !self.accept_usual(record) {
             // Undo what the usual path appended; the general path decides, field by field in
             // the contract's order, and names the first problem.
@@ -446,7 +482,8 @@ impl Sink for Validator<'_> {
         if let Some(dedup) = &mut self.dedup {
             let hash = dedup.row_hash(&self.columns, self.num_rows);
             dedup.keys.prefetch(hash);
-            dedup.pending = Some(hash);
+            let slot = if dedup.pending[0].is_none() { 0 } else { 1 };
+            dedup.pending[slot] = Some(hash);
         }
         self.num_rows += 1;
         if self.num_rows == SIZING_ROWS && self.rows_expected > 2 * SIZING_ROWS {

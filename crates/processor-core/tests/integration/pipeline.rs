@@ -319,3 +319,42 @@ fn fields_decode_by_the_contracts_rules_whatever_route_their_values_take() {
     let expected = 1_767_323_045_000_000;
     assert_eq!(micros.values().to_vec(), [expected; 5]);
 }
+
+/// Duplicates next to each other, three in a row, around rejected records and last in the
+/// body, rows with and without nulls: the fused path drops what the deduplication step drops.
+#[test]
+fn duplicates_in_any_position_are_dropped_as_the_step_drops_them() {
+    let record = |id: &str, product: Option<&str>| {
+        let product = product.map_or(String::new(), |p| format!(r#","product_id":"{p}""#));
+        format!(
+            r#"{{"event_id":"{id}","user_id":"u","event_type":"login","event_timestamp":"2026-11-03T10:15:30Z"{product}}}"#
+        )
+    };
+    let lines = [
+        record("a", None),
+        record("a", Some("p1")),
+        record("b", Some("p2")),
+        record("b", None),
+        record("b", Some("p3")),
+        "not json".to_string(),
+        record("c", None),
+        "{}".to_string(),
+        record("c", Some("p4")),
+        record("d", Some("p5")),
+        record("a", None),
+        record("e", None),
+        record("e", Some("p6")),
+    ];
+    let text = lines.join("\n");
+    let options = TransformOptions { ingested_at_us: Some(1), ..TransformOptions::default() };
+    let parsed = parse(body(text.clone()), &ParseOptions::default()).unwrap();
+    let steps = deduplicate(&transform(&validate(&parsed, events()), &options));
+    let fused = process(body(text), events(), &ParseOptions::default(), &options, None).unwrap();
+    assert_eq!(fused.batch, steps.batch);
+    assert_eq!(fused.rejected, steps.rejected);
+    assert_eq!((fused.duplicates, steps.duplicates), (6, 6));
+    let ids = fused.batch.column_by_name("event_id").unwrap().as_string::<i32>();
+    let products = fused.batch.column_by_name("product_id").unwrap().as_string::<i32>();
+    let rows: Vec<_> = ids.iter().zip(products.iter()).map(|(i, p)| (i.unwrap(), p)).collect();
+    assert_eq!(rows, [("a", None), ("b", Some("p2")), ("c", None), ("d", Some("p5")), ("e", None)]);
+}
