@@ -42,14 +42,14 @@ type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;
 /// hash, and the table stays under 5/8 full. A fingerprint match is confirmed against the
 /// full 128-bit hash, so a duplicate is only ever a true 128-bit match.
 struct BatchKeySet {
-    slots: Vec<u64>,
+    slots: pages::ZeroedTable,
     keys: Vec<u128>,
 }
 
 impl BatchKeySet {
     fn with_capacity(keys: usize) -> Self {
         let slots = (keys.max(8) * 8 / 5).next_power_of_two();
-        BatchKeySet { slots: pages::zeroed(slots), keys: pages::with_capacity(keys) }
+        BatchKeySet { slots: pages::ZeroedTable::new(slots), keys: pages::with_capacity(keys) }
     }
 
     #[inline]
@@ -105,7 +105,7 @@ impl BatchKeySet {
     }
 
     fn grow(&mut self) {
-        self.slots = pages::zeroed(self.slots.len() * 2);
+        self.slots = pages::ZeroedTable::new(self.slots.len() * 2);
         for position in 0..self.keys.len() {
             let hash = self.keys[position];
             let (i, _) = self.find(hash);

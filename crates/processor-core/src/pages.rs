@@ -43,12 +43,115 @@ fn advise(start: usize, len: usize) {
     let _ = (start, len);
 }
 
-/// A zeroed vector of `len` elements, on huge pages where offered (see the module docs).
-pub fn zeroed<T: Clone + Default>(len: usize) -> Vec<T> {
-    let mut vec = Vec::with_capacity(len);
-    advise_huge_pages(&vec);
-    vec.resize(len, T::default());
-    vec
+/// A table of `u64` zeros that stays one size (an index probed at random): mapped straight
+/// from the kernel, which hands out zeroed pages, on 2 MiB-aligned huge pages where offered.
+/// A vector would do the same the first time, but once the allocator has seen a large block
+/// freed it serves the next from memory it keeps (small pages it writes zeros over, and
+/// whose random probes then miss the TLB); a mapping is fresh every time.
+pub struct ZeroedTable {
+    storage: TableStorage,
+}
+
+enum TableStorage {
+    /// A small table, or where no mapping could be had.
+    Heap(Vec<u64>),
+    #[cfg(target_os = "linux")]
+    Mapped { base: *mut libc::c_void, map_len: usize, table: *mut u64, len: usize },
+}
+
+// SAFETY: a `ZeroedTable` owns its mapping alone, as a `Vec` owns its buffer: nothing else
+// points into it, and shared access only reads.
+unsafe impl Send for ZeroedTable {}
+// SAFETY: as above; `&ZeroedTable` only gives out `&[u64]`.
+unsafe impl Sync for ZeroedTable {}
+
+impl ZeroedTable {
+    pub fn new(len: usize) -> ZeroedTable {
+        let bytes = len.saturating_mul(std::mem::size_of::<u64>());
+        #[cfg(target_os = "linux")]
+        if bytes >= MIN_BYTES && bytes <= isize::MAX as usize - HUGE_PAGE {
+            // Room to start the table on a huge-page boundary.
+            let map_len = bytes + HUGE_PAGE;
+            // SAFETY: a fresh private anonymous mapping, placed by the kernel (a null hint), so
+            // it overlaps no memory of ours; the result is checked before use.
+            let base = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    map_len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if base != libc::MAP_FAILED {
+                let start = (base as usize).next_multiple_of(HUGE_PAGE);
+                advise(start, bytes / HUGE_PAGE * HUGE_PAGE);
+                let table = start as *mut u64;
+                return ZeroedTable { storage: TableStorage::Mapped { base, map_len, table, len } };
+            }
+        }
+        ZeroedTable { storage: TableStorage::Heap(vec![0; len]) }
+    }
+}
+
+impl std::ops::Deref for ZeroedTable {
+    type Target = [u64];
+
+    #[inline]
+    fn deref(&self) -> &[u64] {
+        match &self.storage {
+            TableStorage::Heap(vec) => vec,
+            // SAFETY: `table` is 8-byte aligned (on a huge-page boundary) and `len` u64s from it
+            // lie inside the mapping (`start - base < HUGE_PAGE`, and `map_len` is the table's
+            // bytes plus HUGE_PAGE), readable, zero-filled by the kernel or written since (any
+            // bits are a valid u64), alive until drop, and mutated only through `&mut self`.
+            #[cfg(target_os = "linux")]
+            TableStorage::Mapped { table, len, .. } => unsafe { std::slice::from_raw_parts(*table, *len) },
+        }
+    }
+}
+
+impl std::ops::DerefMut for ZeroedTable {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [u64] {
+        match &mut self.storage {
+            TableStorage::Heap(vec) => vec,
+            // SAFETY: as in `deref`, and `&mut self` makes this the only reference into it.
+            #[cfg(target_os = "linux")]
+            TableStorage::Mapped { table, len, .. } => unsafe { std::slice::from_raw_parts_mut(*table, *len) },
+        }
+    }
+}
+
+impl Drop for ZeroedTable {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let TableStorage::Mapped { base, map_len, .. } = self.storage {
+            // SAFETY: the whole mapping made in `new`, unmapped once; no slice into it outlives
+            // `self`. An error would only leak the mapping, so it is ignored.
+            unsafe {
+                libc::munmap(base, map_len);
+            }
+        }
+    }
+}
+
+/// Room for at least `capacity` elements more than `vec` holds, on huge pages where offered
+/// when a new allocation is needed: `vec` is moved into it. False (and `vec` unchanged) when
+/// the memory cannot be had.
+pub fn try_reserve<T: Copy>(vec: &mut Vec<T>, additional: usize) -> bool {
+    if vec.capacity() - vec.len() >= additional {
+        return true;
+    }
+    let mut bigger = Vec::new();
+    if bigger.try_reserve_exact(vec.len().saturating_add(additional)).is_err() {
+        return false;
+    }
+    advise_huge_pages(&bigger);
+    bigger.extend_from_slice(vec);
+    *vec = bigger;
+    true
 }
 
 /// An empty vector with room for `capacity` elements, on huge pages where offered.
@@ -64,14 +167,30 @@ mod tests {
 
     #[test]
     fn buffers_keep_their_length_capacity_and_contents() {
-        let zeros: Vec<u64> = zeroed(3 << 20);
-        assert_eq!(zeros.len(), 3 << 20);
-        assert!(zeros.iter().all(|&x| x == 0));
         let mut room: Vec<u8> = with_capacity(5 << 20);
         assert!(room.is_empty() && room.capacity() >= 5 << 20);
         room.extend_from_slice(b"kept");
         assert_eq!(room, b"kept");
+        assert!(try_reserve(&mut room, 9 << 20));
+        assert!(room.capacity() >= (9 << 20) + 4);
+        assert_eq!(room, b"kept");
+        assert!(!try_reserve(&mut room, usize::MAX / 2), "more than can be had is refused");
+        assert_eq!(room, b"kept");
         let small: Vec<u8> = with_capacity(16);
         assert!(small.capacity() >= 16);
+    }
+
+    #[test]
+    fn zeroed_tables_start_zero_and_keep_what_is_written() {
+        for len in [0, 5, 3 << 20] {
+            let mut table = ZeroedTable::new(len);
+            assert_eq!(table.len(), len);
+            assert!(table.iter().all(|&x| x == 0));
+            if len > 0 {
+                table[0] = 7;
+                table[len - 1] = u64::MAX;
+                assert_eq!((table[0], table[len - 1]), (7, u64::MAX));
+            }
+        }
     }
 }

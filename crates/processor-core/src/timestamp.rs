@@ -19,6 +19,7 @@ pub enum TimestampError {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+#[inline]
 pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
@@ -44,6 +45,7 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (y, m as u32, d as u32)
 }
 
+#[inline]
 fn days_in_month(year: i64, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -53,6 +55,7 @@ fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
+#[inline]
 fn digits(s: &[u8], at: usize, n: usize) -> Option<u32> {
     let part = s.get(at..at + n)?;
     let mut value = 0u32;
@@ -66,6 +69,7 @@ fn digits(s: &[u8], at: usize, n: usize) -> Option<u32> {
 }
 
 /// `YYYY-MM-DD` → (year, month, day), checked against the calendar.
+#[inline]
 fn date_parts(s: &[u8]) -> Option<(i64, u32, u32)> {
     let year = digits(s, 0, 4)? as i64;
     if s.get(4) != Some(&b'-') || s.get(7) != Some(&b'-') {

@@ -16,6 +16,56 @@ static STRING_STOP: [bool; 256] = {
     table
 };
 
+/// Where a string's first run of plain content stops, from [`find_string_stop`].
+enum StringStop {
+    /// At the closing quote: the usual string, without escapes.
+    Quote(usize),
+    /// At an escape, a control character or the end of the input, or where the fast scan
+    /// gave up (fewer than sixteen bytes left): the caller looks at the byte itself.
+    Other(usize),
+}
+
+/// Like [`skip_plain_string_bytes`], for the first run of a string, and telling whether it
+/// stopped at a quote from the vector compare itself: reading the stop byte back would add a
+/// load to the chain of dependent steps every string waits on.
+#[inline(always)]
+fn find_string_stop(buf: &[u8], i: usize) -> StringStop {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        };
+        let mut i = i;
+        // SAFETY: SSE2 is in the x86-64 baseline, and each unaligned 16-byte load lies within
+        // `buf` (the loop runs while i + 16 <= len).
+        unsafe {
+            let quote = _mm_set1_epi8(b'"' as i8);
+            let backslash = _mm_set1_epi8(b'\\' as i8);
+            let control_max = _mm_set1_epi8(0x1f);
+            while i + 16 <= buf.len() {
+                let v = _mm_loadu_si128(buf.as_ptr().add(i).cast());
+                let quotes = _mm_cmpeq_epi8(v, quote);
+                let control = _mm_cmpeq_epi8(_mm_min_epu8(v, control_max), v);
+                let stop = _mm_or_si128(_mm_or_si128(quotes, _mm_cmpeq_epi8(v, backslash)), control);
+                let mask = _mm_movemask_epi8(stop) as u32;
+                if mask != 0 {
+                    let at = i + mask.trailing_zeros() as usize;
+                    let first = mask & mask.wrapping_neg();
+                    return if _mm_movemask_epi8(quotes) as u32 & first != 0 {
+                        StringStop::Quote(at)
+                    } else {
+                        StringStop::Other(at)
+                    };
+                }
+                i += 16;
+            }
+        }
+        StringStop::Other(i)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    StringStop::Other(i)
+}
+
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
@@ -142,11 +192,10 @@ impl<'a> Scanner<'a> {
     /// and errors go to [`Self::string_rest`].
     #[inline(always)]
     fn string(&mut self, start: usize) -> Result<(usize, bool), ScanError> {
-        let i = skip_plain_string_bytes(self.buf, start + 1);
-        if self.buf.get(i) == Some(&b'"') {
-            return Ok((i + 1, false));
+        match find_string_stop(self.buf, start + 1) {
+            StringStop::Quote(i) => Ok((i + 1, false)),
+            StringStop::Other(i) => self.string_rest(start, skip_plain_string_bytes(self.buf, i)),
         }
-        self.string_rest(start, i)
     }
 
     /// The rest of the string opened at `start`, from `i`: an escape, a control character
@@ -247,7 +296,9 @@ impl<'a> Scanner<'a> {
     }
 
     /// Scan one value at `start` (no leading whitespace). When `members` is given and the value
-    /// is an object, its top-level members are appended to it.
+    /// is an object, its top-level members are appended to it (and `self.whitespace` tracks
+    /// whitespace member by member); without, `self.whitespace` ends up telling whether there
+    /// was whitespace anywhere between the value's tokens.
     fn value(&mut self, start: usize, mut members: Option<&mut Vec<Member>>) -> Result<ValueInfo, ScanError> {
         let buf = self.buf;
         let mut stack = NestStack::default();
@@ -257,10 +308,11 @@ impl<'a> Scanner<'a> {
         // The member of the root object being scanned: (key_start, key_end, key_escaped, value_start, kind).
         let mut member: Option<(usize, usize, bool, usize, JsonKind)> = None;
         let mut member_ws = false;
+        let collecting = members.is_some();
 
         'value: loop {
             // i is at the first byte of a value.
-            let at_member_value = stack.len() == 1 && stack.last() == Some(true);
+            let at_member_value = collecting && stack.len() == 1 && stack.last() == Some(true);
             if at_member_value {
                 member_ws = self.whitespace;
                 self.whitespace = false;
@@ -326,7 +378,7 @@ impl<'a> Scanner<'a> {
             }
             // A value just ended at i: close containers and move to the next value.
             loop {
-                if stack.len() == 1 && stack.last() == Some(true) {
+                if collecting && stack.len() == 1 && stack.last() == Some(true) {
                     if let (Some(members), Some((ks, ke, kesc, vs, vkind))) = (members.as_deref_mut(), member.take()) {
                         members.push(Member {
                             key_start: ks,
@@ -375,6 +427,90 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// A record as producers usually write it, an object without whitespace between its own
+    /// tokens, scanned member by member without the general loop's bookkeeping, its members
+    /// appended to `members`. A nested object of scalars written the same way is scanned the
+    /// same way (`members` None: no containers inside); other nested values go through the
+    /// general loop. None for anything else (whitespace, a syntax error, not an object): the
+    /// caller scans the value again with [`Self::value`], which names the problem. What it
+    /// returns is what [`Self::value`] returns for the same value.
+    fn compact_object(&mut self, start: usize, mut members: Option<&mut Vec<Member>>) -> Option<ValueInfo> {
+        let buf = self.buf;
+        if buf.get(start) != Some(&b'{') {
+            return None;
+        }
+        let mut depth = 1;
+        let mut i = start + 1;
+        if buf.get(i) == Some(&b'}') {
+            return Some(ValueInfo { kind: JsonKind::Object, end: i + 1, depth, lone_surrogate: false });
+        }
+        loop {
+            if buf.get(i) != Some(&b'"') {
+                return None;
+            }
+            let (key_end, key_escaped) = self.string(i).ok()?;
+            if buf.get(key_end) != Some(&b':') {
+                return None;
+            }
+            let value_start = key_end + 1;
+            let mut has_whitespace = false;
+            let (value_end, kind) = match *buf.get(value_start)? {
+                b'"' => {
+                    let (end, escaped) = self.string(value_start).ok()?;
+                    (end, JsonKind::String { escaped })
+                }
+                b'-' | b'0'..=b'9' => {
+                    let (end, integer) = self.number(value_start).ok()?;
+                    (end, JsonKind::Number { integer })
+                }
+                b'{' | b'[' if members.is_some() => {
+                    let fresh = || Scanner { buf, lone_surrogate: false, whitespace: false };
+                    let mut nested = fresh();
+                    let flat = if buf[value_start] == b'{' { nested.compact_object(value_start, None) } else { None };
+                    let info = match flat {
+                        Some(info) => info,
+                        None => {
+                            nested = fresh();
+                            nested.value(value_start, None).ok()?
+                        }
+                    };
+                    self.lone_surrogate |= info.lone_surrogate;
+                    has_whitespace = nested.whitespace;
+                    depth = depth.max(1 + info.depth);
+                    (info.end, info.kind)
+                }
+                b't' => (self.literal(value_start, b"true").ok()?, JsonKind::Bool),
+                b'f' => (self.literal(value_start, b"false").ok()?, JsonKind::Bool),
+                b'n' => (self.literal(value_start, b"null").ok()?, JsonKind::Null),
+                _ => return None,
+            };
+            if let Some(members) = members.as_deref_mut() {
+                members.push(Member {
+                    key_start: i + 1,
+                    key_end: key_end - 1,
+                    key_escaped,
+                    value_start,
+                    value_end,
+                    kind,
+                    has_whitespace,
+                });
+            }
+            match buf.get(value_end) {
+                Some(b',') => i = value_end + 1,
+                Some(b'}') => {
+                    let info = ValueInfo {
+                        kind: JsonKind::Object,
+                        end: value_end + 1,
+                        depth,
+                        lone_surrogate: self.lone_surrogate,
+                    };
+                    return Some(info);
+                }
+                _ => return None,
+            }
+        }
+    }
+
     /// `i` is where a key must start. Scans `"key" :` and the whitespace after it.
     #[inline]
     fn key(
@@ -415,118 +551,14 @@ pub fn scan_value(buf: &[u8], start: usize) -> Result<ValueInfo, ScanError> {
 
 /// Scan one JSON value at `start`, and if it is an object, collect its top-level members.
 pub fn scan_record(buf: &[u8], start: usize, members: &mut Vec<Member>) -> Result<ValueInfo, ScanError> {
+    let before = members.len();
+    if let Some(info) = (Scanner { buf, lone_surrogate: false, whitespace: false }).compact_object(start, Some(members))
+    {
+        return Ok(info);
+    }
+    members.truncate(before);
     Scanner { buf, lone_surrogate: false, whitespace: false }.value(start, Some(members))
 }
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ok(text: &str) -> ValueInfo {
-        scan_value(text.as_bytes(), 0).unwrap_or_else(|e| panic!("{text:?}: {e:?}"))
-    }
-    fn bad(text: &str) -> ScanError {
-        scan_value(text.as_bytes(), 0).expect_err(text)
-    }
-
-    #[test]
-    fn scans_values_and_reports_kind_end_and_depth() {
-        assert_eq!(ok("{}").depth, 1);
-        assert_eq!(ok(r#"{"a": [1, {"b": null}]}"#).depth, 3);
-        assert_eq!(ok("12 ").end, 2);
-        assert_eq!(ok("-0.5e+3").kind, JsonKind::Number { integer: false });
-        assert_eq!(ok("-0").kind, JsonKind::Number { integer: true });
-        assert_eq!(ok(r#""a\nb""#).kind, JsonKind::String { escaped: true });
-        assert_eq!(ok("true").kind, JsonKind::Bool);
-        assert_eq!(ok("[ ]").end, 3);
-    }
-
-    #[test]
-    fn numbers_stop_where_pythons_grammar_stops() {
-        assert_eq!(ok("01").end, 1);
-        assert_eq!(ok("1.").end, 1);
-        assert_eq!(ok("1e").end, 1);
-        assert_eq!(ok("1.5E-2x").end, 6);
-        assert_eq!(bad("-").pos, 0);
-        assert_eq!(bad(".5").pos, 0);
-    }
-
-    #[test]
-    fn an_error_says_whether_the_input_ended_first() {
-        for text in ["{", "[1,", r#""ab"#, r#""\"#, r#""\u12"#, "-", "tr", r#"{"a""#, "[1.", "[1e-", "[ "] {
-            assert!(bad(text).at_end, "{text:?}");
-        }
-        for text in ["[1 2]", "[1.]", "tx", r#""\x""#, r#""\u12g"#, "{1", r#"{"a" 1"#, "[1 ."] {
-            assert!(!bad(text).at_end, "{text:?}");
-        }
-    }
-
-    #[test]
-    fn rejects_what_rfc_8259_rejects() {
-        for text in [
-            "{",
-            "[1,]",
-            r#"{"a" 1}"#,
-            r#"{"a":1,}"#,
-            "NaN",
-            "Infinity",
-            "tru",
-            "\"a\u{1}\"",
-            r#""\x""#,
-            r#""\u12g4""#,
-            "[1 2]",
-            "{1:2}",
-            "\"abc",
-        ] {
-            bad(text);
-        }
-    }
-
-    #[test]
-    fn deep_nesting_is_scanned_without_recursion() {
-        let deep = "[".repeat(200_000) + &"]".repeat(200_000);
-        assert_eq!(ok(&deep).depth, 200_000);
-        let unterminated = "[".repeat(200_000);
-        bad(&unterminated);
-    }
-
-    #[test]
-    fn flags_unpaired_surrogates() {
-        assert!(ok(r#""\ud800""#).lone_surrogate);
-        assert!(ok(r#""\udc00\ud800""#).lone_surrogate);
-        assert!(!ok(r#""\ud83d\ude00""#).lone_surrogate);
-    }
-
-    #[test]
-    fn collects_top_level_members() {
-        let text = br#"{ "a" : 1 , "b\u0062": { "x" : [ 1 ] }, "c":"s"}"#;
-        let mut members = Vec::new();
-        let info = scan_record(text, 0, &mut members).unwrap();
-        assert_eq!(info.end, text.len());
-        assert_eq!(members.len(), 3);
-        let value = |m: &Member| std::str::from_utf8(&text[m.value_start..m.value_end]).unwrap();
-        let key = |m: &Member| std::str::from_utf8(&text[m.key_start..m.key_end]).unwrap();
-        assert_eq!((key(&members[0]), value(&members[0])), ("a", "1"));
-        assert_eq!((key(&members[1]), value(&members[1])), (r"b\u0062", r#"{ "x" : [ 1 ] }"#));
-        assert!(members[1].key_escaped && members[1].has_whitespace);
-        assert_eq!(members[1].kind, JsonKind::Object);
-        assert_eq!((key(&members[2]), value(&members[2])), ("c", r#""s""#));
-        assert!(!members[2].has_whitespace);
-    }
-
-    #[test]
-    fn swar_skip_finds_the_first_stop_byte() {
-        for text in [
-            "abcdefghijklmnop\"",
-            "abcdefgh\\ijk",
-            "ab\u{1}cdefghijkl",
-            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}xyz\"",
-            "short\"",
-        ] {
-            let bytes = text.as_bytes();
-            let expected = bytes.iter().position(|&b| STRING_STOP[b as usize]).unwrap_or(bytes.len());
-            assert_eq!(skip_plain_string_bytes(bytes, 0), expected, "{text:?}");
-        }
-        let plain = "x".repeat(37);
-        assert_eq!(skip_plain_string_bytes(plain.as_bytes(), 0), 37);
-    }
-}
+#[path = "scanner_tests.rs"]
+mod tests;

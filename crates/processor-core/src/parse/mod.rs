@@ -95,7 +95,7 @@ impl<'a> RecordView<'a> {
         self.fields.len()
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn key(&self, i: usize) -> &'a [u8] {
         let e = &self.fields[i];
         let (s, t) = (e.key_start as usize, e.key_end as usize);
@@ -106,7 +106,7 @@ impl<'a> RecordView<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn value(&self, i: usize) -> FieldValue<'a> {
         let e = &self.fields[i];
         let (s, t) = (e.value_start as usize, e.value_end as usize);

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use crate::error::{CoreError, InputErrorKind, Result};
 use crate::input::{content_start, detect_format, Format};
-use crate::json::{is_ws, number_cut_at, same_key, scan_record, skip_ws, unescape, JsonKind, Member, ValueInfo};
+use crate::json::{is_ws, number_cut_at, scan_record, skip_ws, unescape, JsonKind, Member, ValueInfo};
 use crate::rejection::{raw_text, Reason, Rejection};
 
 use super::{csv_row, Entry, ParseOptions, RecordView, Sink, ValueKind, MAX_DEPTH};
@@ -92,6 +92,7 @@ impl<'a, S: Sink> Parser<'a, S> {
     /// The checks after a record's JSON syntax is known good; accept it or reject it.
     fn finish_json(&mut self, index: u64, line: u64, span: (usize, usize), info: ValueInfo) {
         let raw = &self.bytes[span.0..span.1];
+        let plain_keys = !self.members.iter().any(|m| m.key_escaped);
         let problem = if info.depth > MAX_DEPTH {
             Some((Reason::TooDeep, format!("nesting depth {} is deeper than {MAX_DEPTH}", info.depth)))
         } else if info.lone_surrogate {
@@ -99,7 +100,8 @@ impl<'a, S: Sink> Parser<'a, S> {
         } else if info.kind != JsonKind::Object {
             Some((Reason::NotAnObject, "a record must be a JSON object".to_string()))
         } else {
-            self.duplicate_key().map(|key| (Reason::DuplicateKey, format!("key {key:?} appears more than once")))
+            self.duplicate_key(plain_keys)
+                .map(|key| (Reason::DuplicateKey, format!("key {key:?} appears more than once")))
         };
         if let Some((reason, message)) = problem {
             self.reject(index, line, reason, message, raw);
@@ -109,6 +111,20 @@ impl<'a, S: Sink> Parser<'a, S> {
         if !S::RETAINS_RECORDS {
             // Nothing holds on to the previous record's decoded keys.
             self.arena.clear();
+        }
+        if plain_keys {
+            // The usual record: every key as it is in the body.
+            self.scratch.extend(self.members.iter().map(|m| Entry {
+                key_start: m.key_start as u32,
+                key_end: m.key_end as u32,
+                value_start: m.value_start as u32,
+                value_end: m.value_end as u32,
+                kind: ValueKind::Json(m.kind),
+                key_in_arena: false,
+                has_whitespace: m.has_whitespace,
+            }));
+            self.emit(index, line, Some((span.0 as u32, span.1 as u32)));
+            return;
         }
         for i in 0..self.members.len() {
             let m = self.members[i];
@@ -134,13 +150,24 @@ impl<'a, S: Sink> Parser<'a, S> {
     }
 
     /// The first key of the current record's members that appears twice, decoded.
-    fn duplicate_key(&self) -> Option<String> {
+    /// `plain_keys`: no key of the record has escapes.
+    fn duplicate_key(&self, plain_keys: bool) -> Option<String> {
         let bytes = self.bytes;
         let members = &self.members;
         let raw = |m: &Member| &bytes[m.key_start..m.key_end];
-        if members.len() <= 16 && !members.iter().any(|m| m.key_escaped) {
-            // The usual record: a handful of plain keys, compared as they are.
-            let found = (1..members.len()).find(|&i| members[..i].iter().any(|m| same_key(raw(m), raw(&members[i]))));
+        if members.len() <= 16 && plain_keys {
+            // The usual record: a handful of plain keys, compared as they are: by a summary
+            // first (length, first and last eight bytes), which decides for keys of up to 16
+            // bytes; longer keys whose summaries match are compared in full.
+            let mut summaries = [KeySummary::default(); 16];
+            for (summary, m) in summaries.iter_mut().zip(members) {
+                *summary = KeySummary::of(raw(m));
+            }
+            let summaries = &summaries[..members.len()];
+            let same = |a: usize, b: usize| {
+                summaries[a] == summaries[b] && (summaries[a].len <= 16 || raw(&members[a]) == raw(&members[b]))
+            };
+            let found = (1..members.len()).find(|&i| (0..i).any(|j| same(j, i)));
             return found.map(|i| String::from_utf8_lossy(raw(&members[i])).into_owned());
         }
         let key = |m: &Member| -> std::borrow::Cow<'_, [u8]> {
@@ -405,6 +432,31 @@ impl<'a, S: Sink> Parser<'a, S> {
             self.emit(index, line, None);
         }
         Ok(())
+    }
+}
+
+/// A key's length and its first and last eight bytes (four, or each byte, when shorter):
+/// equal for equal keys, and for keys of up to 16 bytes equal only for equal keys.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct KeySummary {
+    len: usize,
+    head: u64,
+    tail: u64,
+}
+
+impl KeySummary {
+    #[inline]
+    fn of(key: &[u8]) -> KeySummary {
+        let n = key.len();
+        let word = |at: usize| u64::from_le_bytes(key[at..at + 8].try_into().expect("8 bytes"));
+        let half = |at: usize| u64::from(u32::from_le_bytes(key[at..at + 4].try_into().expect("4 bytes")));
+        // Overlapping loads rather than a copy into a padded word (a call to memcpy).
+        let (head, tail) = match n {
+            8.. => (word(0), word(n - 8)),
+            4..=7 => (half(0), half(n - 4)),
+            _ => (key.iter().fold(0, |acc, &b| acc << 8 | u64::from(b)), 0),
+        };
+        KeySummary { len: n, head, tail }
     }
 }
 

@@ -2,6 +2,7 @@
 //! rejection (field, reason) for each that does not. Only the contract's fields are decoded.
 
 mod decode;
+mod usual;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::parse::{ParsedBatch, RecordView, Sink};
 use crate::rejection::{Reason, Rejection};
 
 use decode::{checked_utf8, decode_field, problem, Decoded, Problem};
+use usual::UsualValue;
 
 /// A column under construction. Plain vectors rather than Arrow builders: a row that fails
 /// on a later field is rolled back by truncating, and the vectors become Arrow buffers as is.
@@ -34,6 +36,8 @@ enum ColumnData {
 
 struct Column {
     data: ColumnData,
+    /// Which values are present: empty until the first null (most columns never see one),
+    /// then one flag per value.
     valid: Vec<bool>,
     nulls: usize,
 }
@@ -44,7 +48,7 @@ impl Column {
             FieldType::String | FieldType::Json => {
                 let mut offsets = pages::with_capacity(capacity + 1);
                 offsets.push(0);
-                ColumnData::Str { offsets, data: Vec::with_capacity(capacity * 24) }
+                ColumnData::Str { offsets, data: pages::with_capacity(capacity * 24) }
             }
             FieldType::Int => ColumnData::Int(pages::with_capacity(capacity)),
             FieldType::Float => ColumnData::Float(pages::with_capacity(capacity)),
@@ -52,14 +56,41 @@ impl Column {
             FieldType::Timestamp => ColumnData::Micros(pages::with_capacity(capacity)),
             FieldType::Date => ColumnData::Days(pages::with_capacity(capacity)),
         };
-        Column { data, valid: pages::with_capacity(capacity), nulls: 0 }
+        Column { data, valid: Vec::new(), nulls: 0 }
+    }
+
+    /// The number of values appended.
+    fn len(&self) -> usize {
+        match &self.data {
+            ColumnData::Str { offsets, .. } => offsets.len() - 1,
+            ColumnData::Int(v) | ColumnData::Micros(v) => v.len(),
+            ColumnData::Float(v) => v.len(),
+            ColumnData::Bool(v) => v.len(),
+            ColumnData::Days(v) => v.len(),
+        }
+    }
+
+    /// Note whether the value about to be appended is present (see [`Column::valid`]).
+    #[inline]
+    fn note_presence(&mut self, present: bool) {
+        if !present || !self.valid.is_empty() {
+            self.note_presence_flagged(present);
+        }
+    }
+
+    #[inline(never)]
+    fn note_presence_flagged(&mut self, present: bool) {
+        if self.valid.is_empty() {
+            // The first null: every value before it was present.
+            self.valid.resize(self.len(), true);
+        }
+        self.valid.push(present);
+        self.nulls += usize::from(!present);
     }
 
     #[inline]
     fn append(&mut self, value: Decoded<'_>) {
-        let is_null = matches!(value, Decoded::Null);
-        self.valid.push(!is_null);
-        self.nulls += is_null as usize;
+        self.note_presence(!matches!(value, Decoded::Null));
         match (&mut self.data, value) {
             (ColumnData::Str { offsets, data }, Decoded::Str(s)) => {
                 data.extend_from_slice(s.as_bytes());
@@ -80,7 +111,7 @@ impl Column {
 
     /// The value at `row` as a key part (for deduplication while validating).
     fn key_part(&self, row: usize) -> KeyPart<'_> {
-        if !self.valid[row] {
+        if self.valid.get(row) == Some(&false) {
             return KeyPart::Null;
         }
         match &self.data {
@@ -98,22 +129,49 @@ impl Column {
     /// Once the size of a row is known, reserve room for the rows still to come, so that
     /// string buffers grow once instead of doubling (each doubling copies and faults in pages).
     /// A column's text can never outgrow the body it comes from (`max_bytes`); failing to
-    /// reserve only means growing by doubling after all.
+    /// reserve only means growing by doubling after all. The new room is on huge pages, as the
+    /// first was: grown in place, the allocator's new pages would be small.
     fn reserve_for(&mut self, rows_so_far: usize, rows_expected: usize, max_bytes: usize) {
         if let ColumnData::Str { data, .. } = &mut self.data {
             let per_row = data.len() / rows_so_far.max(1);
             let wanted = (rows_expected.saturating_mul(per_row) / 8 * 9).min(max_bytes);
-            let _ = data.try_reserve(wanted.saturating_sub(data.len()));
+            let _ = pages::try_reserve(data, wanted.saturating_sub(data.len()));
+        }
+    }
+
+    /// Drop the value of `row` (a duplicate found after the row after it was appended).
+    fn remove_row(&mut self, row: usize) {
+        if row + 1 >= self.len() {
+            return self.truncate(row);
+        }
+        if self.valid.len() > row && !self.valid.remove(row) {
+            self.nulls -= 1;
+        }
+        match &mut self.data {
+            ColumnData::Str { offsets, data } => {
+                let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+                data.drain(start..end);
+                offsets.remove(row + 1);
+                for offset in &mut offsets[row + 1..] {
+                    *offset -= (end - start) as i32;
+                }
+            }
+            ColumnData::Int(v) | ColumnData::Micros(v) => drop(v.remove(row)),
+            ColumnData::Float(v) => drop(v.remove(row)),
+            ColumnData::Bool(v) => drop(v.remove(row)),
+            ColumnData::Days(v) => drop(v.remove(row)),
         }
     }
 
     /// Drop the values appended after the first `rows` (a row that failed half-way).
     fn truncate(&mut self, rows: usize) {
-        if self.valid.len() <= rows {
+        if self.len() <= rows {
             return;
         }
-        self.nulls -= self.valid[rows..].iter().filter(|v| !**v).count();
-        self.valid.truncate(rows);
+        if self.valid.len() > rows {
+            self.nulls -= self.valid[rows..].iter().filter(|v| !**v).count();
+            self.valid.truncate(rows);
+        }
         match &mut self.data {
             ColumnData::Str { offsets, data } => {
                 offsets.truncate(rows + 1);
@@ -162,13 +220,19 @@ impl FieldLookup {
         FieldLookup { names, map, hints: Vec::new() }
     }
 
-    #[inline]
+    #[inline(always)]
     fn find(&mut self, position: usize, key: &[u8]) -> Option<usize> {
         if let Some(&hint) = self.hints.get(position) {
             if same_key(&self.names[hint], key) {
                 return Some(hint);
             }
         }
+        self.find_and_remember(position, key)
+    }
+
+    /// [`Self::find`] without the hint, which it then updates.
+    #[inline(never)]
+    fn find_and_remember(&mut self, position: usize, key: &[u8]) -> Option<usize> {
         let found = match &self.map {
             Some(map) => map.get(key).copied(),
             None => self.names.iter().position(|n| same_key(n, key)),
@@ -190,9 +254,10 @@ struct RowDedup<'w> {
     key_fields: Vec<usize>,
     keys: BatchKeys<'w>,
     buffer: Vec<u8>,
-    /// The key of the last row, checked when the next record arrives (or at the end): its
-    /// slot is prefetched meanwhile, so the random memory access overlaps with parsing.
-    pending: Option<u128>,
+    /// The keys of the last rows not checked yet, oldest first: a row's key is checked when
+    /// the record after next arrives (or at the end), and its slot prefetched meanwhile, so
+    /// that the random memory access overlaps with a whole record's work.
+    pending: [Option<u128>; 2],
 }
 
 impl RowDedup<'_> {
@@ -211,6 +276,8 @@ pub struct Validator<'w> {
     contract: Arc<Contract>,
     lookup: FieldLookup,
     columns: Vec<Column>,
+    /// Per contract field: the values decoded without the general path.
+    usual: Vec<UsualValue>,
     slots: Vec<Option<usize>>,
     num_rows: usize,
     rows_expected: usize,
@@ -228,6 +295,7 @@ impl<'w> Validator<'w> {
         Validator {
             lookup: FieldLookup::new(&contract),
             columns: contract.fields.iter().map(|f| Column::new(f.field_type, capacity)).collect(),
+            usual: contract.fields.iter().map(UsualValue::for_field).collect(),
             slots: vec![None; contract.fields.len()],
             num_rows: 0,
             rows_expected: capacity,
@@ -248,13 +316,14 @@ impl<'w> Validator<'w> {
                 .map(|name| self.contract.field_index(name).expect("checked when loading"))
                 .collect();
             let keys = BatchKeys::new(self.rows_expected, window);
-            self.dedup = Some(RowDedup { key_fields, keys, buffer: Vec::with_capacity(64), pending: None });
+            self.dedup = Some(RowDedup { key_fields, keys, buffer: Vec::with_capacity(64), pending: [None; 2] });
         }
         self
     }
 
     /// The batch, the duplicates dropped, and the keys first seen in it (for the window).
     pub fn finish_deduplicated(mut self) -> (ValidatedBatch, u64, Vec<u128>) {
+        self.resolve_pending_duplicate();
         self.resolve_pending_duplicate();
         let (duplicates, new_keys) = match self.dedup.take() {
             Some(dedup) => (dedup.keys.duplicates, dedup.keys.into_new_keys()),
@@ -278,38 +347,72 @@ impl<'w> Validator<'w> {
         }
     }
 
-    /// Drop the last row if its key was seen before (see [`RowDedup::pending`]).
+    /// Check the oldest pending key (see [`RowDedup::pending`]), and drop its row if the key
+    /// was seen before.
     fn resolve_pending_duplicate(&mut self) {
         let Some(dedup) = &mut self.dedup else { return };
-        let Some(hash) = dedup.pending.take() else { return };
+        let [older, newer] = dedup.pending;
+        dedup.pending = [newer, None];
+        let (hash, row) = match (older, newer) {
+            (Some(hash), Some(_)) => (hash, self.num_rows - 2),
+            (Some(hash), None) => (hash, self.num_rows - 1),
+            (None, Some(_)) => return, // one pending: it waits for the record after next
+            (None, None) => return,
+        };
         if !dedup.keys.first_sighting(hash) {
             self.num_rows -= 1;
             for column in &mut self.columns {
-                column.truncate(self.num_rows);
+                column.remove_row(row);
             }
         }
     }
 
-    fn fail(&mut self, record: &RecordView<'_>, field: Option<String>, p: Problem) {
-        for column in &mut self.columns {
-            column.truncate(self.num_rows);
+    /// The row of a record whose fields are all contract fields with usual values (or absent
+    /// and nullable), decoded in the record's key order: one pass over its members, no
+    /// table of slots to fill first. False, with some columns half-appended, for anything else.
+    #[inline]
+    fn accept_usual(&mut self, record: &RecordView<'_>) -> bool {
+        let fields = &self.contract.fields;
+        if fields.len() > 64 {
+            return false;
         }
-        self.rejected.push(Rejection {
-            record_index: record.index,
-            line: record.line,
-            field,
-            reason: p.reason,
-            message: p.message,
-            raw: record.raw(),
-        });
+        let mut seen = 0u64;
+        for i in 0..record.num_fields() {
+            let Some(f) = self.lookup.find(i, record.key(i)) else {
+                if self.contract.extra_fields == ExtraFields::Reject {
+                    return false;
+                }
+                continue;
+            };
+            if seen & (1 << f) != 0 {
+                return false;
+            }
+            seen |= 1 << f;
+            let value = record.value(i);
+            if !self.usual[f].append(value, &mut self.columns[f]) {
+                match decode_field(&fields[f], Some(value)) {
+                    Ok(decoded) => self.columns[f].append(decoded),
+                    Err(_) => return false,
+                }
+            }
+        }
+        let all = if fields.len() == 64 { u64::MAX } else { (1u64 << fields.len()) - 1 };
+        let mut missing = all & !seen;
+        while missing != 0 {
+            let f = missing.trailing_zeros() as usize;
+            missing &= missing - 1;
+            // An absent field is null when it is optional and nullable (decode_field's rule).
+            if fields[f].required || !fields[f].nullable {
+                return false;
+            }
+            self.columns[f].push_null();
+        }
+        true
     }
-}
 
-impl Sink for Validator<'_> {
-    const RETAINS_RECORDS: bool = false;
-
-    fn accept(&mut self, record: &RecordView<'_>) {
-        self.resolve_pending_duplicate();
+    /// The row of any record, or its rejection (false): fields decoded in the contract's
+    /// order, the first problem named.
+    fn accept_general(&mut self, record: &RecordView<'_>) -> bool {
         self.slots.iter_mut().for_each(|s| *s = None);
         let mut extra = None;
         for i in 0..record.num_fields() {
@@ -338,12 +441,49 @@ impl Sink for Validator<'_> {
             }
         }
         if let Some((field, p)) = failure {
-            return self.fail(record, Some(field), p);
+            self.fail(record, Some(field), p);
+            return false;
+        }
+        true
+    }
+
+    fn fail(&mut self, record: &RecordView<'_>, field: Option<String>, p: Problem) {
+        for column in &mut self.columns {
+            column.truncate(self.num_rows);
+        }
+        self.rejected.push(Rejection {
+            record_index: record.index,
+            line: record.line,
+            field,
+            reason: p.reason,
+            message: p.message,
+            raw: record.raw(),
+        });
+    }
+}
+
+impl Sink for Validator<'_> {
+    const RETAINS_RECORDS: bool = false;
+
+    fn accept(&mut self, record: &RecordView<'_>) {
+        if self.dedup.as_ref().is_some_and(|dedup| dedup.pending[1].is_some()) {
+            self.resolve_pending_duplicate();
+        }
+        if !self.accept_usual(record) {
+            // Undo what the usual path appended; the general path decides, field by field in
+            // the contract's order, and names the first problem.
+            for column in &mut self.columns {
+                column.truncate(self.num_rows);
+            }
+            if !self.accept_general(record) {
+                return;
+            }
         }
         if let Some(dedup) = &mut self.dedup {
             let hash = dedup.row_hash(&self.columns, self.num_rows);
             dedup.keys.prefetch(hash);
-            dedup.pending = Some(hash);
+            let slot = if dedup.pending[0].is_none() { 0 } else { 1 };
+            dedup.pending[slot] = Some(hash);
         }
         self.num_rows += 1;
         if self.num_rows == SIZING_ROWS && self.rows_expected > 2 * SIZING_ROWS {

@@ -263,3 +263,98 @@ fn a_huge_enum_is_refused_quickly() {
     let yaml = format!("name: t\nfields:\n  - {{name: s, type: string, enum: [{}]}}\n", values.join(", "));
     assert!(matches!(Contract::from_yaml(&yaml, "t.yaml"), Err(CoreError::Contract { .. })));
 }
+
+/// Fields in any order, values that take the direct route into their column and values that
+/// need the general rules (normalising, counting characters, compacting, epochs, the first
+/// problem in the contract's order): the rows and rejections the rules say.
+#[test]
+fn fields_decode_by_the_contracts_rules_whatever_route_their_values_take() {
+    let contract = Arc::new(
+        Contract::from_yaml(
+            "name: t\nextra_fields: reject\nfields:\n\
+             \x20 - {name: kind, type: string, required: true, nullable: false, enum: [a_b, c], max_length: 6}\n\
+             \x20 - {name: label, type: string, min_length: 2, max_length: 3}\n\
+             \x20 - {name: at, type: timestamp, required: true, nullable: false}\n\
+             \x20 - {name: doc, type: json}\n",
+            "t.yaml",
+        )
+        .unwrap(),
+    );
+    let at = r#""at":"2026-01-02T03:04:05Z""#;
+    let lines = [
+        format!(r#"{{"kind":"a_b",{at}}}"#),
+        r#"{"at":1767323045000,"kind":" A_B "}"#.to_string(),
+        format!(r#"{{"label":"éé","doc":{{"x": [1, 2]}},"kind":"c",{at}}}"#),
+        format!(r#"{{"doc":null,"label":"abc","kind":"a_b",{at}}}"#),
+        format!(r#"{{"label":"éééé","kind":"a_b",{at}}}"#),
+        format!(r#"{{"label":"abcd","kind":"a_b",{at}}}"#),
+        r#"{"at":"nope","kind":"zz"}"#.to_string(),
+        format!(r#"{{"kind":"C",{at},"zzz":1}}"#),
+        r#"{"kind":"a_b"}"#.to_string(),
+        format!(r#"{{"kind":"a_b","label":null,{at},"doc":[]}}"#),
+    ];
+    let options = TransformOptions { ingested_at_us: Some(1), ..TransformOptions::default() };
+    let out = process(body(lines.join("\n")), contract, &ParseOptions::default(), &options, None).unwrap();
+    let rejected: Vec<_> =
+        out.rejected.iter().map(|r| (r.line, r.field.as_deref().unwrap_or(""), r.reason.as_str())).collect();
+    assert_eq!(
+        rejected,
+        [
+            (5, "label", "too_long"),
+            (6, "label", "too_long"),
+            (7, "kind", "not_in_enum"),
+            (8, "zzz", "extra_field"),
+            (9, "at", "missing"),
+        ]
+    );
+    let batch = &out.batch;
+    let text = |name: &str| -> Vec<Option<String>> {
+        batch.column_by_name(name).unwrap().as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()
+    };
+    let some = |v: &str| Some(v.to_string());
+    assert_eq!(text("kind"), [some("a_b"), some("a_b"), some("c"), some("a_b"), some("a_b")]);
+    assert_eq!(text("label"), [None, None, some("éé"), some("abc"), None]);
+    assert_eq!(text("doc"), [None, None, some(r#"{"x":[1,2]}"#), None, some("[]")]);
+    let micros = batch.column_by_name("at").unwrap().as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+    let expected = 1_767_323_045_000_000;
+    assert_eq!(micros.values().to_vec(), [expected; 5]);
+}
+
+/// Duplicates next to each other, three in a row, around rejected records and last in the
+/// body, rows with and without nulls: the fused path drops what the deduplication step drops.
+#[test]
+fn duplicates_in_any_position_are_dropped_as_the_step_drops_them() {
+    let record = |id: &str, product: Option<&str>| {
+        let product = product.map_or(String::new(), |p| format!(r#","product_id":"{p}""#));
+        format!(
+            r#"{{"event_id":"{id}","user_id":"u","event_type":"login","event_timestamp":"2026-11-03T10:15:30Z"{product}}}"#
+        )
+    };
+    let lines = [
+        record("a", None),
+        record("a", Some("p1")),
+        record("b", Some("p2")),
+        record("b", None),
+        record("b", Some("p3")),
+        "not json".to_string(),
+        record("c", None),
+        "{}".to_string(),
+        record("c", Some("p4")),
+        record("d", Some("p5")),
+        record("a", None),
+        record("e", None),
+        record("e", Some("p6")),
+    ];
+    let text = lines.join("\n");
+    let options = TransformOptions { ingested_at_us: Some(1), ..TransformOptions::default() };
+    let parsed = parse(body(text.clone()), &ParseOptions::default()).unwrap();
+    let steps = deduplicate(&transform(&validate(&parsed, events()), &options));
+    let fused = process(body(text), events(), &ParseOptions::default(), &options, None).unwrap();
+    assert_eq!(fused.batch, steps.batch);
+    assert_eq!(fused.rejected, steps.rejected);
+    assert_eq!((fused.duplicates, steps.duplicates), (6, 6));
+    let ids = fused.batch.column_by_name("event_id").unwrap().as_string::<i32>();
+    let products = fused.batch.column_by_name("product_id").unwrap().as_string::<i32>();
+    let rows: Vec<_> = ids.iter().zip(products.iter()).map(|(i, p)| (i.unwrap(), p)).collect();
+    assert_eq!(rows, [("a", None), ("b", Some("p2")), ("c", None), ("d", Some("p5")), ("e", None)]);
+}
