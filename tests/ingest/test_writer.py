@@ -104,7 +104,7 @@ def test_requests_waiting_on_a_group_are_published_together_in_the_next(
     ingestor: Ingestor, state: StateStore, max_records: int, expected_groups: list[int]
 ) -> None:
     held = HeldFirstGroup(ingestor)
-    writer = GroupWriter(held, max_records=max_records)
+    writer = GroupWriter(lambda: held, max_records=max_records)
     batches = [prepared(ingestor, request) for request in range(10)]
     try:
         answers = asyncio.run(publish_while_held(writer, held, batches))
@@ -136,7 +136,7 @@ def test_requests_waiting_on_a_group_are_published_together_in_the_next(
 
 def test_a_request_the_stream_refuses_fails_alone(ingestor: Ingestor, state: StateStore) -> None:
     held = HeldFirstGroup(ingestor)
-    writer = GroupWriter(held)
+    writer = GroupWriter(lambda: held)
     batches = [prepared(ingestor, request) for request in range(4)]
     # A hash key outside the stream's space: the stream refuses this request's record.
     refused = batches[2]

@@ -87,10 +87,10 @@ class Services:
         return self._ingestor
 
     def writer(self) -> GroupWriter:
-        """The event loop's writer of ingest requests (call it on the loop, after the
-        ingestor opened: it publishes through it)."""
+        """The writer of ingest requests, for the event loop (it publishes through the
+        ingestor, opened on its threads)."""
         if self._writer is None:
-            self._writer = GroupWriter(self.ingestor())
+            self._writer = GroupWriter(self.ingestor)
         return self._writer
 
     def runner(self) -> PipelineRunner:

@@ -1,15 +1,15 @@
 """``GroupWriter``: the API's requests published a group at a time, led from the event loop.
 
-A request prepared on a worker thread (validated, cut, encoded) is queued here and awaits its
-answer on the event loop. The first request to find the writer idle starts its stream thread,
-which takes every queued request (up to ``max_records`` stream records) and publishes them
-together (``Ingestor.publish_records``: one stream write), hands their job rows to the jobs
-thread (``Ingestor.record_published``: one transaction, overlapping the next group's stream
-write), and goes on with the requests that queued meanwhile until none is left. The jobs
-thread answers a whole group with one wake-up of the loop. So a group costs a thread hand-off
-and one wake-up of the loop, where each request publishing from its own worker thread woke
-a follower of the stream's group commit and one of the job rows' (docs/benchmarks.md, "Where
-the time goes").
+A request is prepared (validated, cut, encoded) on one of the writer's worker threads, then
+queued here, and awaits its answer on the event loop. The first request to find the writer
+idle starts its stream thread, which takes every queued request (up to ``max_records`` stream
+records) and publishes them together (``Ingestor.publish_records``: one stream write), hands
+their job rows to the jobs thread (``Ingestor.record_published``: one transaction,
+overlapping the next group's stream write), and goes on with the requests that queued
+meanwhile until none is left. The jobs thread answers a whole group with one wake-up of the
+loop. So a group costs a thread hand-off and one wake-up of the loop, where each request
+publishing from its own worker thread woke a follower of the stream's group commit and one
+of the job rows' (docs/benchmarks.md, "Where the time goes").
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -27,6 +27,9 @@ from eventlake.ingest.prepared import IngestAnswer, PreparedBatch
 from eventlake.state import PublishedJob
 
 _Waiting = tuple[PreparedBatch, "asyncio.Future[IngestAnswer]"]
+# As many as anyio's default thread limiter allows: preparing may block too (opening a stream,
+# listing its shards, a rejected request's job row).
+PREPARE_THREADS = 40
 
 
 class Publisher(Protocol):
@@ -46,8 +49,16 @@ class Publisher(Protocol):
 class GroupWriter:
     """``publish`` is called on one event loop; ``close`` at shutdown."""
 
-    def __init__(self, publisher: Publisher, *, max_records: int = 4096) -> None:
+    def __init__(self, publisher: Callable[[], Publisher], *, max_records: int = 4096) -> None:
+        """``publisher``: gives the ingestor (the API opens it on first use, on a thread: it
+        opens the job database); called on the writer's threads, once a request is prepared."""
         self._publisher = publisher
+        # Preparing runs on these, not on anyio's worker threads (run_in_threadpool): handing
+        # work to them and back costs less (a C queue and one wake-up of the loop, against
+        # anyio's Python queue, Condition and cancel scope), measured: docs/benchmarks.md.
+        self._prepare_threads = ThreadPoolExecutor(
+            PREPARE_THREADS, thread_name_prefix="ingest-prepare"
+        )
         self._max_records = max_records
         self._lock = threading.Lock()
         self._queue: deque[_Waiting] = deque()
@@ -56,6 +67,11 @@ class GroupWriter:
         # the group before: the two writes of a group overlap the next group's.
         self._stream_thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-stream")
         self._jobs_thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-jobs")
+
+    async def prepare(self, prepare: Callable[[], PreparedBatch]) -> PreparedBatch:
+        """Run ``prepare`` (``Ingestor.prepare``: validating, cutting, encoding; the core
+        releases the GIL) on one of the writer's worker threads."""
+        return await asyncio.get_running_loop().run_in_executor(self._prepare_threads, prepare)
 
     async def publish(self, batch: PreparedBatch) -> IngestAnswer:
         """The request's answer once its batch is durably in the stream and its job row
@@ -86,7 +102,7 @@ class GroupWriter:
                 group = self._next_group()
             batches = [batch for batch, _ in group]
             try:
-                published = self._publisher.publish_records(batches)
+                published = self._publisher().publish_records(batches)
                 self._jobs_thread.submit(self._record, group, published)
             except BaseException as error:  # a bug, or closed: every request of it fails
                 _answer(group, [error] * len(group))
@@ -105,13 +121,14 @@ class GroupWriter:
         """On the jobs thread: the group's job rows, then its answers."""
         outcomes: Sequence[IngestAnswer | BaseException]
         try:
-            outcomes = self._publisher.record_published([batch for batch, _ in group], published)
+            outcomes = self._publisher().record_published([batch for batch, _ in group], published)
         except BaseException as error:
             outcomes = [error] * len(group)
         _answer(group, outcomes)
 
     def close(self) -> None:
         """Wait for the groups being written, then stop the writer's threads."""
+        self._prepare_threads.shutdown(wait=True)
         self._stream_thread.shutdown(wait=True)
         self._jobs_thread.shutdown(wait=True)
 

@@ -146,10 +146,11 @@ async def ingest(
     ``status_url``."""
     body = await read_body(request, services.settings.api.max_body_bytes)
     content_type = request.headers.get("content-type")
+    writer = services.writer()
     if idempotency_key is None:
-        # Validating, cutting and encoding run in the thread pool (the core releases the GIL
-        # there); publishing is the writer's, with the other requests waiting on the loop.
-        prepared = await run_in_threadpool(
+        # Validating, cutting and encoding on the writer's worker threads (the core releases
+        # the GIL there); publishing is the writer's, with the other requests waiting.
+        prepared = await writer.prepare(
             lambda: services.ingestor().prepare(
                 body,
                 dataset=dataset,
@@ -158,9 +159,8 @@ async def ingest(
                 source=source,
             )
         )
-        answer = await services.writer().publish(prepared)
+        answer = await writer.publish(prepared)
     else:
-        writer = services.writer()
 
         def publish(prepared: PreparedBatch) -> IngestAnswer:
             # From the worker thread that holds the key's claim, through the loop's writer.
