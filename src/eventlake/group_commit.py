@@ -49,7 +49,18 @@ class GroupCommit(Generic[_T, _R]):
         self._writing = False
 
     def submit(self, items: Sequence[_T]) -> list[_R]:
-        call: _Call[_T, _R] = _Call(list(items))
+        """Write ``items``; their results, or the write's error raised."""
+        (outcome,) = self.submit_each([items])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def submit_each(self, calls: Sequence[Sequence[_T]]) -> list[list[_R] | BaseException]:
+        """Several callers' items written at once (a caller that gathered them itself, such
+        as the API's writer): each call's results, or its own error in its place, so that a
+        record that failed fails only the call it belongs to."""
+        sizes = [len(items) for items in calls]
+        call: _Call[_T, _R] = _Call([item for items in calls for item in items])
         with self._lock:
             self._queue.append(call)
             leading = not self._writing
@@ -58,11 +69,26 @@ class GroupCommit(Generic[_T, _R]):
             call.wake.wait()
         if not call.done:  # leading from the start, or handed the lead
             self._lead_until_written(call)
-        if call.error is not None:
-            if self._reraise:
-                raise call.error
-            raise StreamError(str(call.error)) from call.error
-        return call.results
+        outcomes: list[list[_R] | BaseException] = []
+        start = 0
+        for size in sizes:
+            outcomes.append(self._outcome(call, start, size))
+            start += size
+        return outcomes
+
+    def _outcome(self, call: _Call[_T, _R], start: int, size: int) -> list[_R] | BaseException:
+        error = call.error
+        if error is None:
+            mine = call.results[start : start + size]
+            failures = [r for r in mine if isinstance(r, BaseException)]
+            if not failures:
+                return [r for r in mine if not isinstance(r, BaseException)]
+            error = failures[0]
+        if self._reraise or isinstance(error, StreamError):
+            return error
+        wrapped = StreamError(str(error))
+        wrapped.__cause__ = error
+        return wrapped
 
     def _lead_until_written(self, mine: _Call[_T, _R]) -> None:
         fatal: BaseException | None = None
@@ -102,12 +128,7 @@ class GroupCommit(Generic[_T, _R]):
         start = 0
         for call in group:
             if error is None:
-                mine = results[start : start + len(call.items)]
-                failures = [r for r in mine if isinstance(r, BaseException)]
-                if failures:
-                    call.error = failures[0]
-                else:
-                    call.results = [r for r in mine if not isinstance(r, BaseException)]
+                call.results = results[start : start + len(call.items)]
             else:
                 call.error = error
             start += len(call.items)
@@ -122,6 +143,7 @@ class _Call(Generic[_T, _R]):
     def __init__(self, items: list[_T]) -> None:
         self.items = items
         self.wake = threading.Event()
-        self.results: list[_R] = []
+        # Each item's result, or the error that item failed with (a write's partial failure).
+        self.results: Sequence[_R | BaseException] = []
         self.error: BaseException | None = None
         self.done = False

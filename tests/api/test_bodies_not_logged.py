@@ -69,10 +69,10 @@ def test_no_body_in_the_logs_when_the_stream_fails(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def down(self: EmbeddedStream, records: object) -> object:
+    def down(self: EmbeddedStream, batches: object) -> object:
         raise StreamError("cannot publish: disk I/O error")
 
-    monkeypatch.setattr(EmbeddedStream, "publish", down)
+    monkeypatch.setattr(EmbeddedStream, "publish_each", down)
     caplog.set_level(logging.DEBUG)
     body, headers = bodies()["accepted"]
     answer = client.post(URL, content=body, headers={**auth, **headers})
@@ -96,7 +96,7 @@ def test_no_body_in_the_logs_when_the_state_database_fails(
         )
 
     monkeypatch.setattr(StateStore, "store_idempotent_answer", full)
-    monkeypatch.setattr(StateStore, "add_published_job", full)
+    monkeypatch.setattr(StateStore, "add_published_jobs", full)
     caplog.set_level(logging.DEBUG)
     # Rejected records whose reasons quote them: the answer holds the marker many times
     # (a database error's text cuts long parameters in the middle; some copies survive).

@@ -100,19 +100,19 @@ def test_a_retry_while_the_first_request_is_still_publishing_lands_the_batch_onc
     the same job id and with the same generated event ids: the consumer drops the copy."""
     monkeypatch.setattr(idempotency_module, "IDEMPOTENCY_PENDING_SECONDS", 0.0)
     stream = ingestor.streams.get("events")
-    real_publish = stream.publish
+    real_publish_each = stream.publish_each
     first_in_flight = threading.Event()
     release_first = threading.Event()
     calls = {"n": 0}
 
-    def slow_first(records: Any) -> Any:
+    def slow_first(batches: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
             first_in_flight.set()
             release_first.wait(10)
-        return real_publish(records)
+        return real_publish_each(batches)
 
-    monkeypatch.setattr(stream, "publish", slow_first)
+    monkeypatch.setattr(stream, "publish_each", slow_first)
     answers: list[Any] = []
     thread = threading.Thread(target=lambda: answers.append(accept(ingestor)))
     thread.start()
@@ -130,7 +130,7 @@ def test_a_job_the_api_could_not_record_is_recorded_whole_by_the_consumer(
 ) -> None:
     """The API answers 202 even when it cannot write the job (the batch is in the stream);
     the consumer then writes the whole job from the stream record, and /metrics reconciles."""
-    monkeypatch.setattr(state, "add_published_job", _db_down)
+    monkeypatch.setattr(state, "add_published_jobs", _db_down)
     answer = accept(ingestor, key=None)
     assert answer.status_code == 202
     monkeypatch.undo()

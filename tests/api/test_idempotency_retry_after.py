@@ -36,15 +36,15 @@ def test_a_key_in_flight_is_409_with_retry_after_then_replayed(
     auth = {"X-API-Key": local_api_key(short_lease)}
     ingestor = client.app.state.services.ingestor()  # type: ignore[attr-defined]
     stream = ingestor.streams.get("events")
-    real_publish = stream.publish
+    real_publish_each = stream.publish_each
     publishing, finish = threading.Event(), threading.Event()
 
-    def held_publish(records: Any) -> Any:
+    def held_publish_each(batches: Any) -> Any:
         publishing.set()
         assert finish.wait(10)
-        return real_publish(records)
+        return real_publish_each(batches)
 
-    stream.publish = held_publish
+    stream.publish_each = held_publish_each
     first: list[Any] = []
     thread = threading.Thread(
         target=lambda: first.append(post(client, auth, BODY, idempotency_key="k-flight"))

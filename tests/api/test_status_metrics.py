@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from eventlake.state import CommitRecord, JobProgress, ShardProgress, StateStore
-from eventlake.stream import OutgoingRecord, PublishedRecord
+from eventlake.stream import OutgoingRecord, PublishedRecord, StreamError
 from tests.api.conftest import event
 
 URL = "/api/v1/ingest?dataset=events"
@@ -81,15 +81,18 @@ def test_a_fast_consumer_is_not_overwritten(
     'accepted': a consumer that commits the record before the API records where it went
     keeps its 'committed'."""
     stream = client.app.state.services.streams.get("events")  # type: ignore[attr-defined]
-    publish = stream.publish
+    publish_each = stream.publish_each
 
-    def publish_then_commit(records: list[OutgoingRecord]) -> list[PublishedRecord]:
-        out: list[PublishedRecord] = publish(records)
-        job_id = records[0].partition_key
-        state_of(client).record_processed([JobProgress(job_id, 1, 0, 0, snapshot_id=7)])
+    def publish_then_commit(
+        batches: list[list[OutgoingRecord]],
+    ) -> list[list[PublishedRecord] | StreamError]:
+        out: list[list[PublishedRecord] | StreamError] = publish_each(batches)
+        for records in batches:
+            job_id = records[0].partition_key
+            state_of(client).record_processed([JobProgress(job_id, 1, 0, 0, snapshot_id=7)])
         return out
 
-    monkeypatch.setattr(stream, "publish", publish_then_commit)
+    monkeypatch.setattr(stream, "publish_each", publish_then_commit)
     job_id = ingest(client, auth, [event("a")])
     job = client.get(f"/api/v1/status/{job_id}", headers=auth).json()
     assert job["status"] == "committed"

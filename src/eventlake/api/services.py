@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING
 import anyio
 
 from eventlake.config import Settings
-from eventlake.ingest import DependencyUnavailableError, Ingestor, StreamPool, load_contracts
+from eventlake.ingest import (
+    DependencyUnavailableError,
+    GroupWriter,
+    Ingestor,
+    StreamPool,
+    load_contracts,
+)
 from eventlake.pipeline.runs import PipelineRunner
 from eventlake.state import StateStore
 
@@ -51,6 +57,7 @@ class Services:
         self._lock = threading.Lock()
         self._state: StateStore | None = None
         self._ingestor: Ingestor | None = None
+        self._writer: GroupWriter | None = None
         self._runner: PipelineRunner | None = None
         self._catalog: Catalog | None = None
 
@@ -78,6 +85,13 @@ class Services:
                 if self._ingestor is None:
                     self._ingestor = Ingestor(self.settings, state, streams=self.streams)
         return self._ingestor
+
+    def writer(self) -> GroupWriter:
+        """The writer of ingest requests, for the event loop (it publishes through the
+        ingestor, opened on its threads)."""
+        if self._writer is None:
+            self._writer = GroupWriter(self.ingestor)
+        return self._writer
 
     def runner(self) -> PipelineRunner:
         if self._runner is None:
@@ -139,6 +153,8 @@ class Services:
         return []
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()  # the group being written, finished before its stream closes
         if self._ingestor is not None:
             self._ingestor.claims.close()  # its streams are ours, closed below
         if self._runner is not None:

@@ -20,10 +20,14 @@ typed errors below onto HTTP answers. Each step, in order:
    deterministically, and sends the same rejections to the dead-letter table under the job,
    so nothing is dropped silently.
 5. The answer (202) is given only once the stream has every part durably; then the job and
-   its parts are written (one grouped write with concurrent requests'). A consumer that
-   commits a part first writes its part of the same rows; neither overwrites the other.
+   its parts are written, and the request is answered. Requests are published in groups: the
+   API's ``GroupWriter`` publishes every request waiting on its event loop in one stream write
+   (one thread), and a second thread writes their job rows in one transaction while the next
+   group is published. A consumer that commits a part first writes its part of the same rows;
+   neither overwrites the other.
 
-The modules: ``ingestor`` (the steps above), ``routing`` (the parts, the shard map),
+The modules: ``ingestor`` (the steps above), ``prepared`` (a request ready to publish, its
+answer), ``writer`` (the API's groups), ``routing`` (the parts, the shard map),
 ``headers`` (format, encoding, gunzip, idempotency key), ``event_ids`` (ids for records sent
 without one), ``errors``.
 """
@@ -47,24 +51,27 @@ from eventlake.ingest.headers import (
     gunzip,
 )
 from eventlake.ingest.ingestor import (
-    IngestAnswer,
     Ingestor,
     StreamPool,
     load_contracts,
     rejection_reasons,
 )
+from eventlake.ingest.prepared import IngestAnswer, PreparedBatch
+from eventlake.ingest.writer import GroupWriter
 
 __all__ = [
     "MEDIA_TYPES",
     "BadBodyError",
     "BadIdempotencyKeyError",
     "DependencyUnavailableError",
+    "GroupWriter",
     "IdempotencyConflict",
     "IngestAnswer",
     "IngestError",
     "Ingestor",
     "NoValidRecordsError",
     "PayloadTooLargeError",
+    "PreparedBatch",
     "StreamPool",
     "UnknownDatasetError",
     "UnsupportedMediaTypeError",

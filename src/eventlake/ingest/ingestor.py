@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,9 @@ from eventlake.ingest.headers import (
     content_encoding_of,
     gunzip,
 )
+from eventlake.ingest.prepared import IngestAnswer, PreparedBatch
 from eventlake.processing.gunzip import GZIP_MAGIC
-from eventlake.state import IdempotencyConflictError, PublishedPart, StateStore
+from eventlake.state import IdempotencyConflictError, PublishedJob, StateStore
 from eventlake.state.idempotency import ClaimKeeper
 from eventlake.stream import OutgoingRecord, PublishedRecord, Stream, StreamError, open_stream
 from eventlake.stream.envelope import MAX_RECORD_BYTES, BodyFormat, Encoder, Encoding, Envelope
@@ -44,13 +46,6 @@ log = logging.getLogger(__name__)
 EXCERPT_CHARS = 100
 # Job ids of idempotent requests: uuid5 of (source, key) in this namespace.
 IDEMPOTENT_JOBS = uuid.UUID("6f6b1c1e-7a0e-4d55-9a59-3f1de6c0e2a1")
-
-
-@dataclass(frozen=True)
-class IngestAnswer:
-    status_code: int
-    body: dict[str, Any]
-    replayed: bool = False  # the stored answer of an earlier request with the same key
 
 
 @dataclass
@@ -66,6 +61,16 @@ class _Checked:
     # The core's batch and where its records lie (for routing: data_processor_rs.route).
     batch: data_processor_rs.ValidatedBatch | None = None
     extents: data_processor_rs.RecordExtents | None = None
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What the request's headers and dataset say, checked."""
+
+    contract: data_processor_rs.Contract
+    body_format: BodyFormat
+    encoding: Encoding
+    received_at_us: int
 
 
 class StreamPool:
@@ -137,33 +142,32 @@ class Ingestor:
         content_encoding: str | None,
         source: str,
         idempotency_key: str | None = None,
+        publish: Callable[[PreparedBatch], IngestAnswer] | None = None,
     ) -> IngestAnswer:
-        received_at_us = time.time_ns() // 1000
-        contract = self._contract(dataset)
-        body_format = body_format_of(content_type)
-        encoding = content_encoding_of(content_encoding)
-        if len(body) > self.max_body_bytes:
-            raise PayloadTooLargeError(f"the body is larger than {self.max_body_bytes} bytes")
-
-        # With an Idempotency-Key the job id is derived from it (and generated event ids from
-        # the job id): should a retry ever publish the batch again (its first answer was lost
-        # and the claim lapsed), the copy carries the same ids and the consumer drops it.
-        job_id = (
-            uuid.uuid4().hex
-            if idempotency_key is None
-            else uuid.uuid5(IDEMPOTENT_JOBS, f"{source}\n{idempotency_key}").hex
-        )
-
-        def run() -> IngestAnswer:
-            return self._accept(
-                body, contract, body_format, encoding, source, received_at_us, job_id
-            )
-
+        """The whole request, blocking. ``publish``: how the prepared batch is published,
+        ``publish_one`` (in this thread) unless given: the API passes its writer's, which
+        publishes it with other requests'."""
+        publish = publish or self.publish_one
         if idempotency_key is None:
-            return run()
+            return publish(
+                self.prepare(
+                    body,
+                    dataset=dataset,
+                    content_type=content_type,
+                    content_encoding=content_encoding,
+                    source=source,
+                )
+            )
+        request = self._request(body, dataset, content_type, content_encoding)
         check_idempotency_key(idempotency_key)
+        # The job id is derived from the key (and generated event ids from the job id):
+        # should a retry ever publish the batch again (its first answer was lost and the
+        # claim lapsed), the copy carries the same ids and the consumer drops it.
+        job_id = uuid.uuid5(IDEMPOTENT_JOBS, f"{source}\n{idempotency_key}").hex
         fingerprint = hashlib.sha256(
-            b"\0".join((dataset.encode(), body_format.encode(), encoding.encode(), body))
+            b"\0".join(
+                (dataset.encode(), request.body_format.encode(), request.encoding.encode(), body)
+            )
         ).hexdigest()
         try:
             first = self.claims.claim(source, idempotency_key, fingerprint)
@@ -182,14 +186,100 @@ class Ingestor:
                 self._store_answer(source, idempotency_key, published)
                 return published
             try:
-                answer = run()
+                answer = publish(self._prepare(body, request, source, job_id))
             except BaseException:
-                # Nothing was published (``_accept`` raises only before publishing): the
-                # client may retry with the same key, e.g. after fixing the body.
+                # Nothing was published (preparing raises before publishing, publishing
+                # fails only when the stream did not take the batch): the client may retry
+                # with the same key, e.g. after fixing the body.
                 self._release(source, idempotency_key)
                 raise
             self._store_answer(source, idempotency_key, answer)
             return answer
+
+    def prepare(
+        self,
+        body: bytes,
+        *,
+        dataset: str,
+        content_type: str | None,
+        content_encoding: str | None,
+        source: str,
+    ) -> PreparedBatch:
+        """A request without an Idempotency-Key, checked, validated, cut and encoded: ready
+        for ``publish_one`` or the API's writer (nothing is published yet). A body with no
+        valid record is recorded as a rejected job and raises NoValidRecordsError."""
+        request = self._request(body, dataset, content_type, content_encoding)
+        return self._prepare(body, request, source, uuid.uuid4().hex)
+
+    def publish_one(self, batch: PreparedBatch) -> IngestAnswer:
+        (outcome,) = self.record_published([batch], self.publish_records([batch]))
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def publish_records(
+        self, batches: Sequence[PreparedBatch]
+    ) -> list[PublishedJob | DependencyUnavailableError]:
+        """Publish several requests' batches together: one ``publish_each`` per stream (one
+        group commit: one fsync, or PutRecords calls of many requests). Each request's job
+        row to record (``record_published``) once its parts are durably in the stream, or
+        the error of a request the stream did not take (the others do not fail with it)."""
+        by_stream: dict[int, list[int]] = {}
+        for index, batch in enumerate(batches):
+            by_stream.setdefault(id(batch.stream), []).append(index)
+        results: dict[int, list[PublishedRecord] | StreamError] = {}
+        for indexes in by_stream.values():
+            stream = batches[indexes[0]].stream
+            try:
+                landed = stream.publish_each([batches[index].records for index in indexes])
+            except StreamError as error:  # a stream closed under the request
+                landed = [error] * len(indexes)
+            results.update(zip(indexes, landed, strict=True))
+        outcomes: list[PublishedJob | DependencyUnavailableError] = []
+        for index, batch in enumerate(batches):
+            published = results[index]
+            if isinstance(published, StreamError):
+                outcomes.append(
+                    DependencyUnavailableError(
+                        f"the stream did not take the batch, nothing was published: {published}",
+                        code="stream_unavailable",
+                    )
+                )
+            else:
+                self._check_landing(batch.answer["dataset"], batch.parts, published)
+                outcomes.append(batch.published_job(published))
+        return outcomes
+
+    def record_published(
+        self,
+        batches: Sequence[PreparedBatch],
+        published: Sequence[PublishedJob | DependencyUnavailableError],
+    ) -> list[IngestAnswer | DependencyUnavailableError]:
+        """The job rows of the requests ``publish_records`` published, in one transaction;
+        each request's answer (202), or its error. The rows of a group are written while
+        the API's writer publishes the next group."""
+        jobs = [job for job in published if isinstance(job, PublishedJob)]
+        if jobs:
+            try:
+                self.state.add_published_jobs(jobs)
+            except SQLAlchemyError as error:
+                # The batches are durably in the stream, so the answers are still 202; the
+                # consumer records each job when it commits its batch. One line (see
+                # _store_answer).
+                log.error(
+                    "%d published jobs could not be recorded (%s): %s",
+                    len(jobs),
+                    ", ".join(job.job_id for job in jobs[:10]),
+                    _one_line(error),
+                )
+        answers: list[IngestAnswer | DependencyUnavailableError] = []
+        for batch, outcome in zip(batches, published, strict=True):
+            if isinstance(outcome, PublishedJob):
+                batch.answer["status"] = "published"
+                answers.append(IngestAnswer(202, batch.answer))
+            else:
+                answers.append(outcome)
+        return answers
 
     def _store_answer(self, source: str, key: str, answer: IngestAnswer) -> None:
         """Store the first answer for replays, trying a few times. The record is in the
@@ -241,17 +331,24 @@ class Ingestor:
             raise UnknownDatasetError(f"unknown dataset {dataset[:64]!r}; datasets: {known}")
         return contract
 
-    def _accept(
+    def _request(
         self,
-        raw: bytes,
-        contract: data_processor_rs.Contract,
-        body_format: BodyFormat,
-        encoding: Encoding,
-        source: str,
-        received_at_us: int,
-        job_id: str,
-    ) -> IngestAnswer:
-        body = self._decompress(raw, encoding)
+        body: bytes,
+        dataset: str,
+        content_type: str | None,
+        content_encoding: str | None,
+    ) -> _Request:
+        received_at_us = time.time_ns() // 1000
+        contract = self._contract(dataset)
+        body_format = body_format_of(content_type)
+        encoding = content_encoding_of(content_encoding)
+        if len(body) > self.max_body_bytes:
+            raise PayloadTooLargeError(f"the body is larger than {self.max_body_bytes} bytes")
+        return _Request(contract, body_format, encoding, received_at_us)
+
+    def _prepare(self, raw: bytes, request: _Request, source: str, job_id: str) -> PreparedBatch:
+        contract, body_format = request.contract, request.body_format
+        body = self._decompress(raw, request.encoding)
         checked = self._check(body, body_format, contract, job_id)
         dataset = contract.name
         answer = {
@@ -273,26 +370,17 @@ class Ingestor:
 
         stream = self._stream(dataset)
         parts = self._route(dataset, stream, checked, body_format)
-        encoder = Encoder(
-            Envelope(dataset, job_id, source, received_at_us, body_format, parts=len(parts))
+        envelope = Envelope(
+            dataset, job_id, source, request.received_at_us, body_format, parts=len(parts)
         )
+        encoder = Encoder(envelope)
         # Every part is encoded (and checked against the record size limit) before any is
-        # published, and all go in ONE publish call: one group commit, one fsync.
+        # published, and all are published together: one group commit, one fsync.
         records = [
             OutgoingRecord(job_id, self._stream_record(encoder, part.body), part.hash_key)
             for part in parts
         ]
-        try:
-            published = stream.publish(records)
-        except StreamError as error:
-            raise DependencyUnavailableError(
-                f"the stream did not take the batch, nothing was published: {error}",
-                code="stream_unavailable",
-            ) from None
-        self._check_landing(dataset, parts, published)
-        self._record_published(answer, source, stream.name, parts, published)
-        answer["status"] = "published"
-        return IngestAnswer(202, answer)
+        return PreparedBatch(answer, source, stream, parts, records)
 
     def _route(
         self, dataset: str, stream: Stream, checked: _Checked, body_format: BodyFormat
@@ -461,40 +549,6 @@ class Ingestor:
             )
         except SQLAlchemyError as error:
             raise _state_unavailable(error) from None
-
-    def _record_published(
-        self,
-        answer: dict[str, Any],
-        source: str,
-        stream: str,
-        parts: list[routing.Part],
-        published: list[PublishedRecord],
-    ) -> None:
-        first = published[0]
-        try:
-            self.state.add_published_job(
-                answer["job_id"],
-                name=answer["dataset"],
-                source=source,
-                received=answer["received"],
-                accepted=answer["accepted"],
-                rejected=answer["rejected"],
-                stream=stream,
-                shard_id=first.shard_id,
-                sequence_number=first.sequence_number,
-                parts=[
-                    PublishedPart(landed.shard_id, landed.sequence_number, part.records)
-                    for part, landed in zip(parts, published, strict=True)
-                ],
-            )
-        except SQLAlchemyError as error:
-            # The batch is durably in the stream, so the answer is still 202; the consumer
-            # records the job when it commits the batch. One line (see _store_answer).
-            log.error(
-                "job %s was published but could not be recorded: %s",
-                answer["job_id"],
-                _one_line(error),
-            )
 
     def _release(self, source: str, key: str) -> None:
         try:

@@ -2,7 +2,7 @@
 
 from eventlake.state.database import driver_message, state_database_of
 from eventlake.state.idempotency import IdempotencyConflictError
-from eventlake.state.jobs import PublishedPart
+from eventlake.state.jobs import PublishedJob, PublishedPart
 from eventlake.state.progress import CommitRecord, JobProgress, ShardProgress
 from eventlake.state.store import StateStore, open_state
 
@@ -10,6 +10,7 @@ __all__ = [
     "CommitRecord",
     "IdempotencyConflictError",
     "JobProgress",
+    "PublishedJob",
     "PublishedPart",
     "ShardProgress",
     "StateStore",

@@ -44,6 +44,24 @@ class PublishedPart:
     records: int
 
 
+@dataclass(frozen=True)
+class PublishedJob:
+    """An ingest request whose batch is durably in the stream: its job row. ``shard_id`` and
+    ``sequence_number`` are its first part's; ``parts`` every part (none recorded when
+    empty)."""
+
+    job_id: str
+    name: str
+    source: str
+    received: int
+    accepted: int
+    rejected: int
+    stream: str
+    shard_id: str
+    sequence_number: int
+    parts: tuple[PublishedPart, ...] = ()
+
+
 def _table_of(statement: Executable) -> str:
     """The table an insert (or upsert) writes."""
     return str(statement.table.name)  # type: ignore[attr-defined]
@@ -133,45 +151,68 @@ class JobRecords(Database):
         sequence_number: int,
         parts: Sequence[PublishedPart] = (),
     ) -> None:
-        """An ingest job whose batch is durably in the stream: one write per request, grouped
-        with concurrent requests'. A consumer may have recorded it committed already.
+        """One ingest job whose batch is durably in the stream (see ``add_published_jobs``).
         ``shard_id`` and ``sequence_number`` are the first part's; ``parts`` every part, when
         the request became more than one stream record."""
+        self.add_published_jobs(
+            [
+                PublishedJob(
+                    job_id,
+                    name=name,
+                    source=source,
+                    received=received,
+                    accepted=accepted,
+                    rejected=rejected,
+                    stream=stream,
+                    shard_id=shard_id,
+                    sequence_number=sequence_number,
+                    parts=tuple(parts),
+                )
+            ]
+        )
+
+    def add_published_jobs(self, published: Sequence[PublishedJob]) -> None:
+        """Ingest jobs whose batches are durably in the stream, in one transaction grouped
+        with concurrent callers' writes (the API's writer passes a whole group of requests).
+        A consumer may have recorded a job committed already."""
         now = time.time()
-        row = {
-            "job_id": job_id,
-            "kind": "ingest",
-            "name": name,
-            "source": source,
-            "status": "published",
-            "created_at": now,
-            "updated_at": now,
-            "received": received,
-            "accepted": accepted,
-            "rejected": rejected,
-            "published_at": now,
-            "stream": stream,
-            "shard_id": shard_id,
-            "sequence_number": str(sequence_number),
-            "detail": None,
-        }
-        writes: list[_Write] = [(self._published, row)]
-        writes += [
-            (
-                self._part_published,
-                {
-                    "job_id": job_id,
-                    "shard_id": part.shard_id,
-                    "sequence_number": str(part.sequence_number),
-                    "part": index,
-                    "parts": len(parts),
-                    "records": part.records,
-                    "published_at": now,
-                },
-            )
-            for index, part in enumerate(parts)
-        ]
-        self._writes.submit(writes)
+        writes: list[_Write] = []
+        for job in published:
+            row = {
+                "job_id": job.job_id,
+                "kind": "ingest",
+                "name": job.name,
+                "source": job.source,
+                "status": "published",
+                "created_at": now,
+                "updated_at": now,
+                "received": job.received,
+                "accepted": job.accepted,
+                "rejected": job.rejected,
+                "published_at": now,
+                "stream": job.stream,
+                "shard_id": job.shard_id,
+                "sequence_number": str(job.sequence_number),
+                "detail": None,
+            }
+            writes.append((self._published, row))
+            writes += [
+                (
+                    self._part_published,
+                    {
+                        "job_id": job.job_id,
+                        "shard_id": part.shard_id,
+                        "sequence_number": str(part.sequence_number),
+                        "part": index,
+                        "parts": len(job.parts),
+                        "records": part.records,
+                        "published_at": now,
+                    },
+                )
+                for index, part in enumerate(job.parts)
+            ]
+        if writes:
+            self._writes.submit(writes)
 
     def record_parts(
         self, connection: Connection, parts: Sequence[JobProgress], now: float

@@ -85,6 +85,11 @@ class SharedStream:
     def publish(self, records: Sequence[OutgoingRecord]) -> list[PublishedRecord]:
         return self._open().publish(records)
 
+    def publish_each(
+        self, batches: Sequence[Sequence[OutgoingRecord]]
+    ) -> list[list[PublishedRecord] | StreamError]:
+        return self._open().publish_each(batches)
+
     def shards(self) -> list[ShardInfo]:
         return self._open().shards()
 

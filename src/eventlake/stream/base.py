@@ -14,7 +14,7 @@ strings of up to 128 bits, read as ints.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -34,6 +34,7 @@ __all__ = [
     "Stream",
     "StreamError",
     "StreamRecord",
+    "publish_checked_each",
 ]
 
 
@@ -109,6 +110,14 @@ class Stream(Protocol):
         callers may be grouped into one write (group commit)."""
         ...
 
+    def publish_each(
+        self, batches: Sequence[Sequence[OutgoingRecord]]
+    ) -> list[list[PublishedRecord] | StreamError]:
+        """Several callers' batches in one write, as ``publish`` would group them: each
+        batch's published records, or the StreamError that batch failed with (a batch that
+        fails, or one of whose records the stream did not store, fails alone)."""
+        ...
+
     def shards(self) -> list[ShardInfo]: ...
 
     def reader(self, shard_id: str, after: int | None) -> ShardReader:
@@ -121,3 +130,28 @@ class Stream(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def publish_checked_each(
+    batches: Sequence[Sequence[OutgoingRecord]],
+    check: Callable[[Sequence[OutgoingRecord]], None],
+    group: GroupCommit[OutgoingRecord, PublishedRecord],
+) -> list[list[PublishedRecord] | StreamError]:
+    """A backend's ``publish_each``: each batch checked first (one that fails its check fails
+    alone and is not written), the others written together by the backend's group commit."""
+    outcomes: list[list[PublishedRecord] | StreamError] = [[] for _ in batches]
+    valid: list[int] = []
+    for index, batch in enumerate(batches):
+        try:
+            check(batch)
+        except StreamError as error:
+            outcomes[index] = error
+            continue
+        if batch:
+            valid.append(index)
+    written = group.submit_each([batches[index] for index in valid]) if valid else []
+    for index, outcome in zip(valid, written, strict=True):
+        if isinstance(outcome, BaseException) and not isinstance(outcome, StreamError):
+            outcome = StreamError(str(outcome))  # (the group already wraps every other error)
+        outcomes[index] = outcome
+    return outcomes

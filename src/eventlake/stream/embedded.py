@@ -46,6 +46,7 @@ from eventlake.stream.base import (
     ShardInfo,
     StreamError,
     StreamRecord,
+    publish_checked_each,
 )
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,12 @@ def shard_ordinal(partition_key: str, shards: int) -> int:
     return hash_ordinal(partition_hash(partition_key), shards)
 
 
+def _check_hash_keys(records: Sequence[OutgoingRecord]) -> None:
+    for record in records:
+        if record.explicit_hash_key is not None:
+            hash_ordinal(record.explicit_hash_key, 1)
+
+
 def record_ordinal(record: OutgoingRecord, shards: int) -> int:
     """Where ``record`` goes: its explicit hash key's shard, else its partition key's."""
     if record.explicit_hash_key is not None:
@@ -197,10 +204,14 @@ class EmbeddedStream:
         if not records:
             return []
         self._check_open()
-        for record in records:  # checked in the caller's thread: a bad one fails only its call
-            if record.explicit_hash_key is not None:
-                hash_ordinal(record.explicit_hash_key, 1)
+        _check_hash_keys(records)  # in the caller's thread: a bad one fails only its call
         return self._group.submit(records)
+
+    def publish_each(
+        self, batches: Sequence[Sequence[OutgoingRecord]]
+    ) -> list[list[PublishedRecord] | StreamError]:
+        self._check_open()
+        return publish_checked_each(batches, _check_hash_keys, self._group)
 
     def shards(self) -> list[ShardInfo]:
         table = self._shard_table()

@@ -42,6 +42,7 @@ from eventlake.stream.base import (
     ShardInfo,
     StreamError,
     StreamRecord,
+    publish_checked_each,
 )
 
 # Service limits (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html).
@@ -160,9 +161,15 @@ class KinesisStream:
         if not records:
             return []
         # Checked in the caller's thread so that one bad request never fails its group.
-        for position, record in enumerate(records):
-            _validate(position, record)
+        _validate_all(records)
         return self._group.submit(records)
+
+    def publish_each(
+        self, batches: Sequence[Sequence[OutgoingRecord]]
+    ) -> list[list[PublishedRecord] | StreamError]:
+        if self._closed:
+            raise StreamError(f"Kinesis stream {self.name!r} is closed")
+        return publish_checked_each(batches, _validate_all, self._group)
 
     def shards(self) -> list[ShardInfo]:
         listed: list[ShardInfo] = []
@@ -425,6 +432,11 @@ def _retryable(error: ClientError | BotoCoreError) -> bool:
         return isinstance(error, (BotoConnectionError, HTTPClientError))
     status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     return _code(error) in THROTTLING_CODES or status >= 500
+
+
+def _validate_all(records: Sequence[OutgoingRecord]) -> None:
+    for position, record in enumerate(records):
+        _validate(position, record)
 
 
 def _validate(position: int, record: OutgoingRecord) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -12,7 +13,7 @@ from starlette.requests import ClientDisconnect
 from eventlake.api.deps import ServicesDep, SourceDep
 from eventlake.api.models import ErrorBody, IngestRejected
 from eventlake.api.models import IngestAnswer as IngestAnswerModel
-from eventlake.ingest import BadBodyError, IngestAnswer, PayloadTooLargeError
+from eventlake.ingest import BadBodyError, IngestAnswer, PayloadTooLargeError, PreparedBatch
 
 router = APIRouter(tags=["ingest"])
 
@@ -145,19 +146,37 @@ async def ingest(
     ``status_url``."""
     body = await read_body(request, services.settings.api.max_body_bytes)
     content_type = request.headers.get("content-type")
-
-    def accept() -> IngestAnswer:
-        # In the thread pool, with the ingestor (opened on first use): validation, the
-        # stream's group commit and the job database all block.
-        return services.ingestor().accept(
-            body,
-            dataset=dataset,
-            content_type=content_type,
-            content_encoding=content_encoding,
-            source=source,
-            idempotency_key=idempotency_key,
+    writer = services.writer()
+    if idempotency_key is None:
+        # Validating, cutting and encoding on the writer's worker threads (the core releases
+        # the GIL there); publishing is the writer's, with the other requests waiting.
+        prepared = await writer.prepare(
+            lambda: services.ingestor().prepare(
+                body,
+                dataset=dataset,
+                content_type=content_type,
+                content_encoding=content_encoding,
+                source=source,
+            )
         )
+        answer = await writer.publish(prepared)
+    else:
 
-    answer = await run_in_threadpool(accept)
+        def publish(prepared: PreparedBatch) -> IngestAnswer:
+            # From the worker thread that holds the key's claim, through the loop's writer.
+            return anyio.from_thread.run(writer.publish, prepared)
+
+        # In the thread pool: claiming the key and storing the answer block too.
+        answer = await run_in_threadpool(
+            lambda: services.ingestor().accept(
+                body,
+                dataset=dataset,
+                content_type=content_type,
+                content_encoding=content_encoding,
+                source=source,
+                idempotency_key=idempotency_key,
+                publish=publish,
+            )
+        )
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
     return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
