@@ -25,9 +25,9 @@ enum StringStop {
     Other(usize),
 }
 
-/// Like [`skip_plain_string_bytes`], for the first run of a string, and telling whether it
-/// stopped at a quote from the vector compare itself: reading the stop byte back would add a
-/// load to the chain of dependent steps every string waits on.
+/// Where the next quote, backslash or control byte is, sixteen bytes at a time (SSE2), telling
+/// whether it is a quote from the vector compare itself: for a string's first run, reading the
+/// stop byte back would add a load to the chain of dependent steps every string waits on.
 #[inline(always)]
 fn find_string_stop(buf: &[u8], i: usize) -> StringStop {
     #[cfg(target_arch = "x86_64")]
@@ -70,34 +70,17 @@ const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 /// Skip string content up to the next quote, backslash or control byte, sixteen bytes at a
-/// time (SSE2, part of every x86-64) where sixteen remain, then eight at a time (SWAR):
-/// strings are most of a record's bytes, and most are short enough for one SSE2 step.
+/// time (SSE2, part of every x86-64: [`find_string_stop`]) where sixteen remain, then eight at
+/// a time (SWAR): strings are most of a record's bytes, and most are short enough for one SSE2
+/// step.
 #[inline]
-fn skip_plain_string_bytes(buf: &[u8], mut i: usize) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{
-            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-        };
-        // SAFETY: SSE2 is in the x86-64 baseline, and each unaligned 16-byte load lies within
-        // `buf` (the loop runs while i + 16 <= len).
-        unsafe {
-            let quote = _mm_set1_epi8(b'"' as i8);
-            let backslash = _mm_set1_epi8(b'\\' as i8);
-            let control_max = _mm_set1_epi8(0x1f);
-            while i + 16 <= buf.len() {
-                let v = _mm_loadu_si128(buf.as_ptr().add(i).cast());
-                // A byte is a control character when min(byte, 0x1f) is the byte itself.
-                let control = _mm_cmpeq_epi8(_mm_min_epu8(v, control_max), v);
-                let stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), control);
-                let mask = _mm_movemask_epi8(stop) as u32;
-                if mask != 0 {
-                    return i + mask.trailing_zeros() as usize;
-                }
-                i += 16;
-            }
-        }
-    }
+fn skip_plain_string_bytes(buf: &[u8], i: usize) -> usize {
+    // `Other` is a stop byte or where fewer than sixteen bytes were left: on a stop byte the
+    // loops below return at once.
+    let mut i = match find_string_stop(buf, i) {
+        StringStop::Quote(at) => return at,
+        StringStop::Other(at) => at,
+    };
     while i + 8 <= buf.len() {
         let w = u64::from_le_bytes(buf[i..i + 8].try_into().expect("8 bytes"));
         let quote = w ^ (ONES * b'"' as u64);
